@@ -1,0 +1,153 @@
+// `medadv plugins check FILE`: vets a library received from someone else. The work
+// happens in a child process (`plugins check-child`), so a plugin that crashes is
+// reported, not suffered.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "check/smoke.h"
+#include "cli/command.h"
+#include "cli/logging.h"
+#include "cli/schema_text.h"
+#include "engine/host_context.h"
+#include "loader/guard.h"
+
+extern char** environ;
+
+namespace medadv::host {
+
+namespace {
+
+int check_in_this_process(const std::string& file, bool smoke) {
+  auto log = host_log();
+  std::shared_ptr<PluginLibrary> library;
+  try {
+    library = PluginLibrary::open(file);
+  } catch (const InvalidInput& e) {
+    log->error("{}", e.what());
+    return kExitInvalid;
+  }
+  const auto& d = library->descriptor();
+  std::cout << library->path().string() << "\n  sha256 " << library->sha256() << "\n  plugin ABI " << d.abi_major << "."
+            << d.abi_minor << ", SDK " << d.sdk_version << ", LibTorch " << d.torch_major << "." << d.torch_minor
+            << ", " << d.cxx_abi_tag << ", " << d.compiler << "\n";
+  int failures = 0;
+  for (const auto& plugin : library->plugins()) {
+    try {
+      // The schema itself, and the plugin's own defaults against it.
+      const ParamSchema& schema = plugin.schema();
+      for (const auto& spec : schema.specs())
+        if (spec.doc().empty()) throw PluginRejectedInput(plugin.describe() + ": parameter '" + spec.name() + "' has no documentation");
+      std::vector<Diagnostic> problems;
+      schema.resolve(Value(Value::Table{}), plugin.name(), "", problems);
+      for (auto& p : problems)
+        if (p.message.find("missing required key") == std::string::npos)
+          throw PluginRejectedInput(plugin.describe() + ": invalid default: " + p.to_string());
+      std::string detail = std::to_string(schema.specs().size()) + " parameter(s)";
+      if (smoke) {
+        HostContext ctx(ContextSettings{torch::Device(torch::kCPU), 0, 1, {}}, log, plugin.name());
+        const SmokeResult r = smoke_run(plugin, ctx);
+        detail += r.ran ? "; smoke run: " + r.detail : "; smoke run skipped: " + r.detail;
+      }
+      std::cout << "  ok    " << plugin.kind_text() << " '" << plugin.name() << "' " << plugin.version() << ": "
+                << detail << "\n";
+    } catch (const std::exception& e) {
+      ++failures;
+      std::cout << "  FAIL  " << plugin.kind_text() << " '" << plugin.name() << "'\n";
+      log->error("{}", e.what());
+    }
+  }
+  std::cout << (failures ? "rejected: " + std::to_string(failures) + " plugin(s) failed\n" : std::string("passed\n"));
+  return failures ? kExitInvalid : kExitOk;
+}
+
+std::string signal_text(int sig) {
+  const char* name = strsignal(sig);
+  return "signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
+}
+
+}  // namespace
+
+Command plugins_check_command() {
+  Command c;
+  c.name = "plugins check";
+  c.usage = "medadv plugins check FILE [--no-smoke] [--timeout SECONDS]";
+  c.summary = "vet a plugin library: load, validate, smoke-run (in a child process)";
+  c.description =
+      "Loads FILE in a child process, checks its descriptor (ABI, SDK, LibTorch and C++ ABI), every "
+      "plugin's parameter schema and defaults, then runs each plugin once on a tiny synthetic batch "
+      "with a tiny built-in model. A crash or hang in the plugin is reported; exit status 2 when the "
+      "library is rejected.";
+  c.declare = [](po::options_description& o, po::positional_options_description& p) {
+    o.add_options()("file", po::value<std::string>()->required(), "the plugin library (.so)")(
+        "no-smoke", "only load and validate; do not run the plugins")(
+        "timeout", po::value<int>()->default_value(300), "seconds before the child process is killed");
+    p.add("file", 1);
+  };
+  c.run = [](const po::variables_map& vm, const GlobalOptions& g) {
+    const std::string file = vm["file"].as<std::string>();
+    const std::string exe = boost::dll::program_location().string();
+    std::vector<std::string> args{exe};
+    for (auto& a : g.as_arguments()) args.push_back(a);
+    args.insert(args.end(), {"plugins", "check-child", file});
+    if (vm.count("no-smoke")) args.push_back("--no-smoke");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    if (posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
+      throw Error("cannot start a child process to check " + file + ": " + std::strerror(errno));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(vm["timeout"].as<int>());
+    int status = 0;
+    while (true) {
+      const pid_t done = waitpid(pid, &status, WNOHANG);
+      if (done == pid) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        host_log()->error("{}: rejected: the check did not finish within {} s (the plugin hangs, or needs --timeout)",
+                          file, vm["timeout"].as<int>());
+        return kExitInvalid;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (WIFSIGNALED(status)) {
+      host_log()->error("{}: rejected: the plugin crashed the checking process with {}", file,
+                        signal_text(WTERMSIG(status)));
+      return kExitInvalid;
+    }
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitRuntime;
+    return code == kExitOk ? kExitOk : kExitInvalid;
+  };
+  return c;
+}
+
+Command plugins_check_child_command() {
+  Command c;
+  c.name = "plugins check-child";
+  c.usage = "medadv plugins check-child FILE [--no-smoke]";
+  c.summary = "(internal) the child process of 'plugins check'";
+  c.description = "Runs the checks of 'medadv plugins check' in this process.";
+  c.hidden = true;
+  c.declare = [](po::options_description& o, po::positional_options_description& p) {
+    o.add_options()("file", po::value<std::string>()->required(), "the plugin library")("no-smoke", "skip the smoke run");
+    p.add("file", 1);
+  };
+  c.run = [](const po::variables_map& vm, const GlobalOptions&) {
+    torch::set_num_threads(1);
+    return check_in_this_process(vm["file"].as<std::string>(), !vm.count("no-smoke"));
+  };
+  return c;
+}
+
+}  // namespace medadv::host

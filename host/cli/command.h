@@ -1,0 +1,53 @@
+#pragma once
+// The CLI's commands: each declares its options and usage, and runs with the parsed
+// options plus the global ones (--plugin-path, -v, -q, --log-file).
+#include <boost/program_options.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "loader/registry.h"
+
+namespace medadv::host {
+
+namespace po = boost::program_options;
+
+enum ExitCode { kExitOk = 0, kExitRuntime = 1, kExitInvalid = 2 };
+
+struct GlobalOptions {
+  std::vector<std::string> plugin_paths;
+  int verbosity = 0;
+  std::string log_file;
+  std::vector<std::string> as_arguments() const;  // to pass on to a child process
+};
+
+struct Command {
+  std::string name;  // "plugins list"
+  std::string usage;  // "medadv plugins list [--kind K] [--json]"
+  std::string summary;
+  std::string description;
+  std::function<void(po::options_description&, po::positional_options_description&)> declare;
+  std::function<int(const po::variables_map&, const GlobalOptions&)> run;
+  bool hidden = false;
+};
+
+std::vector<Command> all_commands();
+Command plugins_list_command();
+Command plugins_info_command();
+Command plugins_check_command();
+Command plugins_check_child_command();
+Command new_command();
+Command validate_command();
+Command run_command();
+
+// Discovers plugins on the search path built from the globals (plus extra paths),
+// logging shadowing warnings. Library problems are logged as errors; the return
+// value says whether there were any.
+bool discover_plugins(PluginRegistry& registry, const GlobalOptions& globals,
+                      const std::vector<std::filesystem::path>& extra = {});
+
+// Entry point: returns the process exit status.
+int run_cli(int argc, char** argv);
+
+}  // namespace medadv::host

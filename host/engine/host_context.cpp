@@ -1,0 +1,60 @@
+#include "engine/host_context.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+
+namespace medadv::host {
+
+std::filesystem::path default_cache_dir() {
+  if (const char* c = std::getenv("MEDADV_CACHE"); c && *c) return c;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::filesystem::path(x) / "medadv";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".cache/medadv";
+  return std::filesystem::temp_directory_path() / "medadv-cache";
+}
+
+LogProgress::LogProgress(std::shared_ptr<spdlog::logger> logger)
+    : logger_(std::move(logger)), terminal_(::isatty(STDERR_FILENO) == 1) {}
+
+void LogProgress::begin(const std::string& stage, std::int64_t total) {
+  stage_ = stage;
+  total_ = total;
+  done_ = 0;
+  last_logged_ = -1;
+}
+
+void LogProgress::advance(std::int64_t done) {
+  done_ += done;
+  const std::int64_t percent = total_ > 0 ? 100 * done_ / total_ : 0;
+  if (terminal_) {
+    std::fprintf(stderr, "\r%s: %lld/%lld (%lld%%)", stage_.c_str(), static_cast<long long>(done_),
+                 static_cast<long long>(total_), static_cast<long long>(percent));
+    std::fflush(stderr);
+  } else if (percent / 10 != last_logged_ / 10) {
+    last_logged_ = percent;
+    logger_->info("{}: {}/{} ({}%)", stage_, done_, total_, percent);
+  }
+}
+
+void LogProgress::end() {
+  if (terminal_ && total_ > 0) std::fprintf(stderr, "\n");
+}
+
+HostContext::HostContext(ContextSettings settings, std::shared_ptr<spdlog::logger> logger, std::string plugin_prefix)
+    : settings_(std::move(settings)), logger_(logger, std::move(plugin_prefix)), progress_(logger) {}
+
+std::filesystem::path HostContext::cache_dir() const {
+  auto dir = settings_.cache_dir.empty() ? default_cache_dir() : settings_.cache_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  return dir;
+}
+
+int HostContext::threads() const {
+  if (settings_.threads > 0) return settings_.threads;
+  const unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+}  // namespace medadv::host

@@ -1,0 +1,57 @@
+#pragma once
+// The host's RunContext: device, seed, logging, progress and cache for plugins.
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <c10/core/Device.h>
+
+#include "cli/logging.h"
+#include "medadv/context.h"
+
+namespace medadv::host {
+
+struct ContextSettings {
+  c10::Device device{c10::kCPU};
+  std::uint64_t seed = 0;
+  int threads = 0;  // 0: all cores
+  std::filesystem::path cache_dir;  // empty: ${MEDADV_CACHE:-~/.cache/medadv}
+};
+
+// ${MEDADV_CACHE:-${XDG_CACHE_HOME:-~/.cache}/medadv}
+std::filesystem::path default_cache_dir();
+
+// Logs a line per progress step when stderr is not a terminal, and redraws one status
+// line when it is.
+class LogProgress : public Progress {
+ public:
+  explicit LogProgress(std::shared_ptr<spdlog::logger> logger);
+  void begin(const std::string& stage, std::int64_t total) override;
+  void advance(std::int64_t done) override;
+  void end() override;
+
+ private:
+  std::shared_ptr<spdlog::logger> logger_;
+  std::string stage_;
+  std::int64_t total_ = 0, done_ = 0;
+  bool terminal_;
+  std::int64_t last_logged_ = -1;
+};
+
+class HostContext : public RunContext {
+ public:
+  HostContext(ContextSettings settings, std::shared_ptr<spdlog::logger> logger, std::string plugin_prefix = "");
+  c10::Device device() const override { return settings_.device; }
+  std::uint64_t seed() const override { return settings_.seed; }
+  Logger& log() override { return logger_; }
+  Progress& progress() override { return progress_; }
+  std::filesystem::path cache_dir() const override;
+  int threads() const override;
+
+ private:
+  ContextSettings settings_;
+  SpdlogLogger logger_;
+  LogProgress progress_;
+};
+
+}  // namespace medadv::host

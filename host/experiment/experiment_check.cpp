@@ -1,0 +1,222 @@
+#include "experiment/experiment_check.h"
+
+#include <algorithm>
+
+#include "medadv/error.h"
+
+namespace medadv::host {
+
+namespace {
+
+const std::vector<std::string> kSections = {"experiment", "dataset", "model", "defense", "attack", "detector", "report"};
+
+ParamSchema experiment_schema() {
+  ParamSchema s;
+  s.add_string("name", "experiment", "Name of the run; runs are written under runs/<name>/.");
+  s.add_int("seed", 0, "Seed of every random stream in the run.").min(0);
+  s.add_string("device", "auto", "auto | cpu | cuda | cuda:N.");
+  s.add_int("threads", 0, "CPU threads; 0 means all cores.").min(0);
+  s.add_list("plugin_path", ParamSpec("", ParamType::String, ""), {},
+             "Extra plugin directories or files, relative to the experiment file.");
+  return s;
+}
+
+// Host-owned keys of each plugin section (validated by the stages that use them).
+std::vector<std::string> host_keys_of(const std::string& section) {
+  if (section == "dataset") return {"plugin", "splits"};
+  if (section == "model") return {"plugin", "train", "checkpoint"};
+  if (section == "defense") return {"plugin", "label"};
+  if (section == "attack") return {"plugin", "label", "targeted", "target", "loss", "add", "surrogate"};
+  if (section == "detector") return {"plugin", "label", "layers"};
+  return {"plugin"};
+}
+
+std::vector<Kind> kinds_of(const std::string& section) {
+  if (section == "dataset") return {Kind::Dataset};
+  if (section == "model") return {Kind::Model};
+  if (section == "defense") return {Kind::Preprocessor, Kind::Trainer, Kind::Wrapper};
+  if (section == "attack") return {Kind::Attack};
+  if (section == "detector") return {Kind::Detector};
+  if (section == "add") return {Kind::AttackTerm};
+  return {};
+}
+
+struct Checker {
+  const PluginRegistry& registry;
+  std::vector<Diagnostic> problems;
+  CheckedExperiment result;
+
+  void fail(const Value& at, const std::string& key, const std::string& message, const std::string& plugin = "") {
+    problems.push_back(Diagnostic{at.where(), key, plugin, message});
+  }
+
+  const PluginHandle* lookup(const std::string& kind_section, const std::string& name, const Value& at,
+                             const std::string& key) {
+    for (Kind k : kinds_of(kind_section))
+      if (const PluginHandle* p = registry.find(k, name)) return p;
+    try {
+      registry.require(kinds_of(kind_section).front(), name);
+    } catch (const InvalidInput& e) {
+      fail(at, key, e.what());
+    }
+    return nullptr;
+  }
+
+  // Validates one plugin table; returns its resolved form (or the input on failure).
+  Value plugin_table(const std::string& section_kind, const std::string& key, const Value& table) {
+    if (table.type() != Value::Type::Table) {
+      fail(table, key, std::string("expected a table, found ") + Value::type_name(table.type()));
+      return table;
+    }
+    const Value* plugin_name = table.find("plugin");
+    if (!plugin_name) {
+      fail(table, key + ".plugin", "missing required key: the name of the plugin to use");
+      return table;
+    }
+    if (plugin_name->type() != Value::Type::String) {
+      fail(*plugin_name, key + ".plugin", "expected a plugin name (string)");
+      return table;
+    }
+    const PluginHandle* plugin = lookup(section_kind, plugin_name->as_string(), *plugin_name, key + ".plugin");
+    if (!plugin) return table;
+
+    const auto host_keys = host_keys_of(section_kind);
+    std::vector<Diagnostic> local;
+    Params params;
+    try {
+      params = plugin->schema().resolve(table, plugin->name(), key + ".", local, host_keys);
+    } catch (const std::exception& e) {
+      fail(table, key, e.what(), plugin->name());
+      return table;
+    }
+    problems.insert(problems.end(), local.begin(), local.end());
+
+    PluginUse use;
+    use.section = key;
+    use.plugin = plugin;
+    use.params = params;
+    Value::Table host;
+    for (const auto& [k, v] : table.as_table())
+      if (std::find(host_keys.begin(), host_keys.end(), k) != host_keys.end()) host.emplace_back(k, v);
+    use.host_keys = Value(host);
+    const Value* label = table.find("label");
+    use.label = label && label->type() == Value::Type::String ? label->as_string() : plugin->name();
+
+    if (section_kind == "attack") check_attack_terms(table, key);
+    result.uses.push_back(std::move(use));
+
+    Value resolved = params.to_value();
+    for (auto& [k, v] : host) resolved.as_table().insert(resolved.as_table().begin(), {k, v});
+    return resolved;
+  }
+
+  void check_attack_terms(const Value& attack, const std::string& key) {
+    const Value* add = attack.find("add");
+    if (!add) return;
+    if (add->type() != Value::Type::Array) {
+      fail(*add, key + ".add", "expected an array of tables, e.g. add = [{ plugin = \"hfc\" }]");
+      return;
+    }
+    for (std::size_t i = 0; i < add->as_array().size(); ++i) {
+      const Value& term = add->as_array()[i];
+      const std::string term_key = key + ".add[" + std::to_string(i) + "]";
+      if (term.type() != Value::Type::Table) {
+        fail(term, term_key, "expected a table such as { plugin = \"hfc\", weight = 1.0 }");
+        continue;
+      }
+      Value stripped = term;
+      const Value* weight = term.find("weight");
+      if (weight && !weight->is_number()) fail(*weight, term_key + ".weight", "expected a number");
+      Value::Table rest;
+      for (const auto& [k, v] : term.as_table())
+        if (k != "weight") rest.emplace_back(k, v);
+      plugin_table("add", term_key, Value(rest).located(term.where()));
+    }
+  }
+
+  void run(const Value& root) {
+    Value resolved(Value::Table{});
+    for (const auto& [key, v] : root.as_table())
+      if (std::find(kSections.begin(), kSections.end(), key) == kSections.end()) {
+        std::string message = "unknown section '" + key + "'" + did_you_mean(key, kSections) + "; sections:";
+        for (const auto& s : kSections) message += " " + s;
+        fail(v, key, message);
+      }
+
+    const Value empty(Value::Table{});
+    const Value* experiment = root.find("experiment");
+    std::vector<Diagnostic> local;
+    Params settings = experiment_schema().resolve(experiment ? *experiment : empty, "", "experiment.", local);
+    problems.insert(problems.end(), local.begin(), local.end());
+    if (local.empty()) {
+      result.name = settings.get_string("name");
+      result.seed = static_cast<std::uint64_t>(settings.get_int("seed"));
+      result.device = settings.get_string("device");
+      result.threads = static_cast<int>(settings.get_int("threads"));
+      const std::string& d = result.device;
+      const bool known = d == "auto" || d == "cpu" || d == "cuda" ||
+                         (d.rfind("cuda:", 0) == 0 && d.size() > 5 &&
+                          d.find_first_not_of("0123456789", 5) == std::string::npos);
+      if (!known) fail(*experiment->find("device"), "experiment.device", "\"" + d + "\" is not one of auto | cpu | cuda | cuda:N");
+      resolved.set("experiment", settings.to_value());
+    }
+
+    for (const char* single : {"dataset", "model"}) {
+      const Value* table = root.find(single);
+      if (!table) {
+        fail(root, single, std::string("missing section [") + single + "]");
+        continue;
+      }
+      if (table->type() == Value::Type::Array) {
+        fail(*table, single, std::string("[[") + single + "]] given; an experiment has exactly one [" + single + "]");
+        continue;
+      }
+      resolved.set(single, plugin_table(single, single, *table));
+    }
+    for (const char* many : {"defense", "attack", "detector"}) {
+      const Value* list = root.find(many);
+      if (!list) continue;
+      if (list->type() != Value::Type::Array) {
+        fail(*list, many, std::string("expected [[") + many + "]] (an array of tables)");
+        continue;
+      }
+      Value::Array out;
+      for (std::size_t i = 0; i < list->as_array().size(); ++i)
+        out.push_back(plugin_table(many, std::string(many) + "[" + std::to_string(i) + "]", list->as_array()[i]));
+      resolved.set(many, Value(out));
+    }
+    if (const Value* report = root.find("report")) {
+      if (report->type() != Value::Type::Table) fail(*report, "report", "expected a table");
+      else resolved.set("report", *report);
+    }
+    result.resolved = std::move(resolved);
+  }
+};
+
+}  // namespace
+
+std::vector<std::filesystem::path> experiment_plugin_paths(const Value& root, const std::filesystem::path& file) {
+  std::vector<std::filesystem::path> paths;
+  const Value* experiment = root.find("experiment");
+  const Value* list = experiment ? experiment->find("plugin_path") : nullptr;
+  if (!list) return paths;
+  const auto base = std::filesystem::absolute(file).parent_path();
+  auto add = [&](const Value& v) {
+    if (v.type() != Value::Type::String)
+      throw ValidationError({Diagnostic{v.where(), "experiment.plugin_path", "", "expected a path string"}});
+    std::filesystem::path p = v.as_string();
+    paths.push_back(p.is_absolute() ? p : base / p);
+  };
+  if (list->type() == Value::Type::Array)  // anything else is reported by the schema check
+    for (const auto& v : list->as_array()) add(v);
+  return paths;
+}
+
+CheckedExperiment check_experiment(const Value& root, const PluginRegistry& registry) {
+  Checker checker{registry, {}, {}};
+  checker.run(root);
+  if (!checker.problems.empty()) throw ValidationError(std::move(checker.problems));
+  return std::move(checker.result);
+}
+
+}  // namespace medadv::host

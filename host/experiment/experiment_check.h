@@ -1,0 +1,40 @@
+#pragma once
+// Validation of a whole experiment file against the host's own sections and every
+// named plugin's schema, all problems reported together (ARCHITECTURE.md section 6).
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loader/registry.h"
+#include "medadv/params.h"
+#include "medadv/value.h"
+
+namespace medadv::host {
+
+// One plugin use in the experiment, resolved against its schema.
+struct PluginUse {
+  std::string section;  // "dataset", "attack[0]", "attack[0].add[1]", ...
+  std::string label;
+  const PluginHandle* plugin = nullptr;
+  Params params;
+  Value host_keys;  // the section's keys that belong to the host (label, add, ...)
+};
+
+struct CheckedExperiment {
+  std::string name;
+  std::uint64_t seed = 0;
+  std::string device = "auto";
+  int threads = 0;
+  std::vector<PluginUse> uses;
+  Value resolved;  // the experiment with every default filled in
+};
+
+// `plugin_path` entries of [experiment], resolved against the file's directory, so
+// the loader can search them before validation proper.
+std::vector<std::filesystem::path> experiment_plugin_paths(const Value& root, const std::filesystem::path& file);
+
+// Throws ValidationError listing every problem.
+CheckedExperiment check_experiment(const Value& root, const PluginRegistry& registry);
+
+}  // namespace medadv::host

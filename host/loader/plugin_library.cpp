@@ -1,0 +1,176 @@
+#include "loader/plugin_library.h"
+
+#include <boost/dll/library_info.hpp>
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+
+#include <cstring>
+#include <mutex>
+#include <sstream>
+
+#include "loader/elf_symbols.h"
+#include "loader/guard.h"
+#include "loader/sha256.h"
+#include "medadv/build_info.h"
+#include "medadv/version.h"
+
+namespace medadv::host {
+
+const HostAbi& host_abi() {
+  static const HostAbi abi{MEDADV_ABI_MAJOR, MEDADV_ABI_MINOR,  MEDADV_TORCH_MAJOR,
+                           MEDADV_TORCH_MINOR, MEDADV_CXX_ABI_TAG, MEDADV_VERSION};
+  return abi;
+}
+
+std::string rebuild_hint() {
+  std::string prefix = "<medadv prefix>";
+  try {
+    prefix = boost::dll::program_location().parent_path().parent_path().string();
+  } catch (...) {
+  }
+  return "rebuild it against this medadv's SDK: cmake -S <plugin source> -B build -DCMAKE_PREFIX_PATH=" + prefix +
+         " && cmake --build build";
+}
+
+namespace {
+
+// Libraries are never unloaded: objects they made may live until exit.
+std::vector<boost::dll::shared_library>& keep_loaded() {
+  static auto* libraries = new std::vector<boost::dll::shared_library>();
+  return *libraries;
+}
+
+[[noreturn]] void refuse(const std::filesystem::path& file, const std::string& why) {
+  throw LibraryError(file.string() + ": " + why);
+}
+
+std::string version_text(std::uint32_t major, std::uint32_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+void check_plugin_info(const std::filesystem::path& file, const medadv_plugin_info& p, std::size_t index) {
+  const std::string which = "plugin #" + std::to_string(index) + (p.name ? " '" + std::string(p.name) + "'" : "");
+  if (p.struct_size < sizeof(medadv_plugin_info))
+    refuse(file, which + " has a descriptor of " + std::to_string(p.struct_size) + " bytes, expected at least " +
+                     std::to_string(sizeof(medadv_plugin_info)) + "; " + rebuild_hint());
+  if (!kind_name(p.kind)) refuse(file, which + " declares unknown kind " + std::to_string(p.kind));
+  if (!p.name || !*p.name) refuse(file, which + " has no name");
+  if (!p.version || !*p.version) refuse(file, which + " has no version");
+  if (!p.describe || !p.create || !p.destroy)
+    refuse(file, which + " leaves a function pointer unset (describe, create and destroy are all required)");
+  if (p.kind == MEDADV_KIND_ATTACK &&
+      (p.threat_model < MEDADV_THREAT_WHITE_BOX || p.threat_model > MEDADV_THREAT_NO_BOX))
+    refuse(file, which + " is an attack without a valid threat model (found " + std::to_string(p.threat_model) +
+                     ")");
+}
+
+}  // namespace
+
+std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) refuse(file, "no such file");
+  if (!std::filesystem::is_regular_file(file, ec)) refuse(file, "not a regular file");
+
+  // 1. Inspect without loading: is it a shared object, and which entry does it export?
+  try {
+    boost::dll::library_info info(boost::dll::fs::path(file.string()));
+    (void)info;
+  } catch (const std::exception& e) {
+    refuse(file, std::string("not a shared library (") + e.what() + ")");
+  }
+  std::vector<std::string> symbols;
+  try {
+    symbols = exported_dynamic_symbols(file);
+  } catch (const InvalidInput& e) {
+    refuse(file, std::string("not a loadable shared library: ") + e.what());
+  }
+  bool has_entry = false;
+  std::vector<std::string> other_generations;
+  for (const auto& s : symbols) {
+    if (s == MEDADV_ENTRY_SYMBOL_STRING) has_entry = true;
+    else if (s.rfind(MEDADV_ENTRY_PREFIX, 0) == 0) other_generations.push_back(s);
+  }
+  if (!has_entry && !other_generations.empty()) {
+    const std::string found = other_generations.front();
+    refuse(file, "built for medadv plugin ABI " + found.substr(std::strlen(MEDADV_ENTRY_PREFIX)) + " (exports " +
+                     found + "); this medadv " + host_abi().sdk_version + " loads ABI " +
+                     std::to_string(host_abi().abi_major) + " (" MEDADV_ENTRY_SYMBOL_STRING "); " + rebuild_hint());
+  }
+  if (!has_entry)
+    throw NotAPluginLibrary(file.string() +
+                            ": a shared library, but not a medadv plugin: it exports no " MEDADV_ENTRY_SYMBOL_STRING
+                            " entry symbol (a plugin declares its plugins with MEDADV_PLUGINS(...) from "
+                            "<medadv/plugin.h>)");
+
+  auto library = std::shared_ptr<PluginLibrary>(new PluginLibrary());
+  library->path_ = std::filesystem::absolute(file).lexically_normal();
+  library->sha256_ = sha256_file(file);
+
+  // 2. Load locally, then read and check the descriptor before calling anything else.
+  boost::dll::shared_library loaded;
+  try {
+    loaded.load(boost::dll::fs::path(library->path_.string()),
+                boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
+  } catch (const std::exception& e) {
+    refuse(file, std::string("cannot be loaded: ") + e.what());
+  }
+  auto entry = loaded.get<const medadv_library_descriptor*()>(MEDADV_ENTRY_SYMBOL_STRING);
+  const medadv_library_descriptor* d = entry();
+  keep_loaded().push_back(loaded);
+  if (!d) refuse(file, MEDADV_ENTRY_SYMBOL_STRING "() returned no descriptor");
+
+  const HostAbi& host = host_abi();
+  if (d->abi_major != host.abi_major)
+    refuse(file, "descriptor declares plugin ABI " + version_text(d->abi_major, d->abi_minor) + ", expected " +
+                     version_text(host.abi_major, host.abi_minor) + "; " + rebuild_hint());
+  if (d->struct_size < sizeof(medadv_library_descriptor))
+    refuse(file, "descriptor is " + std::to_string(d->struct_size) + " bytes, expected at least " +
+                     std::to_string(sizeof(medadv_library_descriptor)) + "; " + rebuild_hint());
+  if (d->torch_major != host.torch_major || d->torch_minor != host.torch_minor)
+    refuse(file, "compiled against LibTorch " + version_text(d->torch_major, d->torch_minor) +
+                     ", but this medadv uses LibTorch " + version_text(host.torch_major, host.torch_minor) +
+                     "; tensors can only cross between modules built against the same LibTorch: " + rebuild_hint());
+  const std::string tag = d->cxx_abi_tag ? d->cxx_abi_tag : "(none)";
+  if (tag != host.cxx_abi_tag)
+    refuse(file, "C++ ABI tag is '" + tag + "', expected '" + host.cxx_abi_tag + "' (compiler: " +
+                     (d->compiler ? d->compiler : "?") + "); build it with the same standard library and " +
+                     "_GLIBCXX_USE_CXX11_ABI as LibTorch: " + rebuild_hint());
+  if (!d->sdk_version) refuse(file, "descriptor has no SDK version");
+  if (d->plugin_count == 0 || !d->plugins) refuse(file, "descriptor lists no plugins");
+  for (std::uint32_t i = 0; i < d->plugin_count; ++i) check_plugin_info(file, d->plugins[i], i);
+  library->descriptor_ = d;
+  return library;
+}
+
+std::vector<PluginHandle> PluginLibrary::plugins() const {
+  std::vector<PluginHandle> handles;
+  for (std::uint32_t i = 0; i < descriptor_->plugin_count; ++i)
+    handles.emplace_back(shared_from_this(), &descriptor_->plugins[i]);
+  return handles;
+}
+
+// -------------------------------------------------------------- PluginHandle
+
+PluginHandle::PluginHandle(std::shared_ptr<const PluginLibrary> library, const medadv_plugin_info* info)
+    : library_(std::move(library)), info_(info) {}
+
+std::string PluginHandle::describe() const {
+  return std::string(kind_text()) + " '" + name() + "' (" + library_->path().filename().string() + ")";
+}
+
+const ParamSchema& PluginHandle::schema() const {
+  if (!schema_) {
+    auto schema = std::make_shared<ParamSchema>();
+    guarded(describe(), "describe", [&] { info_->describe(schema.get()); });
+    schema_ = std::move(schema);
+  }
+  return *schema_;
+}
+
+void* PluginHandle::create_raw(const Params& params, RunContext& ctx) const {
+  void* made = guarded(describe(), "create", [&] { return info_->create(&params, &ctx); });
+  if (!made) throw PluginFailure(describe() + " failed in create(): it returned no object");
+  return made;
+}
+
+}  // namespace medadv::host

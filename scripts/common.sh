@@ -1,0 +1,39 @@
+# Shared by scripts/demo, scripts/test and scripts/gpu-check: install what is missing
+# (Debian packages only), then configure and build with the default preset.
+# Idempotent: a second run installs nothing and rebuilds only what changed.
+
+MEDADV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MEDADV_PACKAGES=(cmake ninja-build g++ ccache pkg-config
+  libtorch-dev libboost-dev libboost-program-options-dev
+  libtomlplusplus-dev libspdlog-dev libgtest-dev)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+install_packages() {
+  local missing=()
+  for p in "${MEDADV_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "all packages present"
+    return
+  fi
+  log "installing: ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build_default() {
+  cd "$MEDADV_ROOT"
+  # ccache keeps object files between runs; these settings let it cache compilations
+  # that use the precompiled LibTorch header.
+  export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+  export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+  export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+  log "configuring (preset default)"
+  cmake --preset default >/dev/null
+  log "building with $(nproc) jobs"
+  cmake --build --preset default -j "$(nproc)"
+}

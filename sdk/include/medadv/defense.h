@@ -1,0 +1,52 @@
+#pragma once
+// Defense plugins: preprocessors (input transforms), trainers (robust training) and
+// wrappers (robust inference procedures around a model).
+#include <memory>
+
+#include <torch/torch.h>
+
+#include "medadv/attack.h"
+#include "medadv/capabilities.h"
+#include "medadv/context.h"
+#include "medadv/export.h"
+#include "medadv/model.h"
+
+namespace medadv {
+
+class MEDADV_API Preprocessor {
+ public:
+  virtual ~Preprocessor();
+  // The transform applied at inference, [B,C,H,W] in [0,1] -> same shape.
+  virtual torch::Tensor transform(const torch::Tensor& x) = 0;
+  // A differentiable approximation used for the backward pass (BPDA); identity
+  // unless the defense offers a better one.
+  virtual torch::Tensor backward_approximation(const torch::Tensor& x);
+};
+
+// transform(x) in the forward pass, gradient of backward_approximation(x) backward.
+MEDADV_API torch::Tensor bpda(Preprocessor& p, const torch::Tensor& x);
+
+struct MEDADV_API TrainingSet {
+  torch::Tensor images, labels;          // train split
+  torch::Tensor val_images, val_labels;  // may be undefined
+  ModelSpec spec;
+};
+
+class MEDADV_API Trainer {
+ public:
+  virtual ~Trainer();
+  // Trains `model` in place.
+  virtual void train(TappedModule& model, const TrainingSet& data, AttackFactory& attacks,
+                     RunContext& ctx) = 0;
+};
+
+class MEDADV_API Wrapper {
+ public:
+  virtual ~Wrapper();
+  virtual std::shared_ptr<DifferentiableModel> wrap(std::shared_ptr<DifferentiableModel> model,
+                                                    RunContext& ctx) = 0;
+  // A randomized wrapper is attacked with EOT.
+  virtual bool randomized() const = 0;
+};
+
+}  // namespace medadv

@@ -1,0 +1,51 @@
+#pragma once
+// Helpers for testing plugins (the SDK's own tests, `medadv plugins check` and the
+// test that `medadv new` writes): a CPU run context and a tiny classifier with taps.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "medadv/context.h"
+#include "medadv/export.h"
+#include "medadv/model.h"
+
+namespace medadv::testing {
+
+// Logs to stderr (Info and above unless verbose), progress is silent, the cache is a
+// fresh temporary directory.
+class MEDADV_API TestContext : public RunContext {
+ public:
+  explicit TestContext(std::uint64_t seed = 0, bool verbose = false);
+  ~TestContext() override;
+  torch::Device device() const override;
+  std::uint64_t seed() const override;
+  Logger& log() override;
+  Progress& progress() override;
+  std::filesystem::path cache_dir() const override;
+  int threads() const override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// conv(C->8) relu pool, conv(8->16) relu pool, global average, linear(16->K).
+// Taps: block1, block2, penultimate, logits. Deterministic for a seed.
+class MEDADV_API TinyClassifier : public TappedModule {
+ public:
+  TinyClassifier(std::int64_t channels, std::int64_t num_classes, std::uint64_t seed = 0);
+  std::vector<std::string> tap_names() const override;
+  ModelOutput forward_taps(const torch::Tensor& x, const std::vector<std::string>& taps) override;
+
+ private:
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  torch::nn::Linear fc_{nullptr};
+};
+
+// A random batch in [0,1], [n, channels, size, size], deterministic for a seed.
+MEDADV_API torch::Tensor random_images(std::int64_t n, std::int64_t channels, std::int64_t size,
+                                       std::uint64_t seed = 0);
+
+}  // namespace medadv::testing

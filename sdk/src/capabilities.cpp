@@ -1,0 +1,68 @@
+#include "medadv/capabilities.h"
+
+namespace medadv {
+
+DifferentiableModel::~DifferentiableModel() = default;
+bool DifferentiableModel::randomized() const { return false; }
+
+ModuleModel::ModuleModel(std::shared_ptr<TappedModule> module, std::int64_t num_classes, Task task)
+    : module_(std::move(module)), num_classes_(num_classes), task_(task) {}
+ModuleModel::~ModuleModel() = default;
+
+ModelOutput ModuleModel::forward(const torch::Tensor& x, const std::vector<std::string>& taps) {
+  return module_->forward_taps(x, taps);
+}
+std::vector<std::string> ModuleModel::tap_names() const { return module_->tap_names(); }
+
+Oracle::~Oracle() = default;
+
+Capability Capability::white_box(std::shared_ptr<DifferentiableModel> victim) {
+  Capability c;
+  c.threat_model_ = ThreatModel::WhiteBox;
+  c.model_ = std::move(victim);
+  return c;
+}
+Capability Capability::gray_box(std::shared_ptr<DifferentiableModel> surrogate) {
+  Capability c;
+  c.threat_model_ = ThreatModel::GrayBox;
+  c.model_ = std::move(surrogate);
+  return c;
+}
+Capability Capability::black_box(std::shared_ptr<Oracle> oracle) {
+  Capability c;
+  c.threat_model_ = ThreatModel::BlackBox;
+  c.oracle_ = std::move(oracle);
+  return c;
+}
+Capability Capability::no_box(std::shared_ptr<DifferentiableModel> surrogate) {
+  Capability c;
+  c.threat_model_ = ThreatModel::NoBox;
+  c.model_ = std::move(surrogate);
+  return c;
+}
+
+namespace {
+[[noreturn]] void refuse(ThreatModel declared, const char* wanted) {
+  throw CapabilityError(std::string("a ") + threat_model_name(declared) + " attack has no access to " + wanted);
+}
+}  // namespace
+
+DifferentiableModel& Capability::gradient_model() const {
+  if (!model_) refuse(threat_model_, "gradients of any model");
+  return *model_;
+}
+DifferentiableModel& Capability::victim() const {
+  if (threat_model_ != ThreatModel::WhiteBox || !model_) refuse(threat_model_, "the victim's gradients");
+  return *model_;
+}
+DifferentiableModel& Capability::surrogate() const {
+  if ((threat_model_ != ThreatModel::GrayBox && threat_model_ != ThreatModel::NoBox) || !model_)
+    refuse(threat_model_, "a surrogate model");
+  return *model_;
+}
+Oracle& Capability::oracle() const {
+  if (threat_model_ != ThreatModel::BlackBox || !oracle_) refuse(threat_model_, "a query oracle");
+  return *oracle_;
+}
+
+}  // namespace medadv

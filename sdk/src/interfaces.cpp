@@ -1,0 +1,34 @@
+// Out-of-line key functions of the plugin interfaces, so that every module loaded
+// RTLD_LOCAL shares one vtable and typeinfo for each (ARCHITECTURE.md section 3).
+#include "medadv/attack.h"
+#include "medadv/attack_term.h"
+#include "medadv/dataset.h"
+#include "medadv/defense.h"
+#include "medadv/detector.h"
+
+namespace medadv {
+
+Attack::~Attack() = default;
+AttackFactory::~AttackFactory() = default;
+AttackTerm::~AttackTerm() = default;
+Preprocessor::~Preprocessor() = default;
+Trainer::~Trainer() = default;
+Wrapper::~Wrapper() = default;
+Detector::~Detector() = default;
+Dataset::~Dataset() = default;
+
+torch::Tensor Preprocessor::backward_approximation(const torch::Tensor& x) { return x; }
+
+torch::Tensor bpda(Preprocessor& p, const torch::Tensor& x) {
+  torch::Tensor forward;
+  {
+    torch::NoGradGuard no_grad;
+    forward = p.transform(x.detach());
+  }
+  const torch::Tensor approx = p.backward_approximation(x);
+  return approx + (forward - approx).detach();
+}
+
+bool Detector::differentiable() const { return false; }
+
+}  // namespace medadv

@@ -1,0 +1,94 @@
+#include "medadv/testing.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+
+#include "medadv/error.h"
+#include "medadv/torch_compat.h"
+
+namespace medadv::testing {
+
+namespace {
+class StderrLogger : public Logger {
+ public:
+  explicit StderrLogger(bool verbose) : verbose_(verbose) {}
+  void log(LogLevel level, const std::string& message) override {
+    if (level == LogLevel::Debug && !verbose_) return;
+    static const char* names[] = {"debug", "info", "warn", "error"};
+    std::cerr << "[" << names[static_cast<int>(level)] << "] " << message << "\n";
+  }
+
+ private:
+  bool verbose_;
+};
+
+class SilentProgress : public Progress {
+ public:
+  void begin(const std::string&, std::int64_t) override {}
+  void advance(std::int64_t) override {}
+  void end() override {}
+};
+}  // namespace
+
+struct TestContext::State {
+  std::uint64_t seed;
+  StderrLogger logger;
+  SilentProgress progress;
+  std::filesystem::path cache;
+};
+
+TestContext::TestContext(std::uint64_t seed, bool verbose)
+    : state_(std::make_unique<State>(State{seed, StderrLogger(verbose), SilentProgress(), {}})) {
+  static std::atomic<int> counter{0};
+  state_->cache = std::filesystem::temp_directory_path() /
+                  ("medadv-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  std::filesystem::create_directories(state_->cache);
+}
+TestContext::~TestContext() {
+  std::error_code ec;
+  std::filesystem::remove_all(state_->cache, ec);
+}
+torch::Device TestContext::device() const { return torch::Device(torch::kCPU); }
+std::uint64_t TestContext::seed() const { return state_->seed; }
+Logger& TestContext::log() { return state_->logger; }
+Progress& TestContext::progress() { return state_->progress; }
+std::filesystem::path TestContext::cache_dir() const { return state_->cache; }
+int TestContext::threads() const { return 1; }
+
+TinyClassifier::TinyClassifier(std::int64_t channels, std::int64_t num_classes, std::uint64_t seed) {
+  torch::manual_seed(seed);
+  conv1_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, 8, 3).padding(1)));
+  conv2_ = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 16, 3).padding(1)));
+  fc_ = register_module("fc", torch::nn::Linear(16, num_classes));
+}
+
+std::vector<std::string> TinyClassifier::tap_names() const { return {"block1", "block2", "penultimate", "logits"}; }
+
+ModelOutput TinyClassifier::forward_taps(const torch::Tensor& x, const std::vector<std::string>& taps) {
+  for (const auto& t : taps) {
+    const auto names = tap_names();
+    if (std::find(names.begin(), names.end(), t) == names.end())
+      throw Error("TinyClassifier has no tap '" + t + "'");
+  }
+  ModelOutput out;
+  auto want = [&](const char* name) { return std::find(taps.begin(), taps.end(), name) != taps.end(); };
+  auto h1 = torch::max_pool2d(torch::relu(conv1_->forward(x * 2 - 1)), 2);
+  if (want("block1")) out.taps["block1"] = h1;
+  auto h2 = torch::max_pool2d(torch::relu(conv2_->forward(h1)), 2);
+  if (want("block2")) out.taps["block2"] = h2;
+  auto pooled = h2.mean({2, 3});
+  if (want("penultimate")) out.taps["penultimate"] = pooled;
+  out.logits = fc_->forward(pooled);
+  if (want("logits")) out.taps["logits"] = out.logits;
+  return out;
+}
+
+torch::Tensor random_images(std::int64_t n, std::int64_t channels, std::int64_t size, std::uint64_t seed) {
+  auto gen = compat::cpu_generator(seed);
+  return torch::rand({n, channels, size, size}, gen);
+}
+
+}  // namespace medadv::testing

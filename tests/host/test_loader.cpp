@@ -1,0 +1,173 @@
+// The loader: every bad library is refused with its own clear message and exit status
+// 2, never a crash; good libraries load, shadow, and are checked.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "host/run_command.h"
+#include "loader/elf_symbols.h"
+#include "loader/guard.h"
+#include "loader/plugin_library.h"
+#include "loader/registry.h"
+#include "loader/sha256.h"
+#include "medadv/attack.h"
+#include "medadv/testing.h"
+
+using namespace medadv::host;
+
+namespace {
+
+std::string open_error(const std::string& path) {
+  try {
+    PluginLibrary::open(path);
+  } catch (const LibraryError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << path << " was accepted";
+  return "";
+}
+
+std::string not_elf_file() {
+  const std::string path = testing::TempDir() + "/not_elf/libnot_elf.so";
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << "this is a text file pretending to be a library\n";
+  return path;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST(Loader, GoodLibraryLoadsWithItsDescriptor) {
+  auto lib = PluginLibrary::open(fixture("good", "libfixture_good.so"));
+  ASSERT_EQ(lib->plugins().size(), 1u);
+  const auto& p = lib->plugins().front();
+  EXPECT_EQ(p.name(), "fixture-noise");
+  EXPECT_EQ(p.kind(), medadv::Kind::Attack);
+  EXPECT_EQ(p.threat_model(), medadv::ThreatModel::WhiteBox);
+  EXPECT_EQ(lib->sha256(), sha256_file(fixture("good", "libfixture_good.so")));
+  EXPECT_NE(p.schema().find("epsilon"), nullptr);
+}
+
+TEST(Loader, PluginsExportOnlyTheEntrySymbol) {
+  const auto symbols = exported_dynamic_symbols(fixture("good", "libfixture_good.so"));
+  EXPECT_NE(std::find(symbols.begin(), symbols.end(), "medadv_plugin_v1"), symbols.end());
+  for (const auto& s : symbols) EXPECT_EQ(s.find("SignNoise"), std::string::npos) << s;
+}
+
+TEST(Loader, NotElfIsRefused) {
+  const auto m = open_error(not_elf_file());
+  EXPECT_TRUE(contains(m, "libnot_elf.so: not a shared library")) << m;
+  const auto r = run_medadv("plugins check " + not_elf_file());
+  EXPECT_EQ(r.status, 2) << r.all();
+  EXPECT_TRUE(contains(r.err, "not a shared library")) << r.err;
+}
+
+TEST(Loader, SharedObjectWithoutEntrySymbolIsRefused) {
+  const auto path = fixture("no_entry", "libfixture_no_entry.so");
+  const auto m = open_error(path);
+  EXPECT_TRUE(contains(m, "not a medadv plugin")) << m;
+  EXPECT_TRUE(contains(m, "medadv_plugin_v1")) << m;
+  const auto r = run_medadv("plugins check " + path);
+  EXPECT_EQ(r.status, 2) << r.all();
+  EXPECT_TRUE(contains(r.err, "exports no medadv_plugin_v1")) << r.err;
+  // Inside a plugin directory the same library is skipped with a warning only.
+  PluginRegistry registry;
+  registry.discover({{std::string(MEDADV_FIXTURE_DIR) + "/no_entry", "test", true}});
+  EXPECT_TRUE(registry.problems().empty());
+  ASSERT_EQ(registry.warnings().size(), 1u);
+  EXPECT_TRUE(contains(registry.warnings().front(), "skipped"));
+}
+
+TEST(Loader, OtherAbiGenerationIsRecognisedBySymbol) {
+  const auto m = open_error(fixture("abi_v2", "libfixture_abi_v2.so"));
+  EXPECT_TRUE(contains(m, "built for medadv plugin ABI 2 (exports medadv_plugin_v2)")) << m;
+  EXPECT_TRUE(contains(m, "loads ABI 1")) << m;
+  EXPECT_TRUE(contains(m, "rebuild it")) << m;
+  const auto r = run_medadv("plugins list --plugin-path " + fixture("abi_v2", ""));
+  EXPECT_EQ(r.status, 2) << r.all();
+  EXPECT_TRUE(contains(r.err, "ABI 2")) << r.err;
+}
+
+TEST(Loader, OtherLibTorchVersionIsRefusedBeforeAnyCall) {
+  // The fixture's functions abort: reaching them would kill this test.
+  const auto m = open_error(fixture("wrong_torch", "libfixture_wrong_torch.so"));
+  EXPECT_TRUE(contains(m, "compiled against LibTorch 9.1")) << m;
+  EXPECT_TRUE(contains(m, "this medadv uses LibTorch " + std::to_string(host_abi().torch_major) + "." +
+                              std::to_string(host_abi().torch_minor)))
+      << m;
+  const auto r = run_medadv("plugins check " + fixture("wrong_torch", "libfixture_wrong_torch.so"));
+  EXPECT_EQ(r.status, 2) << r.all();
+  EXPECT_TRUE(contains(r.err, "LibTorch 9.1")) << r.err;
+}
+
+TEST(Loader, ThrowingCreateIsGuarded) {
+  auto lib = PluginLibrary::open(fixture("throws", "libfixture_throws.so"));
+  const auto& p = lib->plugins().front();
+  medadv::testing::TestContext ctx;
+  try {
+    p.create<medadv::Attack>(p.schema().defaults(p.name()), ctx);
+    FAIL() << "create() did not throw";
+  } catch (const PluginFailure& e) {
+    const std::string m = e.what();
+    EXPECT_TRUE(contains(m, "attack 'fixture-throws' (libfixture_throws.so) failed in create()")) << m;
+    EXPECT_TRUE(contains(m, "the widget could not be allocated")) << m;
+  }
+  const auto r = run_medadv("plugins check " + fixture("throws", "libfixture_throws.so"));
+  EXPECT_EQ(r.status, 2) << r.all();
+  EXPECT_TRUE(contains(r.err, "failed in create(): fixture: the widget could not be allocated")) << r.err;
+}
+
+TEST(Loader, CrashingPluginIsReportedNotSuffered) {
+  const auto r = run_medadv("plugins check " + fixture("crash", "libfixture_crash.so"));
+  EXPECT_EQ(r.status, 2) << r.all();
+  EXPECT_TRUE(contains(r.err, "crashed the checking process with signal 11")) << r.err;
+}
+
+TEST(Loader, SameNameTwiceShadowsWithAWarning) {
+  PluginRegistry registry;
+  registry.discover({{std::string(MEDADV_FIXTURE_DIR) + "/good", "test", true},
+                     {std::string(MEDADV_FIXTURE_DIR) + "/shadow", "test", true}});
+  EXPECT_TRUE(registry.problems().empty());
+  ASSERT_EQ(registry.warnings().size(), 1u);
+  EXPECT_TRUE(contains(registry.warnings().front(), "attack plugin 'fixture-noise'")) << registry.warnings().front();
+  EXPECT_TRUE(contains(registry.warnings().front(), "libfixture_shadow.so is shadowed by the one in"));
+  const auto* winner = registry.find(medadv::Kind::Attack, "fixture-noise");
+  ASSERT_NE(winner, nullptr);
+  EXPECT_EQ(winner->library().path().filename(), "libfixture_good.so");
+
+  const auto r = run_medadv("plugins list --plugin-path " + fixture("good", "") + " --plugin-path " +
+                            fixture("shadow", ""));
+  EXPECT_EQ(r.status, 0) << r.all();
+  EXPECT_TRUE(contains(r.err, "shadowed")) << r.err;
+}
+
+TEST(Loader, MissingPluginPathIsAnError) {
+  EXPECT_THROW(build_search_path({{"/nonexistent/plugins"}, {}, false}), medadv::InvalidInput);
+  const auto r = run_medadv("plugins list --plugin-path /nonexistent/plugins");
+  EXPECT_EQ(r.status, 2) << r.all();
+  EXPECT_TRUE(contains(r.err, "plugin path '/nonexistent/plugins' (from --plugin-path) does not exist")) << r.err;
+  const auto env = run_medadv("plugins list", "MEDADV_PLUGIN_PATH=/nonexistent/env");
+  EXPECT_EQ(env.status, 2) << env.all();
+  EXPECT_TRUE(contains(env.err, "(from MEDADV_PLUGIN_PATH)")) << env.err;
+}
+
+TEST(Loader, UnknownPluginNamesGetSuggestions) {
+  PluginRegistry registry;
+  registry.discover({{std::string(MEDADV_FIXTURE_DIR) + "/good", "test", true}});
+  try {
+    registry.require(medadv::Kind::Attack, "fixture-nois");
+    FAIL();
+  } catch (const medadv::InvalidInput& e) {
+    EXPECT_TRUE(contains(e.what(), "did you mean 'fixture-noise'?")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "attack plugins: ")) << e.what();
+  }
+}
+
+TEST(Loader, CheckPassesAGoodLibrary) {
+  const auto r = run_medadv("plugins check " + fixture("good", "libfixture_good.so"));
+  EXPECT_EQ(r.status, 0) << r.all();
+  EXPECT_TRUE(contains(r.out, "ok    attack 'fixture-noise'")) << r.out;
+  EXPECT_TRUE(contains(r.out, "smoke run: white-box attack")) << r.out;
+  EXPECT_TRUE(contains(r.out, "passed")) << r.out;
+}
