@@ -21,6 +21,7 @@ std::vector<std::string> GlobalOptions::as_arguments() const {
 
 std::vector<Command> all_commands() {
   return {plugins_list_command(), plugins_info_command(), plugins_check_command(), plugins_check_child_command(),
+          plugins_reference_command(),
           new_command(),          validate_command(),     run_command()};
 }
 

@@ -36,6 +36,7 @@ std::vector<Command> all_commands();
 Command plugins_list_command();
 Command plugins_info_command();
 Command plugins_check_command();
+Command plugins_reference_command();
 Command plugins_check_child_command();
 Command new_command();
 Command validate_command();

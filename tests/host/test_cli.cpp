@@ -2,6 +2,8 @@
 // experiment and scaffolding commands.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "host/run_command.h"
 
 namespace {

@@ -40,8 +40,9 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 TEST(Loader, GoodLibraryLoadsWithItsDescriptor) {
   auto lib = PluginLibrary::open(fixture("good", "libfixture_good.so"));
-  ASSERT_EQ(lib->plugins().size(), 1u);
-  const auto& p = lib->plugins().front();
+  const auto plugins = lib->plugins();
+  ASSERT_EQ(plugins.size(), 1u);
+  const auto& p = plugins.front();
   EXPECT_EQ(p.name(), "fixture-noise");
   EXPECT_EQ(p.kind(), medadv::Kind::Attack);
   EXPECT_EQ(p.threat_model(), medadv::ThreatModel::WhiteBox);
@@ -103,7 +104,8 @@ TEST(Loader, OtherLibTorchVersionIsRefusedBeforeAnyCall) {
 
 TEST(Loader, ThrowingCreateIsGuarded) {
   auto lib = PluginLibrary::open(fixture("throws", "libfixture_throws.so"));
-  const auto& p = lib->plugins().front();
+  const auto plugins = lib->plugins();
+  const auto& p = plugins.front();
   medadv::testing::TestContext ctx;
   try {
     p.create<medadv::Attack>(p.schema().defaults(p.name()), ctx);

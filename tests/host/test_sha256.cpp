@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "loader/sha256.h"
+#include "medadv/error.h"
 
 using medadv::host::sha256_file;
 using medadv::host::sha256_hex;

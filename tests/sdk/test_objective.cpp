@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "medadv/error.h"
 #include "medadv/objective.h"
 
 namespace {

@@ -144,6 +144,7 @@ class MEDADV_API Params {
 // reason ("zero denominator", "not a number or fraction", "negative").
 MEDADV_API double parse_epsilon(const Value& v);
 MEDADV_API double parse_epsilon(const std::string& text);
+inline double parse_epsilon(const char* text) { return parse_epsilon(std::string(text)); }
 
 // Names from `candidates` within a small edit distance of `name`, closest first.
 MEDADV_API std::vector<std::string> closest_names(const std::string& name,
