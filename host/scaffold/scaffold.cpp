@@ -481,7 +481,7 @@ gives the same model). It is the place to add robust training: ask
 | `epochs` | int >= 1 | `5` | passes over the training split |
 | `lr` | float > 0 | `0.05` | learning rate |
 | `batch_size` | int >= 1 | `32` | images per step |
-| `momentum` | float in [0, 0.999] | `0.9` | SGD momentum |)TPL";
+| `momentum` | float in [0, 1) | `0.9` | SGD momentum |)TPL";
   t.header = R"TPL(#pragma once
 // @NAME@: plain SGD training on the cross-entropy.
 //
@@ -499,7 +499,7 @@ class @CLASS@ : public medadv::Trainer {
     s.add_int("epochs", 5, "passes over the training split").min(1);
     s.add_float("lr", 0.05, "SGD learning rate").min_exclusive(0.0);
     s.add_int("batch_size", 32, "images per SGD step").min(1);
-    s.add_float("momentum", 0.9, "SGD momentum").min(0.0).max(0.999);
+    s.add_float("momentum", 0.9, "SGD momentum").min(0.0).max_exclusive(1.0);
   }
 
   @CLASS@(const medadv::Params& p, medadv::RunContext& /*ctx*/)

@@ -1,3 +1,12 @@
+# Exports exactly the medadv entry symbol from a plugin library: hidden visibility
+# alone still lets LibTorch's template and typeinfo symbols out.
+function(medadv_plugin_exports target)
+  set(script ${CMAKE_CURRENT_BINARY_DIR}/${target}.exports.map)
+  file(WRITE ${script} "{\n  global: medadv_plugin_v*;\n  local: *;\n};\n")
+  target_link_options(${target} PRIVATE -Wl,--version-script=${script})
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${script})
+endfunction()
+
 # medadv_add_plugin(NAME SOURCES src... [LIBRARIES libs...] [OUTPUT_DIRECTORY dir])
 #
 # Builds one plugin library (a MODULE, lib<NAME>.so) against the medadv SDK. Used
@@ -18,6 +27,7 @@ function(medadv_add_plugin name)
     VISIBILITY_INLINES_HIDDEN ON
     POSITION_INDEPENDENT_CODE ON)
   target_link_options(${name} PRIVATE -Wl,--no-undefined)
+  medadv_plugin_exports(${name})
   if(ARG_OUTPUT_DIRECTORY)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
   elseif(DEFINED MEDADV_PLUGIN_OUTPUT_DIR)

@@ -6,7 +6,12 @@ DifferentiableModel::~DifferentiableModel() = default;
 bool DifferentiableModel::randomized() const { return false; }
 
 ModuleModel::ModuleModel(std::shared_ptr<TappedModule> module, std::int64_t num_classes, Task task)
-    : module_(std::move(module)), num_classes_(num_classes), task_(task) {}
+    : module_(std::move(module)), num_classes_(num_classes), task_(task) {
+  // An attacked model is frozen: inference-mode layers (BatchNorm statistics, dropout)
+  // and no gradients for the weights, only for the input.
+  module_->eval();
+  for (auto& p : module_->parameters()) p.requires_grad_(false);
+}
 ModuleModel::~ModuleModel() = default;
 
 ModelOutput ModuleModel::forward(const torch::Tensor& x, const std::vector<std::string>& taps) {

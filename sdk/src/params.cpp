@@ -40,6 +40,12 @@ ParamSpec& ParamSpec::min_exclusive(double v) {
 }
 ParamSpec& ParamSpec::max(double v) {
   max_ = v;
+  max_exclusive_ = false;
+  return *this;
+}
+ParamSpec& ParamSpec::max_exclusive(double v) {
+  max_ = v;
+  max_exclusive_ = true;
   return *this;
 }
 ParamSpec& ParamSpec::choices(std::vector<std::string> allowed) {
@@ -84,11 +90,12 @@ std::string ParamSpec::type_description() const {
   out << param_type_name(type_);
   if (type_ == ParamType::Epsilon) out << " (number or fraction)";
   if (min_ && max_) {
-    out << " in " << (min_exclusive_ ? "(" : "[") << number_text(*min_) << ", " << number_text(*max_) << "]";
+    out << " in " << (min_exclusive_ ? "(" : "[") << number_text(*min_) << ", " << number_text(*max_)
+        << (max_exclusive_ ? ")" : "]");
   } else if (min_) {
     out << (min_exclusive_ ? " > " : " >= ") << number_text(*min_);
   } else if (max_) {
-    out << " <= " << number_text(*max_);
+    out << (max_exclusive_ ? " < " : " <= ") << number_text(*max_);
   }
   return out.str();
 }
@@ -164,9 +171,13 @@ struct Checker {
         return false;
       }
     }
-    if (spec.upper() && x > *spec.upper()) {
-      fail(v, key, v.to_string() + " is out of range: must be <= " + number_text(*spec.upper()));
-      return false;
+    if (spec.upper()) {
+      const double hi = *spec.upper();
+      if (spec.upper_exclusive() ? !(x < hi) : !(x <= hi)) {
+        fail(v, key, v.to_string() + " is out of range: must be " + (spec.upper_exclusive() ? "< " : "<= ") +
+                         number_text(hi));
+        return false;
+      }
     }
     return true;
   }

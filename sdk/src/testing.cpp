@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <cmath>
 #include <iostream>
 
+#include "medadv/device.h"
 #include "medadv/error.h"
 #include "medadv/torch_compat.h"
 
@@ -51,7 +54,10 @@ TestContext::~TestContext() {
   std::error_code ec;
   std::filesystem::remove_all(state_->cache, ec);
 }
-torch::Device TestContext::device() const { return torch::Device(torch::kCPU); }
+torch::Device TestContext::device() const {
+  const char* wanted = std::getenv("MEDADV_TEST_DEVICE");
+  return resolve_device(wanted && *wanted ? wanted : "cpu");
+}
 std::uint64_t TestContext::seed() const { return state_->seed; }
 Logger& TestContext::log() { return state_->logger; }
 Progress& TestContext::progress() { return state_->progress; }
@@ -59,10 +65,17 @@ std::filesystem::path TestContext::cache_dir() const { return state_->cache; }
 int TestContext::threads() const { return 1; }
 
 TinyClassifier::TinyClassifier(std::int64_t channels, std::int64_t num_classes, std::uint64_t seed) {
-  torch::manual_seed(seed);
   conv1_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, 8, 3).padding(1)));
   conv2_ = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 16, 3).padding(1)));
   fc_ = register_module("fc", torch::nn::Linear(16, num_classes));
+  // Re-draw every parameter from a local generator: deterministic for the seed without
+  // touching the process-wide random state.
+  auto gen = compat::cpu_generator(seed);
+  torch::NoGradGuard no_grad;
+  for (auto& p : parameters()) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(p.dim() > 1 ? p[0].numel() : p.numel()));
+    p.copy_(torch::rand(p.sizes(), gen) * 2 * bound - bound);
+  }
 }
 
 std::vector<std::string> TinyClassifier::tap_names() const { return {"block1", "block2", "penultimate", "logits"}; }

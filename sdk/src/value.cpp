@@ -1,6 +1,7 @@
 #include "medadv/value.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include "medadv/error.h"
@@ -97,9 +98,16 @@ std::string Value::to_string() const {
     case Type::Int: return std::to_string(as_int());
     case Type::Float: {
       const double d = std::get<double>(data_);
-      out.precision(17);
-      out << d;
-      std::string s = out.str();
+      // The shortest of 15..17 significant digits that reads back exactly: 0.05, not
+      // 0.050000000000000003.
+      std::string s;
+      for (int digits = 15; digits <= 17; ++digits) {
+        std::ostringstream attempt;
+        attempt.precision(digits);
+        attempt << d;
+        s = attempt.str();
+        if (std::strtod(s.c_str(), nullptr) == d) break;
+      }
       if (std::isfinite(d) && s.find_first_of(".eE") == std::string::npos) s += ".0";
       return s;
     }

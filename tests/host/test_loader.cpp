@@ -52,8 +52,7 @@ TEST(Loader, GoodLibraryLoadsWithItsDescriptor) {
 
 TEST(Loader, PluginsExportOnlyTheEntrySymbol) {
   const auto symbols = exported_dynamic_symbols(fixture("good", "libfixture_good.so"));
-  EXPECT_NE(std::find(symbols.begin(), symbols.end(), "medadv_plugin_v1"), symbols.end());
-  for (const auto& s : symbols) EXPECT_EQ(s.find("SignNoise"), std::string::npos) << s;
+  EXPECT_EQ(symbols, std::vector<std::string>{"medadv_plugin_v1"});
 }
 
 TEST(Loader, NotElfIsRefused) {

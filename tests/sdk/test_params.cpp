@@ -177,3 +177,23 @@ TEST(Schema, DuplicateParameterIsAPluginBug) {
   s.add_int("steps", 1, "x");
   EXPECT_THROW(s.add_int("steps", 2, "y"), medadv::Error);
 }
+
+TEST(Params, ExclusiveUpperBound) {
+  ParamSchema s;
+  s.add_float("momentum", 0.9, "SGD momentum").min(0.0).max_exclusive(1.0);
+  std::vector<Diagnostic> out;
+  s.resolve(table({{"momentum", Value(1.0)}}), "sgd", "", out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NE(out.front().message.find("must be < 1"), std::string::npos) << out.front().message;
+  EXPECT_EQ(s.find("momentum")->type_description(), "float in [0, 1)");
+  out.clear();
+  s.resolve(table({{"momentum", Value(0.99)}}), "sgd", "", out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(Value, FloatsPrintShortestExactText) {
+  EXPECT_EQ(Value(0.05).to_string(), "0.05");
+  EXPECT_EQ(Value(2.0).to_string(), "2.0");
+  EXPECT_EQ(Value(1.0 / 3.0).to_string(), "0.3333333333333333");
+  EXPECT_EQ(Value("a\"b").to_string(), "\"a\\\"b\"");
+}

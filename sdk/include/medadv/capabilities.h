@@ -34,7 +34,8 @@ class MEDADV_API DifferentiableModel {
   torch::Tensor logits(const torch::Tensor& x) { return forward(x, {}).logits; }
 };
 
-// Wraps a TappedModule as a DifferentiableModel (the common case).
+// Wraps a TappedModule as a DifferentiableModel (the common case). Freezes the module:
+// eval mode, and weights that need no gradient.
 class MEDADV_API ModuleModel : public DifferentiableModel {
  public:
   ModuleModel(std::shared_ptr<TappedModule> module, std::int64_t num_classes, Task task);

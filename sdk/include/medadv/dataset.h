@@ -21,7 +21,7 @@ struct MEDADV_API DatasetMeta {
 struct MEDADV_API DatasetContents {
   torch::Tensor images;  // [N,C,H,W] float in [0,1]
   torch::Tensor labels;  // [N] int64 (classification)
-  torch::Tensor masks;   // [N,1,H,W] (segmentation; lesion masks where available)
+  torch::Tensor masks;   // [N,1,H,W] float32 0/1 (segmentation; lesion masks where available)
   DatasetMeta meta;
   // Splits the data set defines itself (e.g. MedMNIST's train/val/test), as index
   // tensors; empty when the host should split by seed.

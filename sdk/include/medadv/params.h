@@ -28,6 +28,8 @@ class MEDADV_API ParamSpec {
 
   ParamSpec& min(double v);
   ParamSpec& max(double v);
+  // Excludes the upper bound itself (e.g. a momentum in [0, 1)).
+  ParamSpec& max_exclusive(double v);
   // Excludes the lower bound itself (e.g. a step size that must be > 0).
   ParamSpec& min_exclusive(double v);
   ParamSpec& choices(std::vector<std::string> allowed);
@@ -45,6 +47,7 @@ class MEDADV_API ParamSpec {
   const std::optional<double>& lower() const { return min_; }
   bool lower_exclusive() const { return min_exclusive_; }
   const std::optional<double>& upper() const { return max_; }
+  bool upper_exclusive() const { return max_exclusive_; }
   const std::vector<std::string>& allowed() const { return choices_; }
   std::size_t min_elements() const { return min_length_; }
   // Lists: the element type; tables: the nested schema.
@@ -63,6 +66,7 @@ class MEDADV_API ParamSpec {
   bool required_ = false;
   std::optional<double> min_, max_;
   bool min_exclusive_ = false;
+  bool max_exclusive_ = false;
   std::vector<std::string> choices_;
   std::size_t min_length_ = 0;
   std::shared_ptr<ParamSpec> element_;

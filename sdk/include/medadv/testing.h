@@ -14,7 +14,7 @@
 namespace medadv::testing {
 
 // Logs to stderr (Info and above unless verbose), progress is silent, the cache is a
-// fresh temporary directory.
+// fresh temporary directory. The device is $MEDADV_TEST_DEVICE (e.g. "cuda"), else CPU.
 class MEDADV_API TestContext : public RunContext {
  public:
   explicit TestContext(std::uint64_t seed = 0, bool verbose = false);
