@@ -32,6 +32,9 @@ build_default() {
   export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
   export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
   export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+  # Hits across clones in different directories (CI clones afresh every time).
+  export CCACHE_BASEDIR=$MEDADV_ROOT
+  export CCACHE_NOHASHDIR=1
   log "configuring (preset default)"
   cmake --preset default >/dev/null
   log "building with $(nproc) jobs"
