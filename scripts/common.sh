@@ -27,14 +27,10 @@ install_packages() {
 
 build_default() {
   cd "$MEDADV_ROOT"
-  # ccache keeps object files between runs; these settings let it cache compilations
-  # that use the precompiled LibTorch header.
+  # ccache keeps object files between runs (its settings for the precompiled header
+  # are in CMakeLists.txt, so plain `cmake --build` gets them too).
   export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-  export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
   export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
-  # Hits across clones in different directories (CI clones afresh every time).
-  export CCACHE_BASEDIR=$MEDADV_ROOT
-  export CCACHE_NOHASHDIR=1
   log "configuring (preset default)"
   cmake --preset default >/dev/null
   log "building with $(nproc) jobs"

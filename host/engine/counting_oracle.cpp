@@ -8,28 +8,36 @@ CountingOracle::CountingOracle(std::shared_ptr<DifferentiableModel> model, std::
 
 void CountingOracle::reset(std::int64_t batch_size) {
   queries_ = torch::zeros({batch_size}, torch::kLong);
-  max_used_ = 0;
 }
 
-torch::Tensor CountingOracle::query(const torch::Tensor& x) {
-  // A query batch counts one query for each of its rows; attacks that query several
-  // candidates per sample pass them as rows whose count is charged to the batch.
-  if (!queries_.defined() || queries_.size(0) == 0) reset(x.size(0));
-  const std::int64_t per_sample = (x.size(0) + queries_.size(0) - 1) / queries_.size(0);
-  // The budget is checked on a host-side counter, so no device sync is needed.
-  if (max_used_ + per_sample > budget_)
-    throw QueryBudgetExceeded("query budget of " + std::to_string(budget_) + " per sample exhausted");
-  max_used_ += per_sample;
-  queries_ += per_sample;
+torch::Tensor CountingOracle::query(const torch::Tensor& x, const torch::Tensor& owners) {
+  if (!queries_.defined()) reset(x.size(0));
+  const std::int64_t batch = queries_.size(0);
+  torch::Tensor counts;
+  if (owners.defined()) {
+    counts = torch::bincount(owners.to(torch::kCPU).to(torch::kLong), {}, batch);
+  } else if (x.size(0) == batch) {
+    counts = torch::ones({batch}, torch::kLong);
+  } else {
+    throw CapabilityError("an oracle query of " + std::to_string(x.size(0)) + " rows for a batch of " +
+                          std::to_string(batch) + " samples needs `owners` (the batch sample of each row)");
+  }
+  const auto after = queries_ + counts;
+  if (after.max().item<std::int64_t>() > budget_)  // CPU tensors: no device sync
+    throw QueryBudgetExceeded("query refused: it would take a sample past its budget of " +
+                              std::to_string(budget_) + " queries");
+  queries_ = after;
   torch::NoGradGuard no_grad;
   return model_->logits(x.detach());
 }
 
-torch::Tensor CountingOracle::probabilities(const torch::Tensor& x) {
+torch::Tensor CountingOracle::probabilities(const torch::Tensor& x, const torch::Tensor& owners) {
   if (labels_only_) throw CapabilityError("this oracle answers labels only (decision-based threat model)");
-  return torch::softmax(query(x), 1);
+  return torch::softmax(query(x, owners), 1);
 }
 
-torch::Tensor CountingOracle::labels(const torch::Tensor& x) { return query(x).argmax(1); }
+torch::Tensor CountingOracle::labels(const torch::Tensor& x, const torch::Tensor& owners) {
+  return query(x, owners).argmax(1);
+}
 
 }  // namespace medadv::host

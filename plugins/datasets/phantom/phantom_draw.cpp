@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 namespace medadv::phantom {
 
@@ -119,18 +118,40 @@ torch::Tensor smooth_noise(const Canvas& cv, at::Generator& gen, std::int64_t ce
   return up[0];
 }
 
+namespace {
+// One axis of a separable filter as a sum of shifted copies: plain elementwise
+// operations, so the result never depends on the number of threads.
+torch::Tensor filter_axis(const torch::Tensor& x, const std::vector<float>& taps, std::int64_t dim, bool replicate) {
+  const auto radius = static_cast<std::int64_t>(taps.size() / 2);
+  const auto n = x.size(dim);
+  torch::Tensor padded;
+  if (replicate) {
+    auto index = torch::arange(-radius, n + radius, torch::kInt64).clamp(0, n - 1);
+    padded = x.index_select(dim, index);
+  } else {
+    std::vector<std::int64_t> pad(static_cast<std::size_t>(2 * x.dim()), 0);
+    const auto slot = static_cast<std::size_t>(2 * (x.dim() - 1 - dim));  // pad lists the last dimension first
+    pad[slot] = radius;
+    pad[slot + 1] = radius;
+    padded = torch::constant_pad_nd(x, pad, 0);
+  }
+  auto out = padded.narrow(dim, 0, n) * taps[0];
+  for (std::size_t k = 1; k < taps.size(); ++k) out.add_(padded.narrow(dim, static_cast<std::int64_t>(k), n), taps[k]);
+  return out;
+}
+
+torch::Tensor separable_gaussian(const torch::Tensor& image, double sigma_px, bool replicate) {
+  const auto radius = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(3.0 * sigma_px)));
+  const auto taps = gaussian_taps(sigma_px, radius);
+  const auto d = image.dim();
+  return filter_axis(filter_axis(image, taps, d - 1, replicate), taps, d - 2, replicate);
+}
+}  // namespace
+
 torch::Tensor gaussian_blur(const torch::Tensor& image, double sigma_px) {
   if (sigma_px <= 0.05) return image;
-  TORCH_CHECK(image.dim() == 3 || image.dim() == 4, "gaussian_blur: expected [C,H,W] or [N,C,H,W]");
-  const auto sizes = image.sizes().vec();
-  const auto H = sizes[sizes.size() - 2], W = sizes[sizes.size() - 1];
-  const auto radius = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(3.0 * sigma_px)));
-  auto k = float_tensor(gaussian_taps(sigma_px, radius)).to(image.dtype());
-  auto x = image.reshape({-1, 1, H, W});
-  x = F::pad(x, F::PadFuncOptions({radius, radius, radius, radius}).mode(torch::kReplicate));
-  x = torch::conv2d(x, k.view({1, 1, 1, -1}));
-  x = torch::conv2d(x, k.view({1, 1, -1, 1}));
-  return x.reshape(sizes);
+  TORCH_CHECK(image.dim() >= 2, "gaussian_blur: expected [..., H, W]");
+  return separable_gaussian(image, sigma_px, /*replicate=*/true);
 }
 
 torch::Tensor blend(const torch::Tensor& image, const torch::Tensor& alpha, const torch::Tensor& target) {
@@ -310,6 +331,7 @@ torch::Tensor render_strokes(const Canvas& cv, const std::vector<Stroke>& stroke
   const auto bands = 1 + static_cast<std::int64_t>(std::ceil(std::log(max_sigma / kSigma0) / log_ratio - 1e-9));
   std::vector<float> xs, ys, ws;
   std::vector<std::int64_t> channel;
+  std::vector<bool> used(static_cast<std::size_t>(bands), false);
   xs.reserve(2 * samples.size());
   ys.reserve(2 * samples.size());
   ws.reserve(2 * samples.size());
@@ -324,11 +346,13 @@ torch::Tensor render_strokes(const Canvas& cv, const std::vector<Stroke>& stroke
     ys.push_back(smp.y);
     ws.push_back(static_cast<float>(smp.weight * (1 - f)));
     channel.push_back(smp.layer * bands + lo);
+    used[static_cast<std::size_t>(lo)] = true;
     if (f > 0 && lo + 1 < bands) {
       xs.push_back(smp.x);
       ys.push_back(smp.y);
       ws.push_back(static_cast<float>(smp.weight * f));
       channel.push_back(smp.layer * bands + lo + 1);
+      used[static_cast<std::size_t>(lo + 1)] = true;
     }
   }
 
@@ -349,21 +373,15 @@ torch::Tensor render_strokes(const Canvas& cv, const std::vector<Stroke>& stroke
     }
   }
 
-  // One Gaussian per band, applied to every layer's channel of that band at once.
-  const double widest = kSigma0 * std::pow(kRatio, static_cast<double>(bands - 1));
-  const auto radius = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(3.0 * widest)));
-  std::vector<float> taps;
-  taps.reserve(static_cast<std::size_t>(channels * (2 * radius + 1)));
-  for (std::int64_t c = 0; c < channels; ++c) {
-    const auto t = gaussian_taps(kSigma0 * std::pow(kRatio, static_cast<double>(c % bands)), radius);
-    taps.insert(taps.end(), t.begin(), t.end());
+  // One Gaussian per band (zero outside the image), applied to all layers at once.
+  auto grid = acc.view({layers, bands, H, W});
+  torch::Tensor out;
+  for (std::int64_t b = 0; b < bands; ++b) {
+    if (!used[static_cast<std::size_t>(b)]) continue;
+    auto blurred = separable_gaussian(grid.select(1, b), kSigma0 * std::pow(kRatio, static_cast<double>(b)), false);
+    out = out.defined() ? out + blurred : blurred;
   }
-  auto k = float_tensor(taps);
-  auto grid = acc.view({1, channels, H, W});
-  const std::vector<std::int64_t> pad_x{0, radius}, pad_y{radius, 0}, unit{1, 1};
-  grid = torch::conv2d(grid, k.view({channels, 1, 1, 2 * radius + 1}), {}, unit, pad_x, unit, channels);
-  grid = torch::conv2d(grid, k.view({channels, 1, 2 * radius + 1, 1}), {}, unit, pad_y, unit, channels);
-  return grid.view({layers, bands, H, W}).sum(1);
+  return out;
 }
 
 }  // namespace medadv::phantom

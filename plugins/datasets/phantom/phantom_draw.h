@@ -69,8 +69,9 @@ torch::Tensor gaussian_spot(const Canvas& cv, double cx, double cy, double sigma
 torch::Tensor smooth_noise(const Canvas& cv, at::Generator& gen, std::int64_t cells,
                            std::int64_t channels = 1);
 
-// Separable Gaussian blur of [C,H,W] or [N,C,H,W] with replicated borders; sigma in
-// pixels (<= 0.05 returns the input).
+// Separable Gaussian blur over the last two dimensions ([H,W], [C,H,W], [N,C,H,W])
+// with replicated borders; sigma in pixels (<= 0.05 returns the input). Built from
+// elementwise operations only, so results do not depend on the thread count.
 torch::Tensor gaussian_blur(const torch::Tensor& image, double sigma_px);
 
 // One filled ellipse of a batch painted by paint_ellipses.
@@ -127,7 +128,7 @@ Stroke random_walk(Sampler& rng, const Walk& walk,
 // Renders strokes with a Gaussian cross-section (standard deviation width / 2.5) whose
 // peak is the stroke's strength, as optical density maps [layers,H,W]. Strokes thinner
 // than a pixel come out fainter (partial volume), crossings add up. The strokes are
-// resampled every half pixel and splatted bilinearly; one grouped blur per width band.
+// resampled every half pixel and splatted bilinearly; one blur per width band.
 torch::Tensor render_strokes(const Canvas& cv, const std::vector<Stroke>& strokes, std::int64_t layers);
 
 // image * (1 - alpha) + target * alpha, alpha [H,W] or [1,H,W], target [3,1,1] or [3,H,W].

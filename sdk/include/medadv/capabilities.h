@@ -52,17 +52,23 @@ class MEDADV_API ModuleModel : public DifferentiableModel {
   Task task_;
 };
 
-// Black-box access: outputs without gradients, every sample queried counted against
-// a budget. Exceeding the budget throws QueryBudgetExceeded.
+// Black-box access: outputs without gradients, every query row counted against the
+// budget of the batch sample it is made for. A query that would take any sample past
+// its budget is refused whole with QueryBudgetExceeded (nothing is evaluated).
+//
+// `owners` says which batch sample each row of `x` belongs to (int64 [R], values in
+// [0, B)); undefined means `x` holds exactly one row per batch sample, in order.
+// Attacks that query candidates for a subset of samples pass the owners.
 class MEDADV_API Oracle {
  public:
   virtual ~Oracle();
-  // Probabilities [B, K]; throws CapabilityError for a labels-only oracle.
-  virtual torch::Tensor probabilities(const torch::Tensor& x) = 0;
-  // Predicted labels [B].
-  virtual torch::Tensor labels(const torch::Tensor& x) = 0;
+  // Probabilities [R, K]; throws CapabilityError for a labels-only oracle.
+  virtual torch::Tensor probabilities(const torch::Tensor& x, const torch::Tensor& owners = {}) = 0;
+  // Predicted labels [R].
+  virtual torch::Tensor labels(const torch::Tensor& x, const torch::Tensor& owners = {}) = 0;
   virtual bool labels_only() const = 0;
-  // Queries used per sample of the current batch [B] (int64, on the device).
+  // Queries used per sample of the current batch [B] (int64, on the CPU: counting
+  // never waits for the device).
   virtual torch::Tensor queries() const = 0;
   virtual std::int64_t budget_per_sample() const = 0;
   virtual std::int64_t num_classes() const = 0;
