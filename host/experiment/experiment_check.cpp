@@ -105,9 +105,10 @@ struct Checker {
     if (section_kind == "attack") check_attack_terms(table, key);
     result.uses.push_back(std::move(use));
 
-    Value resolved = params.to_value();
-    for (auto& [k, v] : host) resolved.as_table().insert(resolved.as_table().begin(), {k, v});
-    return resolved;
+    // Host keys first (plugin, label, ...), then every parameter with defaults filled.
+    Value::Table resolved = host;
+    for (auto& entry : params.to_value().as_table()) resolved.push_back(std::move(entry));
+    return Value(std::move(resolved));
   }
 
   void check_attack_terms(const Value& attack, const std::string& key) {

@@ -1,0 +1,162 @@
+// The `medadv new detector` template: the plugin class and its test.
+#include "scaffold/kind_template.h"
+
+namespace medadv::host::scaffold {
+
+KindTemplate detector_template() {
+  KindTemplate t;
+  t.helper = "detector";
+  t.threat = "";
+  t.summary = "Maximum-softmax uncertainty score (Hendrycks and Gimpel)";
+  t.about = R"TPL(An unsupervised detector: the score is `1 - max softmax(logits / temperature)`
+(Hendrycks and Gimpel, 2017), between 0 (confident) and 1 - 1/K (uniform over K
+classes); higher means more likely adversarial. It never sees adversarial data and is
+differentiable, so adaptive attacks can evade it with a detector-evasion term.
+
+| parameter | type | default | meaning |
+|-----------|------|---------|---------|
+| `temperature` | float > 0 | `1.0` | divides the logits before the softmax; above 1 flattens it |
+
+A supervised detector would return `supervised() == true`, read the taps it needs via
+`taps(available)` and fit on `data.clean` and `data.adversarial` in `fit()`.)TPL";
+  t.header = R"TPL(#pragma once
+// @NAME@: maximum-softmax uncertainty detector (Hendrycks and Gimpel, 2017).
+//
+// Implemented inline here so that test_@TARGET@.cpp can use the class without the
+// library's entry symbol; @TARGET@.cpp registers it.
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <medadv/medadv.h>
+
+class @CLASS@ : public medadv::Detector {
+ public:
+  static void schema(medadv::ParamSchema& s) {
+    s.add_float("temperature", 1.0, "divides the logits before the softmax; above 1 flattens it")
+        .min_exclusive(0.0);
+  }
+
+  @CLASS@(const medadv::Params& p, medadv::RunContext& /*ctx*/) : temperature_(p.get_float("temperature")) {}
+
+  // The logits are all it reads, and every forward returns them.
+  std::vector<std::string> taps(const std::vector<std::string>& /*available*/) const override { return {}; }
+
+  bool supervised() const override { return false; }
+  bool differentiable() const override { return true; }
+
+  void fit(medadv::DifferentiableModel& model, const medadv::DetectorFitData& data, medadv::RunContext& ctx,
+           medadv::AttackFactory* /*attacks*/) override {
+    // Nothing to learn. The clean mean score is logged as a reference for thresholds;
+    // in chunks, since the fit split may not fit in memory in one forward.
+    torch::NoGradGuard no_grad;
+    double total = 0.0;
+    for (const torch::Tensor& chunk : data.clean.split(256))
+      total += score(model, chunk.to(ctx.device())).sum().item<double>();
+    ctx.log().info("@NAME@: mean score on " + std::to_string(data.clean.size(0)) + " clean images: " +
+                   std::to_string(total / static_cast<double>(data.clean.size(0))));
+  }
+
+  torch::Tensor score(medadv::DifferentiableModel& model, const torch::Tensor& x) override {
+    const torch::Tensor probs = torch::softmax(model.logits(x) / temperature_, 1);
+    const torch::Tensor s = 1.0 - std::get<0>(probs.max(1));
+    // Segmentation logits give a score per pixel: average them to one per image.
+    return s.dim() > 1 ? s.flatten(1).mean(1) : s;
+  }
+
+ private:
+  double temperature_;
+};
+)TPL";
+  t.test = R"TPL(// Tests of @NAME@: the score's range, closed-form values and its dependence on the
+// temperature.
+#include "@TARGET@.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <medadv/testing.h>
+
+namespace {
+
+// Logits scale * mean(x) * (1, 0, -1): confident on bright inputs, uniform on black ones.
+class sharp_model : public medadv::TappedModule {
+ public:
+  explicit sharp_model(double scale) : scale_(scale) {}
+  std::vector<std::string> tap_names() const override { return {"logits"}; }
+  medadv::ModelOutput forward_taps(const torch::Tensor& x, const std::vector<std::string>& taps) override {
+    for (const auto& t : taps)
+      if (t != "logits") throw medadv::Error("sharp_model has no tap '" + t + "'");
+    medadv::ModelOutput out;
+    out.logits = scale_ * x.flatten(1).mean(1, /*keepdim=*/true) * torch::tensor({1.0f, 0.0f, -1.0f});
+    if (!taps.empty()) out.taps["logits"] = out.logits;
+    return out;
+  }
+
+ private:
+  double scale_;
+};
+
+medadv::Params params_with(medadv::Value::Table overrides) {
+  medadv::ParamSchema s;
+  @CLASS@::schema(s);
+  return s.resolve_or_throw(medadv::Value(std::move(overrides)), "@NAME@");
+}
+
+TEST(@CLASS@, ScoresInRangeAndRisingWithTemperature) {
+  medadv::ParamSchema s;
+  @CLASS@::schema(s);
+  const auto params = s.defaults("@NAME@");
+  medadv::testing::TestContext ctx;
+  @CLASS@ cold(params, ctx);
+  @CLASS@ hot(params_with({{"temperature", medadv::Value(10.0)}}), ctx);
+  medadv::ModuleModel model(std::make_shared<medadv::testing::TinyClassifier>(3, 3, 0), 3,
+                            medadv::Task::Classification);
+  EXPECT_FALSE(cold.supervised());
+
+  medadv::DetectorFitData data;  // no adversarial data: the detector is unsupervised
+  data.clean = medadv::testing::random_images(16, 3, 32, 1);
+  data.labels = torch::arange(16, torch::kInt64) % 3;
+  EXPECT_NO_THROW(cold.fit(model, data, ctx, nullptr));
+
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = medadv::testing::random_images(8, 3, 32, 2);
+  const torch::Tensor s1 = cold.score(model, x);
+  const torch::Tensor s10 = hot.score(model, x);
+  ASSERT_EQ(s1.sizes().vec(), std::vector<std::int64_t>{8});
+  EXPECT_GE(s1.min().item<double>(), 0.0);
+  EXPECT_LE(s1.max().item<double>(), 1.0 - 1.0 / 3.0 + 1e-6);
+  // A higher temperature flattens the softmax, so every score rises.
+  EXPECT_TRUE((s1 < s10).all().item<bool>());
+}
+
+TEST(@CLASS@, ClosedFormScoresAndGradient) {
+  medadv::ParamSchema s;
+  @CLASS@::schema(s);
+  medadv::testing::TestContext ctx;
+  @CLASS@ detector(s.defaults("@NAME@"), ctx);
+  medadv::ModuleModel model(std::make_shared<sharp_model>(40.0), 3, medadv::Task::Classification);
+
+  // Bright: logits (40, 0, -40), the model is certain, the score is ~e^-40.
+  EXPECT_LT(detector.score(model, torch::ones({2, 3, 8, 8})).max().item<double>(), 1e-6);
+  // Black: equal logits, the score is 1 - 1/3.
+  EXPECT_TRUE(torch::allclose(detector.score(model, torch::zeros({2, 3, 8, 8})), torch::full({2}, 2.0f / 3.0f)));
+
+  // differentiable() promises a gradient to the input for detector-evasion attacks.
+  ASSERT_TRUE(detector.differentiable());
+  const torch::Tensor x = torch::full({2, 3, 8, 8}, 0.05f).requires_grad_(true);
+  const torch::Tensor grad = torch::autograd::grad({detector.score(model, x).sum()}, {x})[0];
+  EXPECT_TRUE(torch::isfinite(grad).all().item<bool>());
+  EXPECT_LT(grad.sum().item<double>(), 0.0);  // brighter -> more confident -> lower score
+}
+
+}  // namespace
+)TPL";
+  return t;
+}
+
+}  // namespace medadv::host::scaffold
