@@ -107,7 +107,8 @@ struct Checker {
 
     // Host keys first (plugin, label, ...), then every parameter with defaults filled.
     Value::Table resolved = host;
-    for (auto& entry : params.to_value().as_table()) resolved.push_back(std::move(entry));
+    Value parameters = params.to_value();  // named: a range-for over a temporary's member dangles
+    for (auto& entry : parameters.as_table()) resolved.push_back(std::move(entry));
     return Value(std::move(resolved));
   }
 
