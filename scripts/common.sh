@@ -6,7 +6,8 @@ MEDADV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MEDADV_PACKAGES=(cmake ninja-build g++ ccache pkg-config
   libtorch-dev libboost-dev libboost-program-options-dev
   libtomlplusplus-dev libspdlog-dev libgtest-dev
-  libpng-dev libjpeg-dev zlib1g-dev)
+  libpng-dev libjpeg-dev zlib1g-dev
+  libsvm-dev libsvm-tools)  # libsvm: the svm detector; its tools: the test's oracle
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

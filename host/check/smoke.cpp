@@ -75,6 +75,11 @@ std::string smoke_attack(const PluginHandle& p, const Params& params, RunContext
   Capability capability = capability_for(p.threat_model(), victim, oracle);
   AttackBatch batch{testing::random_images(kBatch, kChannels, kSize, 2), torch::tensor({0, 1, 2, 0}), {}};
   Objective objective(BaseLoss::CrossEntropy, false);
+  // A universal attack is fitted before it runs, as the engine fits it on adv_train.
+  if (auto* universal = dynamic_cast<UniversalAttack*>(attack.get()))
+    guarded(p.describe(), "fit", [&] {
+      universal->fit(batch.images, batch.labels, batch.targets, kBatch, capability, objective, ctx);
+    });
   AttackResult r = guarded(p.describe(), "run", [&] { return attack->run(batch, capability, objective, ctx); });
   expect(r.adversarial.defined() && r.adversarial.sizes() == batch.images.sizes(), p,
          "adversarial batch has shape " + shape(r.adversarial) + ", expected " + shape(batch.images));

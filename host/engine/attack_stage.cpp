@@ -6,6 +6,7 @@
 #include "engine/counting_oracle.h"
 #include "loader/guard.h"
 #include "medadv/error.h"
+#include "medadv/metrics.h"
 #include "medadv/torch_compat.h"
 
 namespace medadv::host {
@@ -45,6 +46,30 @@ torch::Tensor predict(DifferentiableModel& model, const torch::Tensor& images, s
   return out.empty() ? torch::empty({0}, torch::kLong) : torch::cat(out);
 }
 
+torch::Tensor predictions_from_logits(const torch::Tensor& logits) {
+  if (logits.dim() <= 2) return logits.argmax(1).cpu();
+  const auto maps = metrics::label_map_from_logits(logits);
+  return (logits.size(1) <= 256 ? maps.to(torch::kByte) : maps).cpu();
+}
+
+const torch::Tensor& attack_labels(const SplitData& split, Task task) {
+  return task == Task::Segmentation ? split.masks : split.labels;
+}
+
+torch::Tensor segmentation_targets(const TargetChoice& choice, const torch::Tensor& masks) {
+  using Rule = TargetChoice::Rule;
+  const auto options = torch::TensorOptions().dtype(torch::kFloat);
+  switch (choice.rule) {
+    case Rule::Empty: return torch::zeros(masks.sizes(), options);
+    case Rule::Full: return torch::ones(masks.sizes(), options);
+    case Rule::MaskFile:
+      return target_mask_from_file(choice.mask_file, masks.size(2), masks.size(3)).expand(masks.sizes()).contiguous();
+    default:
+      throw InvalidInput("target \"" + target_text(choice) + "\" is a classification target; a segmentation "
+                         "target is \"empty\", \"full\" or a PNG mask file");
+  }
+}
+
 torch::Tensor choose_targets(const TargetChoice& choice, const torch::Tensor& labels,
                              const torch::Tensor& least_likely, std::int64_t num_classes, std::uint64_t seed) {
   using Rule = TargetChoice::Rule;
@@ -63,8 +88,86 @@ torch::Tensor choose_targets(const TargetChoice& choice, const torch::Tensor& la
                                    torch::TensorOptions().dtype(torch::kLong));
       return (labels + offset).remainder(num_classes);
     }
+    case Rule::Empty:
+    case Rule::Full:
+    case Rule::MaskFile:
+      throw InvalidInput("target \"" + target_text(choice) + "\" is a segmentation target (a mask); a classifier's "
+                         "target is \"random\", \"least-likely\", \"next\" or a class index");
   }
   return labels;
+}
+
+Objective make_objective(const AttackRunInputs& in) {
+  const AttackPlan& plan = *in.plan;
+  Objective objective(plan.objective.loss, plan.objective.targeted, plan.objective.kappa);
+  for (std::size_t t = 0; t < in.terms.size(); ++t)
+    objective.add_term(in.terms[t], plan.term_weights[t], plan.terms[t]->label);
+  return objective;
+}
+
+void check_attack_task(const AttackPlan& plan, const Attack& attack, const ModelSpec& task) {
+  const ObjectiveSpec& o = plan.objective;
+  const std::string loss = std::string("loss = \"") + base_loss_name(o.loss) + "\"";
+  if (task.task == Task::Segmentation) {
+    if (is_classification_loss(o.loss))
+      throw InvalidInput(plan.section + ".loss: " + loss + " is a classification loss; a segmentation model is "
+                         "attacked with loss = \"bce\", \"iou\" or \"dice\" (or \"none\" with `add` terms)");
+    if (o.targeted && !is_segmentation_target(o.target))
+      throw InvalidInput(plan.section + ".target: \"" + target_text(o.target) + "\" is a classification target; a "
+                         "segmentation attack targets a mask: target = \"empty\", \"full\" or a PNG mask file");
+  } else {
+    if (is_segmentation_loss(o.loss))
+      throw InvalidInput(plan.section + ".loss: " + loss + " is a segmentation loss; a classifier is attacked with "
+                         "loss = \"ce\", \"cw\" or \"dlr\"");
+    if (o.targeted && is_segmentation_target(o.target))
+      throw InvalidInput(plan.section + ".target: \"" + target_text(o.target) + "\" is a segmentation target (a "
+                         "mask); a classifier's target is \"random\", \"least-likely\", \"next\" or a class index");
+  }
+  if (o.loss == BaseLoss::None && plan.terms.empty())
+    throw InvalidInput(plan.section + ".loss: loss = \"none\" leaves nothing to optimise without `add` terms, e.g. "
+                       "add = [{ plugin = \"feature-stress\", tap = \"penultimate\" }]");
+  if (plan.objective.loss == BaseLoss::DLR) {
+    const std::int64_t needed = plan.objective.targeted ? 4 : 3;
+    if (task.num_classes < needed)
+      throw InvalidInput(plan.section + ".loss: the " + std::string(plan.objective.targeted ? "targeted " : "") +
+                         "DLR loss needs " + std::to_string(needed) + " classes or more; this task has " +
+                         std::to_string(task.num_classes) + " (use loss = \"cw\", the CW margin)");
+  }
+  attack.check_task(task);
+}
+
+CleanPass clean_pass(const AttackRunInputs& in, const SplitData& split, RunContext& ctx) {
+  const AttackPlan& plan = *in.plan;
+  const c10::Device device = ctx.device();
+  const std::int64_t n = split.size();
+  CleanPass out;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> predictions, least_likely;
+  for (std::int64_t i = 0; i < n; i += in.batch_size) {
+    auto logits = in.model->logits(split.images.slice(0, i, std::min(i + in.batch_size, n)).to(device));
+    predictions.push_back(predictions_from_logits(logits));
+    if (logits.dim() == 2) least_likely.push_back(logits.argmin(1).cpu());
+  }
+  out.prediction = predictions.empty() ? torch::empty({0}, torch::kLong) : torch::cat(predictions);
+  if (plan.objective.targeted && in.model->task() == Task::Segmentation)
+    out.targets = segmentation_targets(plan.objective.target, split.masks);
+  else if (plan.objective.targeted)
+    out.targets = choose_targets(plan.objective.target, split.labels,
+                                 least_likely.empty() ? out.prediction : torch::cat(least_likely),
+                                 in.model->num_classes(), ctx.seed_for("targets/" + plan.section + "/" + std::to_string(n)));
+  return out;
+}
+
+void fit_universal(const AttackRunInputs& in, UniversalAttack& attack, const SplitData& split, RunContext& ctx) {
+  const PluginHandle& plugin = *in.plugin;
+  const Objective objective = make_objective(in);
+  const CleanPass clean = clean_pass(in, split, ctx);
+  std::shared_ptr<CountingOracle> oracle;
+  Capability capability = capability_for(plugin, in.plan->use->params, in.model, oracle);
+  if (oracle) oracle->reset(split.size());
+  guarded(plugin.describe(), "fit", [&] {
+    attack.fit(split.images, attack_labels(split, in.model->task()), clean.targets, in.batch_size, capability, objective, ctx);
+  });
 }
 
 AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunContext& ctx) {
@@ -73,41 +176,20 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
   const c10::Device device = ctx.device();
   DifferentiableModel& model = *in.model;
   const std::int64_t n = split.size();
-  const std::int64_t k = model.num_classes();
-  if (model.task() != Task::Classification)
-    throw InvalidInput(plan.section + " (" + plugin.describe() +
-                       "): attacks on segmentation models need the segmentation losses (BCE, IoU, Dice) of the "
-                       "white-box suite, which this build does not have yet");
-
-  Objective objective(plan.objective.loss, plan.objective.targeted, plan.objective.kappa);
-  for (std::size_t t = 0; t < in.terms.size(); ++t)
-    objective.add_term(in.terms[t], plan.term_weights[t], plan.terms[t]->label);
-  if (plan.objective.loss == BaseLoss::DLR && k < 3)
-    throw InvalidInput(plan.section + ": the DLR loss needs three classes or more; this task has " +
-                       std::to_string(k) + " (use loss = \"cw\")");
+  const Objective objective = make_objective(in);
 
   AttackOutcome out;
   // Clean predictions and, for targeted attacks, the targets: fixed before the attack runs.
-  {
-    torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> predictions, least_likely;
-    for (std::int64_t i = 0; i < n; i += in.batch_size) {
-      auto logits = model.logits(split.images.slice(0, i, std::min(i + in.batch_size, n)).to(device));
-      predictions.push_back(logits.argmax(1).cpu());
-      least_likely.push_back(logits.argmin(1).cpu());
-    }
-    out.clean_prediction = torch::cat(predictions);
-    if (plan.objective.targeted)
-      out.targets = choose_targets(plan.objective.target, split.labels, torch::cat(least_likely), k,
-                                   ctx.seed_for("targets/" + plan.section + "/" + std::to_string(n)));
-  }
+  CleanPass clean = clean_pass(in, split, ctx);
+  out.clean_prediction = clean.prediction;
+  out.targets = clean.targets;
 
   std::vector<torch::Tensor> adversarial, predictions, iterations, queries;
   ctx.progress().begin(in.stage + " (images)", n);
   double attack_seconds = 0.0;
   for (std::int64_t i = 0; i < n; i += in.batch_size) {
     const std::int64_t end = std::min(i + in.batch_size, n);
-    AttackBatch batch{split.images.slice(0, i, end).to(device), split.labels.slice(0, i, end).to(device),
+    AttackBatch batch{split.images.slice(0, i, end).to(device), attack_labels(split, model.task()).slice(0, i, end).to(device),
                       out.targets.defined() ? out.targets.slice(0, i, end).to(device) : torch::Tensor()};
     std::shared_ptr<CountingOracle> oracle;
     Capability capability = capability_for(plugin, plan.use->params, in.model, oracle);
@@ -123,7 +205,7 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
     attack_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     {
       torch::NoGradGuard no_grad;
-      predictions.push_back(model.logits(x_adv).argmax(1).cpu());
+      predictions.push_back(predictions_from_logits(model.logits(x_adv)));
     }
     adversarial.push_back(x_adv.cpu());
     const auto batch_n = end - i;
@@ -139,6 +221,15 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
   out.iterations = iterations.empty() ? torch::empty({0}, torch::kLong) : torch::cat(iterations);
   out.queries = queries.empty() ? torch::empty({0}, torch::kLong) : torch::cat(queries);
   out.seconds = attack_seconds;
+  out.num_classes = model.num_classes();
+  // The terms' own figures (the stress test's activations before and after).
+  for (std::size_t t = 0; t < in.terms.size(); ++t) {
+    const PluginHandle& term_plugin = *plan.terms[t]->plugin;
+    const auto figures = guarded(term_plugin.describe(), "summarize", [&] {
+      return in.terms[t]->summarize(model, split.images, out.adversarial, in.batch_size, ctx);
+    });
+    for (const auto& [name, value] : figures) out.term_figures.emplace_back(name, value);
+  }
   return out;
 }
 

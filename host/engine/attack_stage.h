@@ -1,8 +1,10 @@
 #pragma once
 // Runs one attack over one split in batches on the run's device and keeps everything the
 // metrics, the detectors and the exports need.
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "experiment/plan.h"
@@ -23,17 +25,36 @@ struct SplitData {
 // Everything on the CPU, one row per sample of the split.
 struct AttackOutcome {
   torch::Tensor adversarial;       // [N,C,H,W]
-  torch::Tensor clean_prediction;  // [N] int64
+  // Classification: class indices [N] int64. Segmentation: label maps [N,1,H,W]
+  // (metrics::label_map_from_logits; uint8 for up to 256 classes, else int64).
+  torch::Tensor clean_prediction;
   torch::Tensor adversarial_prediction;
-  torch::Tensor targets;     // [N] int64 when targeted, else undefined
+  // When targeted: target classes [N] int64, or target masks [N,1,H,W] float 0/1
+  // (segmentation); else undefined.
+  torch::Tensor targets;
   torch::Tensor iterations;  // [N] int64
   torch::Tensor queries;     // [N] int64
   double seconds = 0.0;      // the attack's wall time (not the evaluation's)
+  std::int64_t num_classes = 0;  // the attacked model's
+  // What the attack's terms report about this split (AttackTerm::summarize), in term order.
+  std::vector<std::pair<std::string, double>> term_figures;
 };
 
 // Predictions of `model` on `images`, batched, on `device`; [N] int64 on the CPU.
 torch::Tensor predict(DifferentiableModel& model, const torch::Tensor& images, std::int64_t batch_size,
                       c10::Device device);
+
+// What a batch's logits predict, on the CPU: class indices [B] int64 for classification
+// logits [B,K]; label maps [B,1,H,W] for segmentation logits (see AttackOutcome).
+torch::Tensor predictions_from_logits(const torch::Tensor& logits);
+
+// What the attacks of a split are given as labels: class indices [N] (classification)
+// or masks [N,1,H,W] (segmentation; a classification data set may carry masks too).
+const torch::Tensor& attack_labels(const SplitData& split, Task task);
+
+// Target masks [N,1,H,W] float 0/1 for a segmentation target rule (empty, full, a mask
+// file), shaped like `masks`. Throws InvalidInput for a classification rule.
+torch::Tensor segmentation_targets(const TargetChoice& choice, const torch::Tensor& masks);
 
 // Targets for a targeted attack, from the rule and the seed; [N] int64 on the CPU.
 torch::Tensor choose_targets(const TargetChoice& choice, const torch::Tensor& labels,
@@ -49,6 +70,27 @@ struct AttackRunInputs {
   std::int64_t batch_size = 64;
   std::string stage;  // progress label, e.g. "[3/12] PGD 8/255 on adv_test"
 };
+
+// The objective of the plan with the fitted terms.
+Objective make_objective(const AttackRunInputs& in);
+
+// Refuses, with InvalidInput, a task the attack or its objective cannot handle: a
+// classification loss (ce, cw, dlr) or target rule on a segmentation task and a
+// segmentation loss (bce, iou, dice) or target on a classifier, loss = "none" without
+// `add` terms, DLR with too few classes, and whatever the plugin's Attack::check_task
+// refuses.
+void check_attack_task(const AttackPlan& plan, const Attack& attack, const ModelSpec& task);
+
+// Clean predictions of the split and, for a targeted objective, its targets (on the CPU,
+// shaped as in AttackOutcome): fixed before the attack runs.
+struct CleanPass {
+  torch::Tensor prediction;
+  torch::Tensor targets;
+};
+CleanPass clean_pass(const AttackRunInputs& in, const SplitData& split, RunContext& ctx);
+
+// Fits a universal attack on `split` (the host passes adv_train).
+void fit_universal(const AttackRunInputs& in, UniversalAttack& attack, const SplitData& split, RunContext& ctx);
 
 AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunContext& ctx);
 

@@ -1,7 +1,9 @@
 #include "engine/detector_stage.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include "engine/tap_subset_model.h"
 #include "engine/variants.h"
 #include "loader/guard.h"
 #include "medadv/error.h"
@@ -44,6 +46,18 @@ DetectionOutcome run_detector(const DetectorPlan& plan, std::shared_ptr<Differen
   const PluginHandle& p = *plan.use->plugin;
   const std::string who = p.describe();
   auto detector = guarded(who, "create", [&] { return p.create<Detector>(plan.use->params, ctx); });
+  // `layers = [...]` in the experiment narrows the taps the detector may choose from.
+  if (const Value* layers = plan.use->host_keys.find("layers")) {
+    std::vector<std::string> names;
+    for (const Value& layer : layers->as_array()) names.push_back(layer.as_string());
+    model = std::make_shared<TapSubsetModel>(model, std::move(names), who);
+  }
+  const auto available = model->tap_names();
+  const auto chosen = guarded(who, "taps", [&] { return detector->taps(available); });
+  for (const auto& tap : chosen)
+    if (std::find(available.begin(), available.end(), tap) == available.end())
+      throw InvalidInput(who + " wants tap '" + tap + "', which the model does not offer" +
+                         (plan.use->host_keys.find("layers") ? " among the experiment's `layers`" : ""));
 
   const torch::Tensor fit_index = turned_samples(attack, fit_split, fit_attack);
   const torch::Tensor test_index = turned_samples(attack, test_split, test_attack);

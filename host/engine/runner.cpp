@@ -10,6 +10,7 @@
 #include "cli/logging.h"
 #include "engine/atomic_file.h"
 #include "engine/attack_stage.h"
+#include "engine/task_check.h"
 #include "engine/detector_stage.h"
 #include "engine/example_grid.h"
 #include "engine/host_context.h"
@@ -106,6 +107,7 @@ struct Run {
   std::map<std::size_t, std::shared_ptr<DifferentiableModel>> variants;
   // Outcomes of this variant's attacks, by (attack, split): detectors need both splits.
   std::map<std::pair<std::size_t, std::string>, AttackOutcome> outcomes;
+  std::map<std::size_t, AttackRunInputs> attack_inputs;  // by attack index, for outcomes_variant
   std::size_t outcomes_variant = static_cast<std::size_t>(-1);
 
   HostContext context(const std::string& prefix = "") { return HostContext(settings, log, prefix); }
@@ -132,6 +134,7 @@ struct Run {
     HostContext mctx = context(model_use.plugin->name());
     model_plugin = guarded(model_use.plugin->describe(), "create",
                            [&] { return model_use.plugin->create<ModelPlugin>(model_use.params, mctx); });
+    check_task(model_spec_for(*data, splits.at(kTrainSplit)));
     ModelRequest request;
     request.model = *e.resolved.find("model");
     request.model_version = model_use.plugin->version();
@@ -144,6 +147,24 @@ struct Run {
               prepared->from_checkpoint ? "checkpoint " + prepared->weights_file.string()
               : prepared->from_cache    ? "cached weights " + prepared->weights_file.string()
                                         : "trained, stored in " + prepared->weights_file.string());
+  }
+
+  // Before any model is trained: every attack handles the task and every named tap exists
+  // (all problems together, exit status 2).
+  void check_task(const ModelSpec& spec) {
+    TaskFacts facts;
+    facts.spec = spec;
+    facts.model = plan.model->plugin->describe();
+    auto probe = guarded(facts.model, "build", [&] { return model_plugin->build(spec); });
+    if (!probe) throw PluginFailure(facts.model + " failed in build(): returned no module");
+    facts.model_taps = probe->tap_names();
+    const auto problems = task_problems(plan, facts, [&](const std::string& prefix) {
+      return std::make_unique<HostContext>(settings, log, prefix);
+    });
+    if (problems.empty()) return;
+    std::string message = "the experiment does not fit the data set and model:";
+    for (const auto& p : problems) message += "\n  " + p;
+    throw InvalidInput(message);
   }
 
   DifferentiableModel& variant_model(std::size_t v) { return *variant_ptr(v); }
@@ -169,14 +190,11 @@ struct Run {
 
   const SplitData& split_data(const std::string& split) { return split == kAdvTrain ? adv_train : adv_test; }
 
-  const AttackOutcome& attack_outcome(const Trial& trial, const std::string& split, const std::string& stage) {
-    if (outcomes_variant != trial.variant) {
-      outcomes.clear();
-      outcomes_variant = trial.variant;
-    }
-    const auto key = std::make_pair(*trial.attack, split);
-    auto it = outcomes.find(key);
-    if (it != outcomes.end()) return it->second;
+  // The attack of a trial with its fitted terms, made once per variant: both splits use
+  // the same instance, so a universal attack fitted on adv_train is applied to adv_test.
+  const AttackRunInputs& attack_inputs_for(const Trial& trial) {
+    auto it = attack_inputs.find(*trial.attack);
+    if (it != attack_inputs.end()) return it->second;
     const AttackPlan& a = plan.attacks[*trial.attack];
     const PluginHandle& p = *a.use->plugin;
     HostContext actx = context(p.name());
@@ -190,12 +208,32 @@ struct Run {
       HostContext tctx = context(tp.name());
       auto term = guarded(tp.describe(), "create", [&] { return tp.create<AttackTerm>(term_use->params, tctx); });
       // Terms fit on the attacker's data: the clean adv_train images.
-      guarded(tp.describe(), "fit", [&] { term->fit(*in.model, adv_train.images.to(settings.device), adv_train.labels.to(settings.device), tctx); });
+      const torch::Tensor& fit_labels = attack_labels(adv_train, in.model->task());
+      guarded(tp.describe(), "fit", [&] { term->fit(*in.model, adv_train.images.to(settings.device), fit_labels.to(settings.device), tctx); });
       in.terms.push_back(term);
     }
     in.batch_size = e.batch_size;
-    in.stage = stage;
-    return outcomes.emplace(key, run_attack(in, split_data(split), actx)).first->second;
+    if (auto* universal = dynamic_cast<UniversalAttack*>(in.attack.get())) {
+      log->info("{}: fitting the universal perturbation on adv_train ({} images)", a.section, adv_train.size());
+      fit_universal(in, *universal, adv_train, actx);
+    }
+    return attack_inputs.emplace(*trial.attack, std::move(in)).first->second;
+  }
+
+  const AttackOutcome& attack_outcome(const Trial& trial, const std::string& split, const std::string& stage) {
+    if (outcomes_variant != trial.variant) {
+      outcomes.clear();
+      attack_inputs.clear();
+      outcomes_variant = trial.variant;
+    }
+    const auto key = std::make_pair(*trial.attack, split);
+    auto it = outcomes.find(key);
+    if (it != outcomes.end()) return it->second;
+    const AttackRunInputs& in = attack_inputs_for(trial);
+    HostContext actx = context(in.plugin->name());
+    AttackRunInputs staged = in;
+    staged.stage = stage;
+    return outcomes.emplace(key, run_attack(staged, split_data(split), actx)).first->second;
   }
 
   std::string run_trial(const Trial& trial, const std::string& stage) {
@@ -220,11 +258,18 @@ struct Run {
         }
         if (exports(report, "npz")) {
           const std::string relative = "adversarial/" + trial.id + ".npz";
-          write_npz(dir / relative, {{"clean", split.images.to(torch::kFloat)},
-                                     {"adversarial", o.adversarial.to(torch::kFloat)},
-                                     {"labels", split.labels.to(torch::kLong)},
-                                     {"pred_clean", o.clean_prediction},
-                                     {"pred_adversarial", o.adversarial_prediction}});
+          // Segmentation: the true masks instead of labels, label maps as predictions, and
+          // the target masks of a targeted attack.
+          const bool segmentation = meta.task == Task::Segmentation;
+          std::vector<std::pair<std::string, torch::Tensor>> arrays{
+              {"clean", split.images.to(torch::kFloat)},
+              {"adversarial", o.adversarial.to(torch::kFloat)},
+              segmentation ? std::make_pair(std::string("masks"), split.masks.to(torch::kFloat))
+                           : std::make_pair(std::string("labels"), split.labels.to(torch::kLong)),
+              {"pred_clean", o.clean_prediction},
+              {"pred_adversarial", o.adversarial_prediction}};
+          if (segmentation && o.targets.defined()) arrays.emplace_back("targets", o.targets.to(torch::kFloat));
+          write_npz(dir / relative, arrays);
           files["npz"] = relative;
         }
         return attack_record(plan, trial, meta, split, o, files, examples);

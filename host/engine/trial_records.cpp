@@ -1,8 +1,10 @@
 #include "engine/trial_records.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "medadv/metrics.h"
+#include "medadv/objective.h"
 #include "report/json.h"
 
 namespace medadv::host {
@@ -34,6 +36,46 @@ void int_array(JsonWriter& json, const torch::Tensor& t) {
   json.end_array();
 }
 
+// Segmentation outcomes carry label maps [N,1,H,W] as predictions, classification ones
+// class indices [N].
+bool is_segmentation(const AttackOutcome& o) { return o.clean_prediction.dim() > 1; }
+
+// True masks as label maps, as the clean evaluation reads them.
+torch::Tensor true_label_maps(const SplitData& split) { return split.masks.round().to(torch::kLong); }
+
+double attack_success_rate(const AttackPlan& a, const SplitData& split, const AttackOutcome& o) {
+  if (is_segmentation(o))
+    return segmentation_attack_success_rate(o.clean_prediction, o.adversarial_prediction, true_label_maps(split),
+                                            a.objective.targeted ? o.targets : torch::Tensor());
+  const torch::Tensor& y = split.labels;
+  return a.objective.targeted
+             ? metrics::attack_success_rate_targeted(o.adversarial_prediction, y, o.targets)
+             : metrics::attack_success_rate_untargeted(o.clean_prediction, o.adversarial_prediction, y);
+}
+
+// Mean share of the pixels predicted as foreground (nonzero).
+double foreground_share(const torch::Tensor& label_maps) {
+  return label_maps.numel() ? label_maps.ne(0).to(torch::kDouble).mean().item<double>() : NAN;
+}
+
+// Dice and mIoU of the clean and adversarial predictions against the true masks, the
+// predicted foreground area before and after, and for a targeted attack the Dice of the
+// adversarial prediction with the target mask.
+void segmentation_metrics(JsonWriter& json, const AttackPlan& a, const SplitData& split, const AttackOutcome& o) {
+  const torch::Tensor truth = true_label_maps(split);
+  const std::int64_t classes = std::max<std::int64_t>(2, o.num_classes);
+  const bool any = split.size() > 0;
+  json.key("clean_dice").value(metrics::dice(o.clean_prediction, truth));
+  json.key("adversarial_dice").value(metrics::dice(o.adversarial_prediction, truth));
+  json.key("clean_miou").value(any ? metrics::mean_iou(o.clean_prediction, truth, classes) : NAN);
+  json.key("adversarial_miou").value(any ? metrics::mean_iou(o.adversarial_prediction, truth, classes) : NAN);
+  json.key("attack_success_rate").value(attack_success_rate(a, split, o));
+  if (a.objective.targeted && o.targets.defined())
+    json.key("target_dice").value(metrics::dice(o.adversarial_prediction, o.targets.round().to(torch::kLong)));
+  json.key("clean_foreground").value(foreground_share(o.clean_prediction));
+  json.key("adversarial_foreground").value(foreground_share(o.adversarial_prediction));
+}
+
 }  // namespace
 
 std::string clean_record(const Plan& plan, const Trial& trial, const DatasetMeta& meta, const CleanEvaluation& e) {
@@ -62,12 +104,14 @@ std::string attack_record(const Plan& plan, const Trial& trial, const DatasetMet
   json.begin_object();
   identity(json, plan, trial);
   json.key("n").value(split.size());
-  json.key("clean_accuracy").value(metrics::accuracy(o.clean_prediction, y));
-  json.key("robust_accuracy").value(metrics::robust_accuracy(o.adversarial_prediction, y));
-  json.key("attack_success_rate")
-      .value(a.objective.targeted ? metrics::attack_success_rate_targeted(o.adversarial_prediction, y, o.targets)
-                                  : metrics::attack_success_rate_untargeted(o.clean_prediction,
-                                                                             o.adversarial_prediction, y));
+  const bool segmentation = is_segmentation(o);
+  if (segmentation) {
+    segmentation_metrics(json, a, split, o);
+  } else {
+    json.key("clean_accuracy").value(metrics::accuracy(o.clean_prediction, y));
+    json.key("robust_accuracy").value(metrics::robust_accuracy(o.adversarial_prediction, y));
+    json.key("attack_success_rate").value(attack_success_rate(a, split, o));
+  }
   json.key("linf").value(mean_of(metrics::linf_norm(split.images, o.adversarial)));
   json.key("linf_max").value(split.size() ? metrics::linf_norm(split.images, o.adversarial).max().item<double>() : NAN);
   json.key("l2").value(mean_of(metrics::l2_norm(split.images, o.adversarial)));
@@ -78,6 +122,8 @@ std::string attack_record(const Plan& plan, const Trial& trial, const DatasetMet
   json.key("queries_per_sample").value(mean_of(o.queries));
   json.key("wall_time_s").value(o.seconds);
   json.key("images_per_second").value(metrics::images_per_second(split.size(), o.seconds));
+  // The add-on terms' own figures, e.g. stress.block2.relative_change.
+  for (const auto& [name, value] : o.term_figures) json.key(name).value(value);
   json.key("files").begin_object();
   for (const auto& [k, v] : files) json.key(k).value(v);
   json.end_object();
@@ -91,15 +137,17 @@ std::string attack_record(const Plan& plan, const Trial& trial, const DatasetMet
     json.value("perturbation x" + std::to_string(static_cast<long long>(std::lround(examples.amplification))));
     json.value("adversarial");
     json.end_array();
-    json.key("labels");
-    int_array(json, y.slice(0, 0, c));
-    json.key("pred_clean");
-    int_array(json, o.clean_prediction.slice(0, 0, c));
-    json.key("pred_adversarial");
-    int_array(json, o.adversarial_prediction.slice(0, 0, c));
-    json.key("class_names").begin_array();
-    for (const auto& name : meta.class_names) json.value(name);
-    json.end_array();
+    if (!segmentation) {  // captions under the columns; masks do not fit one
+      json.key("labels");
+      int_array(json, y.slice(0, 0, c));
+      json.key("pred_clean");
+      int_array(json, o.clean_prediction.slice(0, 0, c));
+      json.key("pred_adversarial");
+      int_array(json, o.adversarial_prediction.slice(0, 0, c));
+      json.key("class_names").begin_array();
+      for (const auto& name : meta.class_names) json.value(name);
+      json.end_array();
+    }
     json.end_object();
   }
   json.end_object();
@@ -121,12 +169,7 @@ std::string detector_record(const Plan& plan, const Trial& trial, const SplitDat
   json.key("auc").value(scored ? metrics::roc_auc(d.scores, d.is_adversarial) : NAN);
   json.key("tpr@90").value(scored ? metrics::tpr_at_tnr(d.scores, d.is_adversarial, 0.90) : NAN);
   json.key("detection_accuracy").value(scored ? metrics::detection_accuracy(d.scores, d.is_adversarial) : NAN);
-  const torch::Tensor& y = test_split.labels;
-  json.key("attack_success_rate")
-      .value(a.objective.targeted
-                 ? metrics::attack_success_rate_targeted(test_attack.adversarial_prediction, y, test_attack.targets)
-                 : metrics::attack_success_rate_untargeted(test_attack.clean_prediction,
-                                                           test_attack.adversarial_prediction, y));
+  json.key("attack_success_rate").value(attack_success_rate(a, test_split, test_attack));
   json.key("wall_time_s").value(d.seconds);
   if (scored) {
     // At most ~100 points: enough to draw the curve, small enough for one line.

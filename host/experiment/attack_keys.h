@@ -5,19 +5,32 @@
 #include <cstdint>
 #include <string>
 
+#include <torch/torch.h>
+
 #include "medadv/objective.h"
 #include "medadv/params.h"
+#include "medadv/value.h"
 
 namespace medadv::host {
 
 // targeted, target, loss, kappa: typed, defaulted, documented like a plugin's schema.
 ParamSchema attack_objective_schema();
 
-// How targets are chosen for a targeted attack.
+// How targets are chosen for a targeted attack. Classification: a class per sample by a
+// rule; segmentation: one target mask for every sample.
 struct TargetChoice {
-  enum class Rule { Random, LeastLikely, Next, Fixed } rule = Rule::Random;
+  enum class Rule {
+    Random, LeastLikely, Next, Fixed,  // classification
+    Empty, Full, MaskFile              // segmentation
+  } rule = Rule::Random;
   std::int64_t fixed_class = 0;
+  std::string mask_file;  // MaskFile: the PNG, absolute once the experiment is validated
 };
+
+// True for the rules whose targets are masks (empty, full, a mask file).
+bool is_segmentation_target(const TargetChoice& t);
+// How the experiment writes it: "random", "3", "empty", "/abs/path/mask.png", ...
+std::string target_text(const TargetChoice& t);
 
 struct ObjectiveSpec {
   bool targeted = false;
@@ -27,10 +40,22 @@ struct ObjectiveSpec {
 };
 
 // From the resolved attack_objective_schema() parameters. Throws InvalidInput for a
-// target that is neither a rule nor a class index.
+// target that is neither a rule, a class index nor a mask file.
 ObjectiveSpec objective_spec_from(const Params& p);
 
-// "random" | "least-likely" | "next" | "<class index>".
+// Classification: "random" | "least-likely" | "next" | "<class index>"; segmentation:
+// "empty" | "full" | "<file>.png" (a path as written, not resolved).
 TargetChoice parse_target(const std::string& text);
+
+// The `target` value as the engine uses it: checked with parse_target, and a mask file
+// made absolute against the directory of the experiment file it was written in (the
+// current directory for a --set override) and read once to prove it is a readable image.
+// Keeps `target`'s location. Throws InvalidInput saying what is wrong.
+Value resolve_target(const Value& target);
+
+// The target mask of a mask file for images of height x width: read as gray, resized
+// (bilinear) when its size differs, foreground where the gray level is above 0.5;
+// [1,1,H,W] float 0/1 on the CPU. Throws InvalidInput naming the file.
+torch::Tensor target_mask_from_file(const std::string& file, std::int64_t height, std::int64_t width);
 
 }  // namespace medadv::host

@@ -30,7 +30,8 @@ std::vector<std::string> host_keys_of(const std::string& section) {
   if (section == "dataset") return {"plugin", "splits"};
   if (section == "model") return {"plugin", "train", "checkpoint"};
   if (section == "defense") return {"plugin", "label"};
-  if (section == "attack") return {"plugin", "label", "targeted", "target", "loss", "kappa", "add", "surrogate"};
+  if (section == "attack")
+    return {"plugin", "label", "targeted", "target", "loss", "kappa", "add", "surrogate", "budgets"};
   if (section == "detector") return {"plugin", "label", "layers"};
   return {"plugin"};
 }
@@ -104,6 +105,7 @@ struct Checker {
       if (std::find(host_keys.begin(), host_keys.end(), k) != host_keys.end()) host.emplace_back(k, v);
     if (section_kind == "model") check_model_keys(table, key, host, problems);
     if (section_kind == "dataset") check_dataset_splits(table, key, host, problems);
+    if (section_kind == "detector") check_detector_layers(table, key, plugin->name());
     use.host_keys = Value(host);
     const Value* label = table.find("label");
     use.label = label && label->type() == Value::Type::String ? label->as_string() : plugin->name();
@@ -125,6 +127,8 @@ struct Checker {
   // `epsilon = ["1/255", "2/255"]` makes one attack per budget: each is validated on its
   // own, the resolved table keeps the list.
   Value attack_table(const std::string& key, const Value& table) {
+    if (table.type() == Value::Type::Table)
+      if (const Value* budgets = table.find("budgets")) return attack_budgets(key, table, *budgets);
     const Value* epsilon = table.type() == Value::Type::Table ? table.find("epsilon") : nullptr;
     if (!epsilon || epsilon->type() != Value::Type::Array) return plugin_table("attack", key, table);
     if (epsilon->as_array().empty()) {
@@ -142,22 +146,76 @@ struct Checker {
     return resolved;
   }
 
+  // `budgets = [{ epsilon = "1/255", step = "0.5/255" }, ...]`: one attack per entry, the
+  // table's keys with the entry's on top, for protocols whose step size or iterations
+  // depend on the budget. Each entry is validated on its own; the resolved table keeps the
+  // list.
+  Value attack_budgets(const std::string& key, const Value& table, const Value& budgets) {
+    if (const Value* epsilon = table.find("epsilon"))
+      fail(*epsilon, key + ".epsilon", "with `budgets`, give epsilon inside each budget, not beside the list");
+    if (budgets.type() != Value::Type::Array || budgets.as_array().empty()) {
+      fail(budgets, key + ".budgets",
+           "expected a non-empty list of tables, e.g. budgets = [{ epsilon = \"1/255\", step = \"0.5/255\" }]");
+      return table;
+    }
+    Value::Table base;
+    for (const auto& [k, v] : table.as_table())
+      if (k != "budgets") base.emplace_back(k, v);
+    Value resolved;
+    for (std::size_t i = 0; i < budgets.as_array().size(); ++i) {
+      const Value& entry = budgets.as_array()[i];
+      const std::string entry_key = key + ".budgets[" + std::to_string(i) + "]";
+      if (entry.type() != Value::Type::Table) {
+        fail(entry, entry_key, "expected a table such as { epsilon = \"8/255\", step = \"2/255\" }");
+        continue;
+      }
+      if (!entry.find("epsilon")) fail(entry, entry_key + ".epsilon", "missing: every budget names its epsilon");
+      Value one = Value(base).located(table.where());
+      for (const auto& [k, v] : entry.as_table()) one.set(k, v);
+      Value r = plugin_table("attack", key, one);
+      if (resolved.type() != Value::Type::Table) resolved = r;
+    }
+    if (resolved.type() != Value::Type::Table) return table;
+    Value::Table out;
+    for (const auto& [k, v] : resolved.as_table())
+      if (k != "epsilon") out.emplace_back(k, v);
+    out.emplace_back("budgets", budgets);
+    return Value(out);
+  }
+
   Params attack_objective(const Value& attack, const std::string& key, const std::string& plugin) {
-    Value::Table keys;
-    for (const char* k : {"targeted", "target", "loss", "kappa"})
-      if (const Value* v = attack.find(k)) keys.emplace_back(k, *v);
-    std::vector<Diagnostic> local;
-    Params p = attack_objective_schema().resolve(Value(keys).located(attack.where()), plugin, key + ".", local);
+    // A target mask file is resolved against the experiment file (attack_keys.h).
     const Value* target = attack.find("target");
+    Value target_used = target ? *target : Value();
     if (target && target->type() == Value::Type::String) {
       try {
-        parse_target(target->as_string());
+        target_used = resolve_target(*target);
       } catch (const InvalidInput& e) {
         fail(*target, key + ".target", e.what(), plugin);
       }
     }
+    Value::Table keys;
+    for (const char* k : {"targeted", "target", "loss", "kappa"})
+      if (const Value* v = attack.find(k)) keys.emplace_back(k, std::string(k) == "target" ? target_used : *v);
+    std::vector<Diagnostic> local;
+    Params p = attack_objective_schema().resolve(Value(keys).located(attack.where()), plugin, key + ".", local);
     problems.insert(problems.end(), local.begin(), local.end());
     return p;
+  }
+
+  // `layers = ["block2", "penultimate"]`: the taps a detector may read. Whether the model
+  // has them is checked once the model is known (engine/task_check.h).
+  void check_detector_layers(const Value& detector, const std::string& key, const std::string& plugin) {
+    const Value* layers = detector.find("layers");
+    if (!layers) return;
+    const bool list = layers->type() == Value::Type::Array && !layers->as_array().empty();
+    if (list)
+      for (const Value& layer : layers->as_array())
+        if (layer.type() != Value::Type::String || layer.as_string().empty()) {
+          fail(layer, key + ".layers", "expected a tap name (string), e.g. \"penultimate\"", plugin);
+          return;
+        }
+    if (!list) fail(*layers, key + ".layers", "expected a non-empty list of tap names, e.g. [\"block2\", \"penultimate\"]", plugin);
   }
 
   void check_attack_terms(const Value& attack, const std::string& key) {

@@ -9,8 +9,14 @@
 namespace medadv {
 
 Attack::~Attack() = default;
+void Attack::check_task(const ModelSpec&) const {}
+UniversalAttack::~UniversalAttack() = default;
 AttackFactory::~AttackFactory() = default;
 AttackTerm::~AttackTerm() = default;
+std::map<std::string, double> AttackTerm::summarize(DifferentiableModel&, const torch::Tensor&, const torch::Tensor&,
+                                                    std::int64_t, RunContext&) {
+  return {};
+}
 Preprocessor::~Preprocessor() = default;
 Trainer::~Trainer() = default;
 Wrapper::~Wrapper() = default;

@@ -22,10 +22,14 @@ Overlap overlap(const torch::Tensor& pred_mask, const torch::Tensor& true_mask, 
   return Overlap{(p & t).sum(1).to(torch::kDouble), p.sum(1).to(torch::kDouble), t.sum(1).to(torch::kDouble)};
 }
 
-// numerator / denominator per sample, 1 where the denominator is 0 (both masks empty).
-torch::Tensor ratio_or_one(const torch::Tensor& numerator, const torch::Tensor& denominator) {
+// numerator / denominator per sample, 1 where the denominator is 0 (both masks empty);
+// on the masks' device.
+torch::Tensor ratio_or_one_on_device(const torch::Tensor& numerator, const torch::Tensor& denominator) {
   const auto empty = denominator == 0;
-  return torch::where(empty, torch::ones_like(numerator), numerator / denominator.masked_fill(empty, 1.0)).cpu();
+  return torch::where(empty, torch::ones_like(numerator), numerator / denominator.masked_fill(empty, 1.0));
+}
+torch::Tensor ratio_or_one(const torch::Tensor& numerator, const torch::Tensor& denominator) {
+  return ratio_or_one_on_device(numerator, denominator).cpu();
 }
 
 double mean_or_nan(const torch::Tensor& values) { return values.numel() ? values.mean().item<double>() : kNaN; }
@@ -35,6 +39,11 @@ double mean_or_nan(const torch::Tensor& values) { return values.numel() ? values
 torch::Tensor dice_per_sample(const torch::Tensor& pred_mask, const torch::Tensor& true_mask) {
   const Overlap o = overlap(pred_mask, true_mask, "dice");
   return ratio_or_one(2 * o.intersection, o.predicted + o.truth);
+}
+
+torch::Tensor dice_per_sample_on_device(const torch::Tensor& pred_mask, const torch::Tensor& true_mask) {
+  const Overlap o = overlap(pred_mask, true_mask, "dice");
+  return ratio_or_one_on_device(2 * o.intersection, o.predicted + o.truth);
 }
 
 torch::Tensor iou_per_sample(const torch::Tensor& pred_mask, const torch::Tensor& true_mask) {

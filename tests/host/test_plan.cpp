@@ -121,3 +121,32 @@ TEST(Plan, DryRunCostCountsStepsPerImage) {
   const std::string text = describe_plan(plan, 14, 6);
   EXPECT_NE(text.find("8 trials"), std::string::npos) << text;
 }
+
+TEST(Plan, BudgetsGiveEachEpsilonItsOwnParameters) {
+  const std::string text = std::string(kExperiment) + R"(
+[[attack]]
+label = "PGD-survey"
+plugin = "pgd"
+steps = 20
+budgets = [{ epsilon = "1/255", step = "0.5/255" }, { epsilon = "8/255", step = "2/255", steps = 40 }]
+)";
+  auto c = plan_of(text);
+  const Plan& plan = c->plan;
+  ASSERT_EQ(plan.attacks.size(), 5u);
+  const AttackPlan& low = plan.attacks[3];
+  const AttackPlan& high = plan.attacks[4];
+  EXPECT_EQ(low.label, "PGD-survey");
+  EXPECT_EQ(low.epsilon_text, "1/255");
+  EXPECT_NEAR(low.use->params.get_float("step"), 0.5 / 255, 1e-12);
+  EXPECT_EQ(low.use->params.get_int("steps"), 20) << "keys beside the list apply to every budget";
+  EXPECT_EQ(high.epsilon_text, "8/255");
+  EXPECT_NEAR(high.use->params.get_float("step"), 2.0 / 255, 1e-12);
+  EXPECT_EQ(high.use->params.get_int("steps"), 40) << "a budget's own keys win";
+  EXPECT_NE(hashes(plan).at("baseline__PGD-survey__1_255__adv_test"), hashes(plan).at("baseline__PGD-survey__8_255__adv_test"));
+
+  for (const char* bad : {"budgets = []", "budgets = [{ step = \"1/255\" }]", "epsilon = \"1/255\"\nbudgets = [{ epsilon = \"2/255\" }]",
+                          "budgets = [{ epsilon = \"2/255\", stpes = 3 }]"}) {
+    const std::string wrong = std::string(kExperiment) + "[[attack]]\nlabel = \"X\"\nplugin = \"pgd\"\n" + bad + "\n";
+    EXPECT_THROW(plan_of(wrong), medadv::ValidationError) << bad;
+  }
+}

@@ -209,3 +209,18 @@ TEST(Run, DryRunPrintsTheGridAndRunsNothing) {
   EXPECT_FALSE(fs::exists(t.root / "nothing"));
   EXPECT_FALSE(fs::exists(t.cache / "models")) << "nothing trained";
 }
+
+TEST(Run, RefusesWhatTheTaskCannotSupportBeforeTraining) {
+  TempRun t("task");
+  std::ofstream(t.toml, std::ios::app) << R"(
+[[attack]]
+label = "PGD-DLR"
+plugin = "pgd"
+loss = "dlr"
+)";
+  auto r = run_medadv("run " + t.toml.string() + " --output " + (t.root / "run").string(), t.env());
+  EXPECT_EQ(r.status, 2) << r.all();
+  EXPECT_NE(r.all().find("attack[2]"), std::string::npos) << r.all();
+  EXPECT_NE(r.all().find("DLR loss needs 3 classes or more; this task has 2"), std::string::npos) << r.all();
+  EXPECT_FALSE(fs::exists(t.cache / "models")) << "nothing trained";
+}

@@ -13,6 +13,7 @@
 
 #include "attacks/gradient/fgsm.h"
 #include "attacks/gradient/pgd.h"
+#include "test_gradient_helpers.h"
 
 namespace {
 
@@ -24,67 +25,7 @@ using medadv::Capability;
 using medadv::ModuleModel;
 using medadv::Objective;
 using medadv::Value;
-
-template <class T>
-medadv::Params params_of(const std::string& name, Value::Table overrides = {}) {
-  medadv::ParamSchema s;
-  T::schema(s);
-  return s.resolve_or_throw(Value(std::move(overrides)), name);
-}
-
-// logits = W . flatten(x) + b: FGSM has a closed form on it.
-class LinearModel : public medadv::TappedModule {
- public:
-  LinearModel(std::int64_t features, std::int64_t classes, std::uint64_t seed) {
-    auto gen = medadv::compat::cpu_generator(seed);
-    weight = register_parameter("weight", torch::randn({classes, features}, gen));
-    bias = register_parameter("bias", torch::randn({classes}, gen));
-  }
-  std::vector<std::string> tap_names() const override { return {"penultimate", "logits"}; }
-  medadv::ModelOutput forward_taps(const torch::Tensor& x, const std::vector<std::string>& taps) override {
-    medadv::ModelOutput out;
-    const auto flat = x.flatten(1);
-    out.logits = torch::addmm(bias, flat, weight.t());
-    for (const auto& t : taps) {
-      if (t == "penultimate") out.taps[t] = flat;
-      else if (t == "logits") out.taps[t] = out.logits;
-      else throw medadv::Error("LinearModel has no tap '" + t + "'");
-    }
-    return out;
-  }
-  torch::Tensor weight, bias;
-};
-
-AttackResult attack_with(medadv::Attack& attack, std::shared_ptr<medadv::TappedModule> module, std::int64_t classes,
-                         const AttackBatch& batch, const Objective& objective, medadv::RunContext& ctx) {
-  Capability cap = Capability::white_box(std::make_shared<ModuleModel>(module, classes, medadv::Task::Classification));
-  return attack.run(batch, cap, objective, ctx);
-}
-
-template <class T>
-AttackResult run_attack(const std::string& name, Value::Table overrides, std::shared_ptr<medadv::TappedModule> module,
-                        std::int64_t classes, const AttackBatch& batch, std::uint64_t seed = 0,
-                        const Objective& objective = Objective(BaseLoss::CrossEntropy, false)) {
-  medadv::testing::TestContext ctx(seed);
-  T attack(params_of<T>(name, std::move(overrides)), ctx);
-  return attack_with(attack, std::move(module), classes, batch, objective, ctx);
-}
-
-std::int64_t count(const torch::Tensor& mask) { return mask.to(torch::kLong).sum().item<std::int64_t>(); }
-
-void expect_well_formed(const AttackResult& r, const AttackBatch& batch) {
-  const std::int64_t b = batch.images.size(0);
-  ASSERT_TRUE(r.adversarial.defined());
-  EXPECT_EQ(r.adversarial.sizes(), batch.images.sizes());
-  EXPECT_FALSE(r.adversarial.requires_grad());
-  EXPECT_EQ(r.success.scalar_type(), torch::kBool);
-  EXPECT_EQ(r.success.sizes(), (std::vector<std::int64_t>{b}));
-  EXPECT_EQ(r.iterations.scalar_type(), torch::kLong);
-  EXPECT_EQ(r.iterations.sizes(), (std::vector<std::int64_t>{b}));
-  EXPECT_EQ(r.queries.scalar_type(), torch::kLong);
-  EXPECT_EQ(count(r.queries != 0), 0);
-  EXPECT_EQ(r.adversarial.device(), batch.images.device());
-}
+using namespace medadv::gradient_testing;
 
 // ---- A classifier trained on a synthetic separable task, shared by the strength tests.
 //
@@ -163,13 +104,15 @@ TEST(GradientAttacks, SchemasDefaultsAndRanges) {
   EXPECT_TRUE(p.get_bool("random_start"));
   EXPECT_EQ(p.get_int("restarts"), 1);
   EXPECT_FALSE(p.get_bool("early_stop"));
-  EXPECT_THROW(params_of<g::Pgd>("pgd", {{"step", 0}}), medadv::ValidationError);
+  EXPECT_THROW(params_of<g::Pgd>("pgd", {{"step", "-1/255"}}), medadv::ValidationError);
   EXPECT_THROW(params_of<g::Pgd>("pgd", {{"steps", 0}}), medadv::ValidationError);
   EXPECT_THROW(params_of<g::Pgd>("pgd", {{"restarts", 0}}), medadv::ValidationError);
   EXPECT_THROW(params_of<g::Pgd>("pgd", {{"norm", "l3"}}), medadv::ValidationError);
   EXPECT_THROW(params_of<g::Pgd>("pgd", {{"epsilon", "-1/255"}}), medadv::ValidationError);
 
   medadv::testing::TestContext ctx;
+  // step 0 stands for epsilon / 10 (the classic BIM alpha).
+  EXPECT_NEAR(g::Pgd(params_of<g::Pgd>("pgd", {{"step", 0}}), ctx).settings().iter.step, 0.8 / 255, 1e-12);
   EXPECT_THROW(g::Pgd(params_of<g::Pgd>("pgd", {{"epsilon", 1.5}}), ctx), medadv::InvalidInput);
   EXPECT_NO_THROW(g::Pgd(params_of<g::Pgd>("pgd", {{"epsilon", 1.5}, {"norm", "l2"}}), ctx));
 }

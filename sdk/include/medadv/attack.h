@@ -32,6 +32,24 @@ class MEDADV_API Attack {
   virtual ~Attack();
   virtual AttackResult run(const AttackBatch& batch, Capability& capability,
                            const Objective& objective, RunContext& ctx) = 0;
+  // Refuses a task the attack cannot handle (e.g. a classification-only attack on a
+  // segmentation model, or too few classes) with InvalidInput saying why. The host
+  // calls it once the data set is known, before any model is trained or attacked.
+  virtual void check_task(const ModelSpec& task) const;
+};
+
+// An attack that fits one perturbation on a split and applies it to any batch (UAP).
+// The host calls fit() once on the adv_train split, then run() on the batches of every
+// split, so the adv_test figures measure transfer to unseen images. `images` [N,C,H,W],
+// `labels` [N] and `targets` [N] (undefined unless the objective is targeted) are on the
+// CPU; the attack batches them itself (`batch_size` rows
+// at a time) on ctx.device().
+class MEDADV_API UniversalAttack : public Attack {
+ public:
+  ~UniversalAttack() override;
+  virtual void fit(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& targets,
+                   std::int64_t batch_size,
+                   Capability& capability, const Objective& objective, RunContext& ctx) = 0;
 };
 
 // Lets trainers and adversarially trained detectors create attacks by plugin name.

@@ -1,6 +1,8 @@
 #pragma once
 // Add-on loss terms any white-box attack can carry (HFC, feature matching, detector
 // evasion, feature stress test).
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,15 @@ class MEDADV_API AttackTerm {
                    const torch::Tensor& labels, RunContext& ctx) = 0;
   // Per-sample term to maximise, [B].
   virtual torch::Tensor loss(const ModelOutput& out, const torch::Tensor& x_adv) = 0;
+  // Optional figures for the attack trial's results line (the feature stress test's
+  // activations before and after), called once per attacked split after the attack.
+  // `clean` and `adversarial` are the whole split [N,C,H,W] on the CPU: compute in
+  // batches of `batch_size` rows on ctx.device(). Name each figure with a prefix of the
+  // term's own, e.g. "stress.block2.clean_mean"; the host writes them as given. The
+  // default returns nothing.
+  virtual std::map<std::string, double> summarize(DifferentiableModel& model, const torch::Tensor& clean,
+                                                  const torch::Tensor& adversarial, std::int64_t batch_size,
+                                                  RunContext& ctx);
 };
 
 }  // namespace medadv

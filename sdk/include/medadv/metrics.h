@@ -95,6 +95,10 @@ MEDADV_API double detection_accuracy(const torch::Tensor& scores, const torch::T
 
 // Dice per sample: 2 |P & T| / (|P| + |T|); 1 when both masks are empty. [N] float64 (CPU).
 MEDADV_API torch::Tensor dice_per_sample(const torch::Tensor& pred_mask, const torch::Tensor& true_mask);
+// The same values left on the masks' device ([N] float64): for per-step checks inside
+// attack loops (the Objective's segmentation success), which must not wait for the
+// device. Bool masks are used as they are, without any host synchronisation.
+MEDADV_API torch::Tensor dice_per_sample_on_device(const torch::Tensor& pred_mask, const torch::Tensor& true_mask);
 // IoU (Jaccard) per sample: |P & T| / |P | T|; 1 when both masks are empty.
 MEDADV_API torch::Tensor iou_per_sample(const torch::Tensor& pred_mask, const torch::Tensor& true_mask);
 // Means of the per-sample values over the N samples; NaN when N == 0.

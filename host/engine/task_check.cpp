@@ -1,0 +1,71 @@
+#include "engine/task_check.h"
+
+#include <algorithm>
+
+#include "engine/attack_stage.h"
+#include "loader/guard.h"
+#include "medadv/attack.h"
+#include "medadv/attack_term.h"
+#include "medadv/error.h"
+
+namespace medadv::host {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+bool offers(const TaskFacts& facts, const std::string& tap) {
+  return std::find(facts.model_taps.begin(), facts.model_taps.end(), tap) != facts.model_taps.end();
+}
+
+std::string missing_tap(const TaskFacts& facts, const std::string& tap) {
+  return facts.model + " has no tap '" + tap + "' (its taps: " + joined(facts.model_taps) + ")";
+}
+
+}  // namespace
+
+std::vector<std::string> task_problems(const Plan& plan, const TaskFacts& facts,
+                                       const std::function<std::unique_ptr<RunContext>(const std::string&)>& context) {
+  std::vector<std::string> problems;
+  auto record = [&](const std::string& where, const std::string& what) { problems.push_back(where + ": " + what); };
+
+  // An epsilon list makes several plans of one section: check each section once.
+  std::vector<std::string> seen;
+  for (const AttackPlan& a : plan.attacks) {
+    if (std::find(seen.begin(), seen.end(), a.section) != seen.end()) continue;
+    seen.push_back(a.section);
+    const PluginHandle& p = *a.use->plugin;
+    try {
+      auto ctx = context(p.name());
+      auto attack = guarded(p.describe(), "create", [&] { return p.create<Attack>(a.use->params, *ctx); });
+      guarded(p.describe(), "check_task", [&] { check_attack_task(a, *attack, facts.spec); });
+    } catch (const InvalidInput& error) {
+      record(a.section + " (" + p.describe() + ")", error.what());
+    }
+    for (const PluginUse* term_use : a.terms) {
+      const PluginHandle& tp = *term_use->plugin;
+      try {
+        auto ctx = context(tp.name());
+        auto term = guarded(tp.describe(), "create", [&] { return tp.create<AttackTerm>(term_use->params, *ctx); });
+        for (const auto& tap : term->taps())
+          if (!offers(facts, tap)) record(term_use->section + " (" + tp.describe() + ")", missing_tap(facts, tap));
+      } catch (const InvalidInput& error) {
+        record(term_use->section + " (" + tp.describe() + ")", error.what());
+      }
+    }
+  }
+  for (const DetectorPlan& d : plan.detectors) {
+    const Value* layers = d.use->host_keys.find("layers");
+    if (!layers || layers->type() != Value::Type::Array) continue;
+    for (const Value& layer : layers->as_array())
+      if (layer.type() == Value::Type::String && !offers(facts, layer.as_string()))
+        record(d.use->section + ".layers (" + d.use->plugin->describe() + ")", missing_tap(facts, layer.as_string()));
+  }
+  return problems;
+}
+
+}  // namespace medadv::host

@@ -1,0 +1,26 @@
+#pragma once
+// What can only be checked once the data set is known, before any model is trained:
+// every attack handles the task (Attack::check_task, the objective's loss), and every
+// tap an attack term or a detector's `layers` names exists in the model.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "experiment/plan.h"
+#include "medadv/context.h"
+#include "medadv/model.h"
+
+namespace medadv::host {
+
+struct TaskFacts {
+  ModelSpec spec;                       // what the model is built for
+  std::string model;                    // "model 'small-cnn'" for messages
+  std::vector<std::string> model_taps;  // what the model's forward offers
+};
+
+// Every problem found, one per line, each led by its section ("attack[1].add[0]",
+// "detector[0].layers"); empty when all is well.
+std::vector<std::string> task_problems(const Plan& plan, const TaskFacts& facts,
+                                       const std::function<std::unique_ptr<RunContext>(const std::string&)>& context);
+
+}  // namespace medadv::host

@@ -1,0 +1,82 @@
+#pragma once
+// Full-covariance Gaussian mixtures fitted by EM, on the data's device and batched over
+// components: the `gmm` detector's class models and the HFC attack term's tap models
+// (specs/DETECTORS.md "MGM and GMM", specs/ADAPTIVE.md "HFC"). Densities are
+// differentiable in the input features, so detectors and attack terms built on them can
+// be optimised against.
+//
+// EM follows scikit-learn's GaussianMixture(covariance_type="full"): k-means++ seeding
+// (the chosen points as centres, every point assigned to its nearest centre, then one
+// M-step), ridge added to every covariance's diagonal, stop when the mean per-sample
+// log-likelihood changes by less than the tolerance. Computation is in float64.
+#include <cstdint>
+
+#include <torch/torch.h>
+
+#include "medadv/export.h"
+
+namespace medadv {
+
+struct MEDADV_API GaussianMixtureOptions {
+  std::int64_t components = 1;
+  double ridge = 1e-6;  // added to each covariance's diagonal (sklearn's reg_covar)
+  std::int64_t max_iterations = 1000;
+  double tolerance = 1e-3;  // on the change of the mean per-sample log-likelihood
+  std::uint64_t seed = 0;   // k-means++ draws (on the CPU: the same on every device)
+};
+
+class MEDADV_API GaussianMixture {
+ public:
+  GaussianMixture() = default;
+
+  // EM on `x` [N, D] (floating, finite, N >= components) on x's device. Deterministic
+  // for the data and the seed. Throws InvalidInput for bad input or options.
+  static GaussianMixture fit(const torch::Tensor& x, const GaussianMixtureOptions& options = {});
+  // A mixture with the given weights [K] (positive; normalised to sum 1), means [K, D] and
+  // symmetric positive definite covariances [K, D, D], on the means' device.
+  static GaussianMixture from_parameters(const torch::Tensor& weights, const torch::Tensor& means,
+                                         const torch::Tensor& covariances);
+
+  bool fitted() const { return means_.defined(); }
+  std::int64_t components() const { return means_.defined() ? means_.size(0) : 0; }
+  std::int64_t dim() const { return means_.defined() ? means_.size(1) : 0; }
+
+  // Per sample and component [N, K], in x's dtype on x's device, differentiable in x:
+  //   squared_mahalanobis: (x - mu_k)^T Sigma_k^-1 (x - mu_k)
+  //   component_log_density: log w_k + log N(x | mu_k, Sigma_k)
+  torch::Tensor squared_mahalanobis(const torch::Tensor& x) const;
+  torch::Tensor component_log_density(const torch::Tensor& x) const;
+  // log sum_k w_k N(x | mu_k, Sigma_k) per sample [N], differentiable in x.
+  torch::Tensor log_likelihood(const torch::Tensor& x) const;
+  // argmax_k of component_log_density, [N] int64, without gradient.
+  torch::Tensor most_responsible(const torch::Tensor& x) const;
+
+  // Parameters, float64 on the fit device: log weights [K], means [K, D], covariances
+  // [K, D, D] (ridge included) and the precisions' Cholesky factors U [K, D, D] (upper
+  // triangular, Sigma_k^-1 = U_k U_k^T, sklearn's precisions_cholesky_).
+  const torch::Tensor& log_weights() const { return log_weights_; }
+  const torch::Tensor& means() const { return means_; }
+  const torch::Tensor& covariances() const { return covariances_; }
+  const torch::Tensor& precision_cholesky() const { return precision_cholesky_; }
+  // EM iterations run, whether the tolerance was met, and the final mean per-sample
+  // log-likelihood of the fit data (0 and true for from_parameters).
+  std::int64_t iterations() const { return iterations_; }
+  bool converged() const { return converged_; }
+  double mean_log_likelihood() const { return mean_log_likelihood_; }
+
+  // The same mixture with its parameters on `device`.
+  GaussianMixture to(c10::Device device) const;
+
+ private:
+  void set_covariances(const torch::Tensor& covariances);
+  torch::Tensor squared_double(const torch::Tensor& x) const;      // [N, K] float64
+  torch::Tensor log_density_double(const torch::Tensor& x) const;  // [N, K] float64
+
+  torch::Tensor log_weights_, means_, covariances_, precision_cholesky_;
+  torch::Tensor log_det_precision_half_;  // [K]: sum log diag(U_k) = -0.5 log det Sigma_k
+  std::int64_t iterations_ = 0;
+  bool converged_ = true;
+  double mean_log_likelihood_ = 0.0;
+};
+
+}  // namespace medadv

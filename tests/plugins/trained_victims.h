@@ -1,0 +1,113 @@
+#pragma once
+// Victims for the attack and detector strength tests, trained once per test process
+// with the built-in plugins and the SDK's training loop, exactly as `medadv run` would:
+//   fundus_small_cnn(): small-cnn (width 16) on phantom-fundus, 32 px, 600 images,
+//                       lesion_scale 3 (see test_training.cpp), default TrainOptions;
+//                       >= 90% test accuracy (TrainModel.SmallCnnLearnsPhantomFundus...).
+//   xray_unet():        unet (base_width 8) on phantom-xray lung fields, 32 px, 200
+//                       images; test Dice >= 0.85 (TrainModel.SmallUnetSegments...).
+// Each takes a few seconds on 2 CPU cores; ctest runs every test in its own process, so
+// group strength checks that share a victim into few tests.
+#include <memory>
+
+#include <medadv/capabilities.h>
+#include <medadv/splits.h>
+#include <medadv/testing.h>
+#include <medadv/training.h>
+
+#include "datasets/phantom/phantom_fundus.h"
+#include "datasets/phantom/phantom_xray.h"
+#include "models/segmentation/unet.h"
+#include "models/small-cnn/small_cnn.h"
+
+namespace medadv::testing {
+
+struct TrainedVictim {
+  std::shared_ptr<TappedModule> module;
+  std::shared_ptr<ModuleModel> model;  // frozen: eval mode, no parameter needs gradients
+  ModelSpec spec;
+  // The data set's splits (see medadv/splits.h); labels are class indices or masks.
+  torch::Tensor adv_train_images, adv_train_labels;
+  torch::Tensor adv_test_images, adv_test_labels;
+  torch::Tensor test_images, test_labels;  // adv_train + adv_test
+  EvalMetrics test;                        // the victim's clean test metrics
+
+  Capability white_box() const { return Capability::white_box(model); }
+};
+
+namespace detail {
+
+inline TrainedVictim train_victim(Dataset& dataset, std::shared_ptr<TappedModule> module, const ModelSpec& spec,
+                                  RunContext& ctx) {
+  const auto data = dataset.load(ctx);
+  const auto splits = make_splits(data, SplitPlan{}, ctx.seed());
+  const auto& targets = spec.task == Task::Segmentation ? data.masks : data.labels;
+  TrainingSet set;
+  set.spec = spec;
+  set.images = data.images.index_select(0, splits.at(kTrainSplit));
+  set.labels = targets.index_select(0, splits.at(kTrainSplit));
+  set.val_images = data.images.index_select(0, splits.at(kValSplit));
+  set.val_labels = targets.index_select(0, splits.at(kValSplit));
+  train_model(*module, set, TrainOptions{}, ctx);
+
+  TrainedVictim v;
+  v.module = module;
+  v.spec = spec;
+  v.adv_train_images = data.images.index_select(0, splits.at(kAdvTrainSplit));
+  v.adv_train_labels = targets.index_select(0, splits.at(kAdvTrainSplit));
+  v.adv_test_images = data.images.index_select(0, splits.at(kAdvTestSplit));
+  v.adv_test_labels = targets.index_select(0, splits.at(kAdvTestSplit));
+  v.test_images = data.images.index_select(0, splits.at(kTestSplit));
+  v.test_labels = targets.index_select(0, splits.at(kTestSplit));
+  v.test = evaluate_model(*module, v.test_images, v.test_labels, spec, ctx);
+  v.model = std::make_shared<ModuleModel>(module, spec.num_classes, spec.task);  // freezes the module
+  return v;
+}
+
+}  // namespace detail
+
+inline const TrainedVictim& fundus_small_cnn() {
+  static const TrainedVictim victim = [] {
+    TestContext ctx(0);
+    ParamSchema dataset_schema;
+    phantom::PhantomFundus::schema(dataset_schema);
+    phantom::PhantomFundus fundus(
+        dataset_schema.resolve_or_throw(
+            Value(Value::Table{{"image_size", 32}, {"count", 600}, {"lesion_scale", 3.0}}), "phantom-fundus"),
+        ctx);
+    ModelSpec spec;
+    spec.channels = 3;
+    spec.num_classes = 2;
+    spec.image_size = 32;
+    ParamSchema model_schema;
+    plugins::small_cnn::SmallCnnPlugin::schema(model_schema);
+    plugins::small_cnn::SmallCnnPlugin model(model_schema.resolve_or_throw(Value(Value::Table{}), "small-cnn"), ctx);
+    return detail::train_victim(fundus, model.build(spec), spec, ctx);
+  }();
+  return victim;
+}
+
+inline const TrainedVictim& xray_unet() {
+  static const TrainedVictim victim = [] {
+    TestContext ctx(0);
+    ParamSchema dataset_schema;
+    phantom::PhantomXray::schema(dataset_schema);
+    phantom::PhantomXray xray(
+        dataset_schema.resolve_or_throw(
+            Value(Value::Table{{"image_size", 32}, {"count", 200}, {"task", "segmentation"}}), "phantom-xray"),
+        ctx);
+    ModelSpec spec;
+    spec.task = Task::Segmentation;
+    spec.channels = 1;
+    spec.num_classes = 1;
+    spec.image_size = 32;
+    ParamSchema model_schema;
+    plugins::segmentation::UNetPlugin::schema(model_schema);
+    plugins::segmentation::UNetPlugin model(
+        model_schema.resolve_or_throw(Value(Value::Table{{"base_width", 8}}), "unet"), ctx);
+    return detail::train_victim(xray, model.build(spec), spec, ctx);
+  }();
+  return victim;
+}
+
+}  // namespace medadv::testing

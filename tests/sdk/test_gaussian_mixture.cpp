@@ -1,0 +1,158 @@
+// Gaussian mixtures (medadv/gaussian_mixture.h): densities and distances against a
+// brute-force sum over components with explicit inverses and determinants, EM against
+// a known mixture and the closed-form single Gaussian, determinism for a seed.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "medadv/error.h"
+#include "medadv/gaussian_mixture.h"
+#include "medadv/torch_compat.h"
+
+namespace {
+
+using medadv::GaussianMixture;
+using medadv::GaussianMixtureOptions;
+
+const double kPi = 3.14159265358979323846;
+
+struct Known {
+  torch::Tensor weights, means, covariances;
+};
+
+Known three_components() {
+  Known k;
+  k.weights = torch::tensor({0.2, 0.5, 0.3}, torch::kDouble);
+  k.means = torch::tensor({0.0, 0.0, 3.0, 1.0, -2.0, 2.5}, torch::kDouble).view({3, 2});
+  k.covariances = torch::tensor({1.0, 0.3, 0.3, 0.5,  //
+                                 0.4, -0.1, -0.1, 0.2,  //
+                                 2.0, 0.0, 0.0, 1.5},
+                                torch::kDouble)
+                      .view({3, 2, 2});
+  return k;
+}
+
+// log sum_k w_k N(x | mu_k, S_k) with an explicit 2x2 inverse and determinant.
+double brute_log_likelihood(const Known& k, double x0, double x1, torch::Tensor* squared = nullptr) {
+  double total = 0.0;
+  for (std::int64_t c = 0; c < k.means.size(0); ++c) {
+    const double a = k.covariances[c][0][0].item<double>(), b = k.covariances[c][0][1].item<double>(),
+                 d = k.covariances[c][1][1].item<double>();
+    const double det = a * d - b * b;
+    const double u = x0 - k.means[c][0].item<double>(), v = x1 - k.means[c][1].item<double>();
+    const double q = (d * u * u - 2 * b * u * v + a * v * v) / det;
+    if (squared) (*squared)[c] = q;
+    total += k.weights[c].item<double>() * std::exp(-0.5 * q) / (2 * kPi * std::sqrt(det));
+  }
+  return std::log(total);
+}
+
+TEST(GaussianMixture, LogLikelihoodAndDistancesEqualTheBruteForceSum) {
+  const Known k = three_components();
+  const auto g = GaussianMixture::from_parameters(k.weights, k.means, k.covariances);
+  auto gen = medadv::compat::cpu_generator(1);
+  const auto x = torch::randn({7, 2}, gen, torch::kDouble) * 2.0;
+  const auto ll = g.log_likelihood(x);
+  const auto d2 = g.squared_mahalanobis(x);
+  const auto argmax = g.most_responsible(x);
+  const auto per_component = g.component_log_density(x);
+  for (std::int64_t i = 0; i < 7; ++i) {
+    auto squared = torch::zeros({3}, torch::kDouble);
+    EXPECT_NEAR(ll[i].item<double>(), brute_log_likelihood(k, x[i][0].item<double>(), x[i][1].item<double>(), &squared),
+                1e-10);
+    for (std::int64_t c = 0; c < 3; ++c) {
+      EXPECT_NEAR(d2[i][c].item<double>(), squared[c].item<double>(), 1e-10);
+      // And the general form with torch's inverse and log-determinant.
+      const auto diff = (x[i] - k.means[c]).unsqueeze(1);
+      const auto direct = torch::matmul(diff.t(), torch::matmul(torch::inverse(k.covariances[c]), diff)).item<double>();
+      EXPECT_NEAR(d2[i][c].item<double>(), direct, 1e-10);
+      const double log_density = std::log(k.weights[c].item<double>()) - std::log(2 * kPi) -
+                                 0.5 * torch::logdet(k.covariances[c]).item<double>() - 0.5 * direct;
+      EXPECT_NEAR(per_component[i][c].item<double>(), log_density, 1e-10);
+    }
+    EXPECT_EQ(argmax[i].item<std::int64_t>(), per_component[i].argmax().item<std::int64_t>());
+  }
+  // Precision Cholesky factors: U U^T is the inverse covariance.
+  const auto u = g.precision_cholesky();
+  EXPECT_TRUE(torch::allclose(torch::matmul(u, u.transpose(1, 2)), torch::inverse(k.covariances), 1e-10, 1e-10));
+  EXPECT_TRUE(torch::allclose(u, u.triu(), 0, 0));
+}
+
+TEST(GaussianMixture, LogLikelihoodIsDifferentiableInTheFeatures) {
+  const Known k = three_components();
+  // One component: d/dx log N(x | mu, S) = -S^-1 (x - mu).
+  const auto g = GaussianMixture::from_parameters(k.weights.slice(0, 1, 2), k.means.slice(0, 1, 2),
+                                                  k.covariances.slice(0, 1, 2));
+  const auto x = torch::tensor({{0.5, -1.0}, {3.5, 1.2}}, torch::kFloat).requires_grad_(true);
+  const auto ll = g.log_likelihood(x);
+  EXPECT_EQ(ll.scalar_type(), torch::kFloat);
+  ll.sum().backward();
+  const auto expected =
+      -torch::matmul(x.detach().to(torch::kDouble) - k.means[1], torch::inverse(k.covariances[1]));
+  EXPECT_TRUE(torch::allclose(x.grad().to(torch::kDouble), expected, 1e-4, 1e-5));
+}
+
+TEST(GaussianMixture, EmRecoversAKnownTwoComponentMixture) {
+  auto gen = medadv::compat::cpu_generator(7);
+  const std::int64_t n = 3000;
+  const auto mean_a = torch::tensor({-2.0, 0.0}, torch::kDouble), mean_b = torch::tensor({3.0, 1.0}, torch::kDouble);
+  const auto chol_a = torch::tensor({{1.0, 0.0}, {0.5, 0.6}}, torch::kDouble);   // cov [[1, .5], [.5, .61]]
+  const auto chol_b = torch::tensor({{0.7, 0.0}, {-0.3, 1.2}}, torch::kDouble);  // cov [[.49, -.21], [-.21, 1.53]]
+  const std::int64_t n_a = 900;                                                   // weight 0.3
+  const auto a = torch::matmul(torch::randn({n_a, 2}, gen, torch::kDouble), chol_a.t()) + mean_a;
+  const auto b = torch::matmul(torch::randn({n - n_a, 2}, gen, torch::kDouble), chol_b.t()) + mean_b;
+  const auto x = torch::cat({a, b}).to(torch::kFloat);
+  GaussianMixtureOptions o;
+  o.components = 2;
+  o.seed = 5;
+  const auto g = GaussianMixture::fit(x, o);
+  EXPECT_TRUE(g.converged());
+  EXPECT_GE(g.iterations(), 1);
+  // Components in order of their first mean coordinate.
+  const std::int64_t first = g.means()[0][0].item<double>() < g.means()[1][0].item<double>() ? 0 : 1;
+  const std::int64_t second = 1 - first;
+  EXPECT_NEAR(g.log_weights()[first].exp().item<double>(), 0.3, 0.02);
+  EXPECT_NEAR(g.log_weights()[second].exp().item<double>(), 0.7, 0.02);
+  EXPECT_TRUE(torch::allclose(g.means()[first], mean_a, 0, 0.1)) << g.means();
+  EXPECT_TRUE(torch::allclose(g.means()[second], mean_b, 0, 0.1)) << g.means();
+  EXPECT_TRUE(torch::allclose(g.covariances()[first], torch::matmul(chol_a, chol_a.t()), 0, 0.12)) << g.covariances();
+  EXPECT_TRUE(torch::allclose(g.covariances()[second], torch::matmul(chol_b, chol_b.t()), 0, 0.15))
+      << g.covariances();
+  EXPECT_NEAR(g.mean_log_likelihood(), g.log_likelihood(x).mean().item<double>(), 1e-6);
+
+  // Same data and seed: the same mixture, bit for bit.
+  const auto again = GaussianMixture::fit(x, o);
+  EXPECT_TRUE(torch::equal(g.means(), again.means()));
+  EXPECT_TRUE(torch::equal(g.covariances(), again.covariances()));
+  EXPECT_EQ(g.iterations(), again.iterations());
+}
+
+TEST(GaussianMixture, OneComponentIsTheMaximumLikelihoodGaussianPlusRidge) {
+  auto gen = medadv::compat::cpu_generator(2);
+  const auto x = torch::randn({50, 3}, gen, torch::kDouble) * torch::tensor({1.0, 2.0, 0.5}, torch::kDouble) + 1.0;
+  GaussianMixtureOptions o;
+  o.ridge = 1e-3;
+  const auto g = GaussianMixture::fit(x, o);
+  const auto mean = x.mean(0);
+  const auto centred = x - mean;
+  const auto cov = torch::matmul(centred.t(), centred) / 50.0 + 1e-3 * torch::eye(3, torch::kDouble);
+  EXPECT_TRUE(torch::allclose(g.means()[0], mean, 1e-10, 1e-10));
+  EXPECT_TRUE(torch::allclose(g.covariances()[0], cov, 1e-10, 1e-10));
+  EXPECT_NEAR(g.log_weights()[0].item<double>(), 0.0, 1e-12);
+  EXPECT_TRUE(g.converged());
+}
+
+TEST(GaussianMixture, RefusesTooFewSamplesAndBadParameters) {
+  GaussianMixtureOptions o;
+  o.components = 5;
+  EXPECT_THROW(GaussianMixture::fit(torch::zeros({4, 2}), o), medadv::InvalidInput);
+  EXPECT_THROW(GaussianMixture::fit(torch::zeros({4}), {}), medadv::InvalidInput);
+  EXPECT_THROW(GaussianMixture::from_parameters(torch::ones({1}), torch::zeros({1, 2}),
+                                                torch::tensor({{{1.0, 2.0}, {2.0, 1.0}}})),
+               medadv::InvalidInput);
+  const auto g = GaussianMixture::from_parameters(torch::ones({1}), torch::zeros({1, 2}), torch::eye(2).unsqueeze(0));
+  EXPECT_THROW(g.log_likelihood(torch::zeros({3, 4})), medadv::InvalidInput);
+  EXPECT_THROW(GaussianMixture().log_likelihood(torch::zeros({3, 2})), medadv::Error);
+}
+
+}  // namespace
