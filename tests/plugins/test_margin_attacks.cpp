@@ -83,10 +83,7 @@ AttackResult run_on(const medadv::testing::TrainedVictim& v, const std::string& 
   medadv::testing::TestContext ctx(0);
   T attack(params_of<T>(name, std::move(overrides)), ctx);
   Capability cap = v.white_box();
-  const auto c0 = std::clock();
-  auto r = attack.run(batch, cap, objective, ctx);
-  std::cout << "[TIMING] " << name << " cpu " << double(std::clock() - c0) / CLOCKS_PER_SEC << " s, iterations " << r.iterations.to(torch::kFloat).mean().item<double>() << "\n";
-  return r;
+  return attack.run(batch, cap, objective, ctx);
 }
 
 std::int64_t count(const torch::Tensor& mask) { return mask.to(torch::kLong).sum().item<std::int64_t>(); }
