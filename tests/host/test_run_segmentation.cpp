@@ -198,15 +198,19 @@ epochs = 1
   const auto segmentation = experiment("segmentation", "unet", R"(
 [[attack]]
 plugin = "pgd"
+label = "a1"
 [[attack]]
 plugin = "pgd"
+label = "a2"
 loss = "dice"
 targeted = true
 [[attack]]
 plugin = "pgd"
+label = "a3"
 loss = "none"
 [[attack]]
 plugin = "pgd"
+label = "a4"
 loss = "none"
 add = [{ plugin = "feature-stress", tap = "penultimate" }]
 )");
@@ -221,6 +225,7 @@ add = [{ plugin = "feature-stress", tap = "penultimate" }]
   const auto classification = experiment("classification", "small-cnn", R"(
 [[attack]]
 plugin = "pgd"
+label = "a5"
 loss = "iou"
 [[attack]]
 plugin = "sma"
