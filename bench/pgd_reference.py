@@ -13,6 +13,7 @@ Needs only torch (the archive is read with zipfile; no numpy).
 """
 import argparse
 import ast
+import statistics
 import struct
 import sys
 import time
@@ -177,17 +178,24 @@ def pgd(model, clean, labels, eps, alpha, steps, gen):
 
 
 def timed_pass(images, labels, batch_size, warmup, attack):
-    """As timed_pass in pgd_throughput.cpp: `warmup` untimed batches (the first batch),
-    then every batch; success counts summed on the device and read once at the end."""
+    """As timed_pass in pgd_throughput.cpp: `warmup` untimed batches (the first batch
+    again), then every batch, each timed on its own (its success count read at its end).
+    Returns (images per second from the median full-batch time, median, min, max, total
+    seconds, success rate)."""
     n = images.shape[0]
     for _ in range(warmup):
         attack(images[:batch_size], labels[:batch_size]).sum().item()
+    successes, batch_seconds = 0, []
     start = time.perf_counter()
-    successes = torch.zeros((), dtype=torch.long, device=images.device)
     for begin in range(0, n, batch_size):
-        successes += attack(images[begin:begin + batch_size], labels[begin:begin + batch_size]).sum()
-    rate = successes.item() / n
-    return time.perf_counter() - start, rate
+        batch_start = time.perf_counter()
+        x, y = images[begin:begin + batch_size], labels[begin:begin + batch_size]
+        successes += attack(x, y).sum().item()
+        if x.shape[0] == batch_size:
+            batch_seconds.append(time.perf_counter() - batch_start)
+    total = time.perf_counter() - start
+    median = statistics.median(batch_seconds)
+    return batch_size / median, median, min(batch_seconds), max(batch_seconds), total, successes / n
 
 
 def main():
@@ -224,15 +232,14 @@ def main():
     eps, alpha, steps = meta["epsilon"], meta["step"], int(meta["steps"])
     batch_size, warmup = int(meta["batch_size"]), int(meta["warmup"])
     gen = torch.Generator().manual_seed(args.seed)
-    seconds, success = timed_pass(images, labels, batch_size, warmup,
-                                  lambda x, y: pgd(model, x, y, eps, alpha, steps, gen))
-    n = images.shape[0]
-    python_rate = n / seconds
-    print(f"PyTorch eager loop  : {python_rate:8.2f} images/s  ({seconds:7.2f} s, success rate {success:.3f})")
+    python_rate, median, fastest, slowest, total, success = timed_pass(
+        images, labels, batch_size, warmup, lambda x, y: pgd(model, x, y, eps, alpha, steps, gen))
+    print(f"{'PyTorch eager loop':20s}: {python_rate:8.3f} images/s  (median batch {median:.2f} s, min {fastest:.2f}, "
+          f"max {slowest:.2f}; total {total:.1f} s; success rate {success:.3f})")
 
     medadv_rate, bare_rate = meta["medadv_images_per_second"], meta["bare_images_per_second"]
-    print(f"-- result: PGD-{steps} linf eps {eps * 255:g}/255 step {alpha * 255:g}/255, {args.model} "
-          f"{int(meta['image_size'])} px, {n} images, batch {batch_size}, {device.type}, {threads} threads --")
+    print(f"-- result (images/s from the median batch time): PGD-{steps} linf eps {eps * 255:g}/255 step {alpha * 255:g}/255, {args.model} "
+          f"{int(meta['image_size'])} px, {images.shape[0]} images, batch {batch_size}, {device.type}, {threads} threads --")
     print(f"  medadv pgd plugin   {medadv_rate:9.3f} images/s   success {meta['medadv_success_rate']:.3f}")
     if bare_rate > 0:
         print(f"  bare LibTorch loop  {bare_rate:9.3f} images/s   success {meta['bare_success_rate']:.3f}")

@@ -14,9 +14,9 @@
 //      by name, prefixed "state."), the attacked images, labels, their clean logits, and
 //      the settings and figures ("meta.*").
 //
-// Timing: std::chrono::steady_clock around the whole timed loop; the per-batch success
-// counts are summed on the device and read once at the end, which also waits for an
-// asynchronous device, so no step is timed short.
+// Timing (see timed_pass): std::chrono::steady_clock around each batch; images per second
+// = batch size / the median batch time. One host synchronisation per batch (reading its
+// success count), none per step.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -156,25 +156,55 @@ std::shared_ptr<medadv::TappedModule> build_model(const Settings& s, const torch
   throw medadv::InvalidInput("--model must be resnet18 or small-cnn, got '" + s.model + "'");
 }
 
-// One timed pass over the attacked images, as the Python reference times it: `warmup`
-// untimed batches first, then every batch; returns {seconds, success rate}.
+// One timed pass over the attacked images, timed as the Python reference times it:
+// `warmup` untimed batches (the first batch again), then every batch, each timed on its
+// own (its success count is read at its end, which also waits for an asynchronous
+// device). The figure is batch_size / the median time of the full batches: robust to a
+// batch slowed down by other work on a shared machine (or a process stopped for a
+// while), which the total time is not.
+struct PassTiming {
+  double total_seconds = 0.0;
+  std::vector<double> batch_seconds;  // full batches only
+  std::int64_t batch_size = 0;
+  double success_rate = 0.0;
+
+  double median_batch_seconds() const {
+    auto sorted = batch_seconds;
+    std::sort(sorted.begin(), sorted.end());
+    const std::size_t n = sorted.size();
+    return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  }
+  double images_per_second() const { return static_cast<double>(batch_size) / median_batch_seconds(); }
+};
+
 using AttackBatchFn = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& y)>;
 
-std::pair<double, double> timed_pass(const torch::Tensor& images, const torch::Tensor& labels, const Settings& s,
-                                     const AttackBatchFn& attack) {
+PassTiming timed_pass(const torch::Tensor& images, const torch::Tensor& labels, const Settings& s,
+                      const AttackBatchFn& attack) {
   const std::int64_t n = images.size(0);
-  for (std::int64_t w = 0; w < s.warmup; ++w) {
-    const std::int64_t end = std::min(n, s.batch_size);
-    attack(images.slice(0, 0, end), labels.slice(0, 0, end)).sum().item<std::int64_t>();
-  }
+  for (std::int64_t w = 0; w < s.warmup; ++w)
+    attack(images.slice(0, 0, s.batch_size), labels.slice(0, 0, s.batch_size)).sum().item<std::int64_t>();
+  PassTiming timing;
+  timing.batch_size = s.batch_size;
+  std::int64_t successes = 0;
   const auto start = Clock::now();
-  auto successes = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(images.device()));
   for (std::int64_t begin = 0; begin < n; begin += s.batch_size) {
     const std::int64_t end = std::min(n, begin + s.batch_size);
-    successes += attack(images.slice(0, begin, end), labels.slice(0, begin, end)).sum();
+    const auto batch_start = Clock::now();
+    successes += attack(images.slice(0, begin, end), labels.slice(0, begin, end)).sum().item<std::int64_t>();
+    if (end - begin == s.batch_size) timing.batch_seconds.push_back(seconds_since(batch_start));
   }
-  const double rate = static_cast<double>(successes.item<std::int64_t>()) / static_cast<double>(n);
-  return {seconds_since(start), rate};
+  timing.total_seconds = seconds_since(start);
+  timing.success_rate = static_cast<double>(successes) / static_cast<double>(n);
+  return timing;
+}
+
+void print_timing(const char* what, const PassTiming& t) {
+  const auto [fastest, slowest] = std::minmax_element(t.batch_seconds.begin(), t.batch_seconds.end());
+  std::printf("%-20s: %8.3f images/s  (median batch %.2f s, min %.2f, max %.2f; total %.1f s; success rate %.3f)\n",
+              what, t.images_per_second(), t.median_batch_seconds(), *fastest, *slowest, t.total_seconds,
+              t.success_rate);
+  std::cout << std::flush;
 }
 
 // Textbook PGD in LibTorch alone: uniform start in the ball, `steps` times (sign of the
@@ -266,23 +296,18 @@ int run(const Settings& s) {
               static_cast<long long>(s.warmup));
   std::cout << std::flush;
 
-  const auto [medadv_seconds, medadv_success] = timed_pass(x, y, s, [&](const torch::Tensor& xb, const torch::Tensor& yb) {
+  const PassTiming medadv_timing = timed_pass(x, y, s, [&](const torch::Tensor& xb, const torch::Tensor& yb) {
     return pgd.run(medadv::AttackBatch{xb, yb, {}}, capability, objective, ctx).success;
   });
-  const double medadv_rate = static_cast<double>(s.count) / medadv_seconds;
-  std::printf("medadv pgd plugin   : %8.2f images/s  (%7.2f s, success rate %.3f)\n", medadv_rate, medadv_seconds,
-              medadv_success);
-  std::cout << std::flush;
+  print_timing("medadv pgd plugin", medadv_timing);
 
-  double bare_rate = 0.0, bare_success = 0.0;
+  PassTiming bare_timing;
   if (s.bare) {
     auto gen = medadv::compat::cpu_generator(ctx.seed_for("bench/bare-start"));
-    const auto [seconds, success] = timed_pass(x, y, s, [&](const torch::Tensor& xb, const torch::Tensor& yb) {
+    bare_timing = timed_pass(x, y, s, [&](const torch::Tensor& xb, const torch::Tensor& yb) {
       return bare_pgd(*module, xb, yb, iter.epsilon, iter.step, iter.steps, gen);
     });
-    bare_rate = static_cast<double>(s.count) / seconds;
-    bare_success = success;
-    std::printf("bare LibTorch loop  : %8.2f images/s  (%7.2f s, success rate %.3f)\n", bare_rate, seconds, success);
+    print_timing("bare LibTorch loop", bare_timing);
   }
 
   if (!s.export_file.empty()) {
@@ -299,10 +324,12 @@ int run(const Settings& s) {
     arrays.emplace_back("meta.step", scalar(iter.step));
     arrays.emplace_back("meta.cuda", scalar_int(device.is_cuda() ? 1 : 0));
     arrays.emplace_back("meta.clean_accuracy", scalar(clean_accuracy));
-    arrays.emplace_back("meta.medadv_images_per_second", scalar(medadv_rate));
-    arrays.emplace_back("meta.medadv_success_rate", scalar(medadv_success));
-    arrays.emplace_back("meta.bare_images_per_second", scalar(bare_rate));
-    arrays.emplace_back("meta.bare_success_rate", scalar(bare_success));
+    arrays.emplace_back("meta.medadv_images_per_second", scalar(medadv_timing.images_per_second()));
+    arrays.emplace_back("meta.medadv_total_seconds", scalar(medadv_timing.total_seconds));
+    arrays.emplace_back("meta.medadv_success_rate", scalar(medadv_timing.success_rate));
+    arrays.emplace_back("meta.bare_images_per_second", scalar(s.bare ? bare_timing.images_per_second() : 0.0));
+    arrays.emplace_back("meta.bare_total_seconds", scalar(bare_timing.total_seconds));
+    arrays.emplace_back("meta.bare_success_rate", scalar(bare_timing.success_rate));
     medadv::write_npz(s.export_file, arrays);
     std::printf("exported weights, images, labels and logits to %s\n", s.export_file.c_str());
   }
@@ -342,8 +369,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     po::notify(vm);
-    if (s.count < 1 || s.batch_size < 1 || s.warmup < 0 || s.threads < 1 || s.train_count < 2)
-      throw medadv::InvalidInput("--count, --batch-size and --threads must be >= 1, --warmup >= 0, --train-count >= 2");
+    if (s.batch_size < 1 || s.count < s.batch_size || s.warmup < 0 || s.threads < 1 || s.train_count < 2)
+      throw medadv::InvalidInput(
+          "--batch-size and --threads must be >= 1, --count >= --batch-size, --warmup >= 0, --train-count >= 2");
     return run(s);
   } catch (const std::exception& e) {
     std::cerr << "pgd_throughput: " << e.what() << "\n";

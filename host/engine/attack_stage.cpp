@@ -123,6 +123,16 @@ void check_attack_task(const AttackPlan& plan, const Attack& attack, const Model
       throw InvalidInput(plan.section + ".target: \"" + target_text(o.target) + "\" is a segmentation target (a "
                          "mask); a classifier's target is \"random\", \"least-likely\", \"next\" or a class index");
   }
+  if (o.targeted && (o.loss == BaseLoss::SoftIoU || o.loss == BaseLoss::SoftDice) && is_segmentation_target(o.target)) {
+    // Towards an empty mask there is no overlap to grow: the soft IoU and Dice losses are
+    // constant (1) and the attack would not move.
+    const bool empty = o.target.rule == TargetChoice::Rule::Empty ||
+                       (o.target.rule == TargetChoice::Rule::MaskFile &&
+                        target_mask_from_file(o.target.mask_file, task.image_size, task.image_size).sum().item<double>() == 0);
+    if (empty)
+      throw InvalidInput(plan.section + ".loss: " + loss + " towards an empty target mask is constant (there is no "
+                         "overlap to grow), so the attack could not move; use loss = \"bce\" for an empty target");
+  }
   if (o.loss == BaseLoss::None && plan.terms.empty())
     throw InvalidInput(plan.section + ".loss: loss = \"none\" leaves nothing to optimise without `add` terms, e.g. "
                        "add = [{ plugin = \"feature-stress\", tap = \"penultimate\" }]");

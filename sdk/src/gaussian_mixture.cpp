@@ -87,8 +87,9 @@ Parameters m_step(const torch::Tensor& x, const torch::Tensor& resp, double ridg
 
 }  // namespace
 
-void GaussianMixture::set_covariances(const torch::Tensor& covariances) {
+torch::Tensor GaussianMixture::set_covariances(const torch::Tensor& covariances) {
   covariances_ = covariances;
+  // No error check inside (it would wait for the device): the caller reads the flag.
   const auto factored = torch::linalg_cholesky_ex(covariances, /*upper=*/false, /*check_errors=*/false);
   const torch::Tensor& lower = std::get<0>(factored);
   const auto identity = torch::eye(covariances.size(1), covariances.options()).expand_as(covariances);
@@ -98,6 +99,7 @@ void GaussianMixture::set_covariances(const torch::Tensor& covariances) {
           .transpose(1, 2)
           .contiguous();
   log_det_precision_half_ = -lower.diagonal(0, 1, 2).log().sum(1);
+  return std::get<1>(factored).eq(0).all();
 }
 
 GaussianMixture GaussianMixture::from_parameters(const torch::Tensor& weights, const torch::Tensor& means,
@@ -149,7 +151,9 @@ GaussianMixture GaussianMixture::fit(const torch::Tensor& x, const GaussianMixtu
     const Parameters p = m_step(data, resp, options.ridge);
     g.log_weights_ = p.log_weights;
     g.means_ = p.means;
-    g.set_covariances(p.covariances);
+    if (!g.set_covariances(p.covariances).item<bool>())
+      throw Error(who + ": a covariance of the initial mixture is not positive definite; raise the ridge (now " +
+                  std::to_string(options.ridge) + ")");
   }
 
   const auto device_options = data.options();
@@ -169,9 +173,8 @@ GaussianMixture GaussianMixture::fit(const torch::Tensor& x, const GaussianMixtu
     GaussianMixture next;
     next.log_weights_ = p.log_weights;
     next.means_ = p.means;
-    next.set_covariances(p.covariances);
-    failed = failed.logical_or(torch::isfinite(next.log_det_precision_half_).all().logical_not().logical_and(
-        done.logical_not()));
+    const auto factored = next.set_covariances(p.covariances);
+    failed = failed.logical_or(factored.logical_not().logical_and(done.logical_not()));
     g.log_weights_ = torch::where(done, g.log_weights_, next.log_weights_);
     g.means_ = torch::where(done, g.means_, next.means_);
     g.covariances_ = torch::where(done, g.covariances_, next.covariances_);

@@ -78,7 +78,10 @@ LogisticRegression LogisticRegression::fit(const torch::Tensor& features, const 
     if (it % kCheckEvery == 0 && grad.abs().max().item<double>() < options.tolerance) break;
     const auto hessian = torch::matmul(design.t() * (p * (1.0 - p)).unsqueeze(0), design) + torch::diag(penalty) +
                          kHessianJitter * identity;
-    const auto newton = torch::linalg_solve(hessian, grad.unsqueeze(1)).squeeze(1);
+    // Cholesky without its error check (which would wait for the device): the Hessian is
+    // positive definite by construction.
+    const auto factor = std::get<0>(torch::linalg_cholesky_ex(hessian, /*upper=*/false, /*check_errors=*/false));
+    const auto newton = torch::cholesky_solve(grad.unsqueeze(1), factor, /*upper=*/false).squeeze(1);
     const auto candidates = theta.unsqueeze(0) - steps.unsqueeze(1) * newton.unsqueeze(0);
     theta = candidates.index_select(0, objective(candidates).argmin().reshape({1})).squeeze(0);
   }

@@ -194,7 +194,7 @@ epochs = 1
   };
 
   // Segmentation: a classification loss, a classification target, no base loss and no
-  // terms, a tap the U-Net lacks.
+  // terms, a tap the U-Net lacks, a soft Dice towards the empty mask (constant).
   const auto segmentation = experiment("segmentation", "unet", R"(
 [[attack]]
 plugin = "pgd"
@@ -213,19 +213,26 @@ plugin = "pgd"
 label = "a4"
 loss = "none"
 add = [{ plugin = "feature-stress", tap = "penultimate" }]
+[[attack]]
+plugin = "pgd"
+label = "a5"
+loss = "dice"
+targeted = true
+target = "empty"
 )");
   auto r = refused(segmentation);
   EXPECT_EQ(r.status, 2) << r.all();
   for (const char* expected :
        {"attack[0].loss: loss = \"ce\" is a classification loss", "attack[1].target: \"random\" is a classification target",
-        "attack[2].loss: loss = \"none\" leaves nothing to optimise", "attack[3].add[0]", "no tap 'penultimate'"})
+        "attack[2].loss: loss = \"none\" leaves nothing to optimise", "attack[3].add[0]", "no tap 'penultimate'",
+        "attack[4].loss: loss = \"dice\" towards an empty target mask is constant"})
     EXPECT_NE(r.all().find(expected), std::string::npos) << expected << "\n" << r.all();
 
   // Classification: segmentation losses and targets are refused.
   const auto classification = experiment("classification", "small-cnn", R"(
 [[attack]]
 plugin = "pgd"
-label = "a5"
+label = "a6"
 loss = "iou"
 [[attack]]
 plugin = "sma"

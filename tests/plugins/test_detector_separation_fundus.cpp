@@ -90,8 +90,10 @@ TEST(DetectorSeparation, SvmDnnAndFeatureSqueezingOnFundusPgd) {
   EXPECT_GE(timed("svm (penultimate)", svm), 0.9);
   auto dnn = make<medadv::plugins::dnn::DnnDetector>("dnn", ctx);
   EXPECT_GE(timed("dnn (block3, 300 steps)", dnn), 0.9);
-  // Xu et al. report weak detection of L-inf attacks at large budgets: at 8/255 the
-  // perturbation survives 5-bit quantisation and median smoothing (docs/decisions.md).
+  // Measured (seed 0, CPU): svm 0.986, dnn 1.000, feature-squeezing 0.839. Xu et al.
+  // report weak detection of L-inf attacks at large budgets: at 8/255 much of the
+  // perturbation survives 5-bit quantisation (steps of 1/31) and 2x2 / 3x3 medians, so
+  // the bound asserted is 0.75, not 0.9 (docs/decisions.md).
   auto squeezing = make<medadv::plugins::squeeze::FeatureSqueezing>("feature-squeezing", ctx);
-  EXPECT_GE(timed("feature-squeezing (5 bits, median 2x2, 3x3)", squeezing), 0.5);
+  EXPECT_GE(timed("feature-squeezing (5 bits, median 2x2, 3x3)", squeezing), 0.75);
 }

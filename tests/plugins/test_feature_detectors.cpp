@@ -25,7 +25,7 @@
 #include "detectors/feature/lid.h"
 #include "detectors/feature/mahalanobis.h"
 #include "detectors/feature/mgm.h"
-#include "test_gradient_helpers.h"
+#include "attack_test_kit.h"
 #include "trained_victims.h"
 
 namespace {
@@ -34,8 +34,8 @@ namespace f = medadv::plugins::feature;
 using medadv::DetectorFitData;
 using medadv::ModuleModel;
 using medadv::Value;
-using medadv::gradient_testing::LinearModel;
-using medadv::gradient_testing::params_of;
+using medadv::attack_testing::LinearModel;
+using medadv::attack_testing::params_of;
 using medadv::testing::TestContext;
 
 const double kPi = 3.14159265358979323846;

@@ -13,7 +13,7 @@
 
 #include "attacks/gradient/fgsm.h"
 #include "attacks/gradient/pgd.h"
-#include "test_gradient_helpers.h"
+#include "attack_test_kit.h"
 
 namespace {
 
@@ -25,7 +25,7 @@ using medadv::Capability;
 using medadv::ModuleModel;
 using medadv::Objective;
 using medadv::Value;
-using namespace medadv::gradient_testing;
+using namespace medadv::attack_testing;
 
 // ---- A classifier trained on a synthetic separable task, shared by the strength tests.
 //

@@ -23,14 +23,14 @@
 #include "attacks/gradient/pgd.h"
 #include "attacks/gradient/tim.h"
 #include "attacks/gradient/uap.h"
-#include "test_gradient_helpers.h"
+#include "attack_test_kit.h"
 #include "trained_victims.h"
 
 namespace {
 
 namespace g = medadv::plugins::gradient;
 namespace metrics = medadv::metrics;
-using namespace medadv::gradient_testing;
+using namespace medadv::attack_testing;
 
 std::shared_ptr<medadv::testing::TinyClassifier> tiny(std::int64_t channels, std::int64_t classes, std::uint64_t seed) {
   auto model = std::make_shared<medadv::testing::TinyClassifier>(channels, classes, seed);

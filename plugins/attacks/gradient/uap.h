@@ -71,7 +71,7 @@ class Uap : public UniversalAttack {
     }
     delta_ = delta.detach();
     const std::int64_t updates = epochs_ * ((n + batch_size - 1) / batch_size);
-    ctx.log().info("uap: fitted on " + std::to_string(n) + " images, " + std::to_string(updates) +
+    ctx.log().info("fitted on " + std::to_string(n) + " images, " + std::to_string(updates) +
                    " updates; perturbation L-inf " + std::to_string(delta_.abs().max().item<double>()) + ", L2 " +
                    std::to_string(delta_.norm().item<double>()));
   }

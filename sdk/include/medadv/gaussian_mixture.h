@@ -68,7 +68,8 @@ class MEDADV_API GaussianMixture {
   GaussianMixture to(c10::Device device) const;
 
  private:
-  void set_covariances(const torch::Tensor& covariances);
+  // Stores the covariances and their factors; returns a device bool: every one factored.
+  torch::Tensor set_covariances(const torch::Tensor& covariances);
   torch::Tensor squared_double(const torch::Tensor& x) const;      // [N, K] float64
   torch::Tensor log_density_double(const torch::Tensor& x) const;  // [N, K] float64
 

@@ -91,6 +91,8 @@ MEDADV_API torch::Tensor dlr_targeted_per_sample(const torch::Tensor& logits, co
 // channels 1..K-1 (so K == 2 scores the same foreground as K == 1; the background channel
 // would otherwise dominate small structures). Sums run over all of a sample's pixels.
 // Each returns a per-sample loss [B] (lower = better segmentation) with a gradient.
+// Towards an empty target mask the soft IoU and Dice losses are constant (1: there is no
+// overlap to grow) and give no gradient; BCE is the loss for an empty target.
 
 // Mean binary cross-entropy over the pixels (K >= 2: mean multi-class cross-entropy).
 MEDADV_API torch::Tensor bce_per_sample(const torch::Tensor& logits, const torch::Tensor& masks);

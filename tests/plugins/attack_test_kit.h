@@ -1,7 +1,7 @@
 #pragma once
-// Helpers shared by the gradient family's tests (test_gradient_*.cpp): resolved
-// parameters, a linear model with closed-form gradients, running an attack on a module,
-// and the shape checks every AttackResult must pass.
+// Helpers shared by the attack families' tests (test_gradient_*.cpp,
+// test_margin_attacks.cpp): resolved parameters, a linear model with closed-form
+// gradients, running an attack on a module, and the checks every AttackResult must pass.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 #include <medadv/testing.h>
 #include <medadv/torch_compat.h>
 
-namespace medadv::gradient_testing {
+namespace medadv::attack_testing {
 
 using medadv::AttackBatch;
 using medadv::AttackResult;
@@ -84,6 +84,8 @@ inline void expect_well_formed(const AttackResult& r, const AttackBatch& batch) 
   EXPECT_EQ(r.queries.scalar_type(), torch::kLong);
   EXPECT_EQ(count(r.queries != 0), 0);
   EXPECT_EQ(r.adversarial.device(), batch.images.device());
+  EXPECT_GE(r.adversarial.min().item<double>(), 0.0);
+  EXPECT_LE(r.adversarial.max().item<double>(), 1.0);
 }
 
-}  // namespace medadv::gradient_testing
+}  // namespace medadv::attack_testing
