@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -37,4 +38,22 @@ inline CommandResult run_medadv(const std::string& args, const std::string& env 
 
 inline std::string fixture(const std::string& subdir, const std::string& lib) {
   return std::string(MEDADV_FIXTURE_DIR) + "/" + subdir + "/" + lib;
+}
+
+// The lines of a file (e.g. a run's results.jsonl, one trial per line).
+inline std::vector<std::string> lines_of(const std::string& file) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// The raw text of a top-level scalar `key` in one results.jsonl line ("" when absent):
+// enough for the flat trial records the tests read, without a JSON parser.
+inline std::string field(const std::string& line, const std::string& key) {
+  const std::string needle = "\"" + key + "\":";
+  auto at = line.find(needle);
+  if (at == std::string::npos) return "";
+  at += needle.size();
+  return line.substr(at, line.find_first_of(",}", at) - at);
 }

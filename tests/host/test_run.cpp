@@ -70,22 +70,6 @@ struct TempRun {
   std::string env() const { return "MEDADV_CACHE=" + cache.string(); }
 };
 
-std::vector<std::string> lines_of(const fs::path& file) {
-  std::ifstream in(file);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string field(const std::string& line, const std::string& key) {
-  const std::string needle = "\"" + key + "\":";
-  auto at = line.find(needle);
-  if (at == std::string::npos) return "";
-  at += needle.size();
-  auto end = line.find_first_of(",}", at);
-  return line.substr(at, end - at);
-}
-
 // The trial's result without what depends on timing.
 std::map<std::string, std::string> results_by_trial(const fs::path& file) {
   std::map<std::string, std::string> out;

@@ -86,21 +86,6 @@ struct TempDir {
   }
 };
 
-std::vector<std::string> lines_of(const fs::path& file) {
-  std::ifstream in(file);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string field(const std::string& line, const std::string& key) {
-  const std::string needle = "\"" + key + "\":";
-  auto at = line.find(needle);
-  if (at == std::string::npos) return "";
-  at += needle.size();
-  return line.substr(at, line.find_first_of(",}", at) - at);
-}
-
 std::string line_of(const std::vector<std::string>& lines, const std::string& trial) {
   for (const auto& line : lines)
     if (line.find("\"trial\":\"" + trial + "\"") != std::string::npos) return line;
