@@ -417,7 +417,7 @@ void PhantomFundus::schema(medadv::ParamSchema& s) {
   s.add_int("count", 600, "number of images generated").min(2);
   s.add_int("classes", 2,
             "2: no DR / DR (grade >= 1); 5: the DR grades 0 none, 1 mild, 2 moderate, 3 severe, "
-            "4 proliferative (3 and 4 are rejected)")
+            "4 proliferative")
       .min(2)
       .max(5);
   s.add_float("noise", 0.02, "standard deviation of the Gaussian acquisition noise (intensities in [0,1])")
