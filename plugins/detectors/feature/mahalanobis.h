@@ -10,6 +10,7 @@
 // D_l / 2 on clean data, so the mean does not let the widest tap dominate.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <medadv/context.h>
@@ -77,11 +78,8 @@ class Mahalanobis : public Detector {
     for (const auto& f : clean.features)
       gaussians_.push_back(fit_class_gaussians(f, labels, model.num_classes(), /*tied=*/true, ridge_));
     if (logistic_) {
-      const auto score_batches = [&](const torch::Tensor& images) {
-        return in_batches(images, batch_size_, device, [&](const torch::Tensor& x) { return tap_scores(model, x); });
-      };
-      const auto clean_scores = score_batches(data.clean);
-      const auto adversarial_scores = score_batches(data.adversarial);
+      const auto [clean_scores, adversarial_scores] =
+          cross_fitted_scores(model, data, clean.features, labels, model.num_classes(), device);
       const auto positive = torch::cat({torch::zeros({clean_scores.size(0)}, torch::kBool),
                                         torch::ones({adversarial_scores.size(0)}, torch::kBool)})
                                 .to(device);
@@ -126,6 +124,46 @@ class Mahalanobis : public Detector {
   const std::vector<std::string>& fitted_taps() const { return taps_; }
 
  private:
+  torch::Tensor score_batches(DifferentiableModel& model, const torch::Tensor& images, c10::Device device) const {
+    return in_batches(images, batch_size_, device, [&](const torch::Tensor& x) { return tap_scores(model, x); });
+  }
+
+  // Per-tap scores [N, L] of the fit images for the logistic regression, cross-fitted: in
+  // wide taps a clean image's distance to Gaussians fitted on it is far smaller than a
+  // new clean image's, so the regression would learn from clean scores unlike those it
+  // meets on adv_test (Lee et al. fit it on other data than the Gaussians). Two folds by
+  // index parity (no random draw); each fold's clean images and their adversarial
+  // versions are scored by the Gaussians of the other fold. Fewer than 4 images: in-sample.
+  std::pair<torch::Tensor, torch::Tensor> cross_fitted_scores(DifferentiableModel& model, const DetectorFitData& data,
+                                                              const std::vector<torch::Tensor>& clean_features,
+                                                              const torch::Tensor& labels, std::int64_t classes,
+                                                              c10::Device device) {
+    const std::int64_t n = data.clean.size(0);
+    if (n < 4) return {score_batches(model, data.clean, device), score_batches(model, data.adversarial, device)};
+    const auto fitted_on_all = gaussians_;
+    std::vector<torch::Tensor> clean_parts, adversarial_parts, order;
+    for (std::int64_t fold = 0; fold < 2; ++fold) {
+      const auto held = torch::arange(fold, n, 2, torch::kLong);
+      const auto rest = torch::arange(1 - fold, n, 2, torch::kLong);
+      gaussians_.clear();
+      for (const auto& f : clean_features)
+        gaussians_.push_back(fit_class_gaussians(f.index_select(0, rest.to(f.device())),
+                                                 labels.index_select(0, rest.to(labels.device())), classes,
+                                                 /*tied=*/true, ridge_));
+      clean_parts.push_back(score_batches(model, data.clean.index_select(0, held.to(data.clean.device())), device));
+      adversarial_parts.push_back(
+          score_batches(model, data.adversarial.index_select(0, held.to(data.adversarial.device())), device));
+      order.push_back(held);
+    }
+    gaussians_ = fitted_on_all;
+    const auto positions = torch::cat(order).to(device);
+    const auto unshuffle = [&](const std::vector<torch::Tensor>& parts) {
+      const auto stacked = torch::cat(parts);
+      return torch::empty_like(stacked).index_copy_(0, positions, stacked);
+    };
+    return {unshuffle(clean_parts), unshuffle(adversarial_parts)};
+  }
+
   torch::Tensor tap_score(std::size_t tap, const torch::Tensor& features) const {
     const auto s = closest_half_squared(tap, features);
     return logistic_ ? s : s / static_cast<double>(features.size(1));
