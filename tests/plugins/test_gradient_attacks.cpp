@@ -18,13 +18,6 @@
 namespace {
 
 namespace g = medadv::plugins::gradient;
-using medadv::AttackBatch;
-using medadv::AttackResult;
-using medadv::BaseLoss;
-using medadv::Capability;
-using medadv::ModuleModel;
-using medadv::Objective;
-using medadv::Value;
 using namespace medadv::attack_testing;
 
 // ---- A classifier trained on a synthetic separable task, shared by the strength tests.

@@ -14,25 +14,16 @@
 
 #include "attacks/gradient/pgd.h"
 #include "attacks/medical/sma.h"
+#include "attack_test_kit.h"
 #include "trained_victims.h"
 
 namespace {
 
 namespace medical = medadv::plugins::medical;
-using medadv::AttackBatch;
-using medadv::BaseLoss;
-using medadv::Objective;
-using medadv::Value;
+using namespace medadv::attack_testing;
 
 template <class T>
-medadv::Params params_of(const std::string& name, Value::Table overrides = {}) {
-  medadv::ParamSchema s;
-  T::schema(s);
-  return s.resolve_or_throw(Value(std::move(overrides)), name);
-}
-
-template <class T>
-medadv::AttackResult run_attack(const std::string& name, Value::Table overrides,
+medadv::AttackResult run_on_victim(const std::string& name, Value::Table overrides,
                                 const medadv::testing::TrainedVictim& v, const AttackBatch& batch,
                                 const Objective& objective = Objective(BaseLoss::CrossEntropy, false)) {
   medadv::testing::TestContext ctx(3);
@@ -84,15 +75,15 @@ TEST(Sma, IsIFgsmAtLambdaZeroAndSmootherThanItWithTheStabilisation) {
     for (auto& e : extra) t.push_back(std::move(e));
     return t;
   };
-  const auto ifgsm = run_attack<medadv::plugins::gradient::Pgd>("pgd", with({{"random_start", false}}), v, batch);
-  const auto plain = run_attack<medical::Sma>("sma", with({{"lambda", 0.0}}), v, batch);
+  const auto ifgsm = run_on_victim<medadv::plugins::gradient::Pgd>("pgd", with({{"random_start", false}}), v, batch);
+  const auto plain = run_on_victim<medical::Sma>("sma", with({{"lambda", 0.0}}), v, batch);
   EXPECT_TRUE(torch::equal(plain.adversarial, ifgsm.adversarial)) << "lambda = 0 is I-FGSM exactly";
   EXPECT_TRUE(torch::equal(plain.success, ifgsm.success));
   // The default step is epsilon / 10: the same run.
-  const auto by_default = run_attack<medical::Sma>("sma", {{"epsilon", "8/255"}, {"lambda", 0.0}}, v, batch);
+  const auto by_default = run_on_victim<medical::Sma>("sma", {{"epsilon", "8/255"}, {"lambda", 0.0}}, v, batch);
   EXPECT_TRUE(torch::equal(by_default.adversarial, ifgsm.adversarial));
 
-  const auto stabilized = run_attack<medical::Sma>("sma", budget, v, batch);  // lambda 1 (default)
+  const auto stabilized = run_on_victim<medical::Sma>("sma", budget, v, batch);  // lambda 1 (default)
   for (const auto* r : {&plain, &stabilized}) {
     EXPECT_LE(medadv::metrics::linf_norm(v.test_images, r->adversarial).max().item<double>(), 8.0 / 255 + 1e-6);
     EXPECT_GE(r->adversarial.min().item<double>(), 0.0);
