@@ -280,9 +280,9 @@ TEST(MarginAttacks, ApgdIsAtLeastAsStrongAsPgdOnTheFundusClassifier) {
   const auto& v = f.v;
   const auto& images = f.images;
   const auto& batch = f.batch;
-  ASSERT_GE(f.correct(), images.size(0) * 9 / 10);
-  const auto rate = [&](const AttackResult& r) { return f.rate(r); };
   const std::int64_t n_correct = f.correct();
+  ASSERT_GE(n_correct, images.size(0) * 9 / 10);
+  const auto rate = [&](const AttackResult& r) { return f.rate(r); };
   namespace g = medadv::plugins::gradient;
 
   // APGD against PGD: cross-entropy, 8/255, the same 50 iterations and one start each.

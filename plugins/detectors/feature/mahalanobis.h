@@ -128,6 +128,19 @@ class Mahalanobis : public Detector {
     return in_batches(images, batch_size_, device, [&](const torch::Tensor& x) { return tap_scores(model, x); });
   }
 
+  // Tap scores of the fit images `rows` from their pooled clean features, already
+  // computed by fit; with input preprocessing (which needs the input's gradient) a forward
+  // over the images instead.
+  torch::Tensor clean_tap_scores(DifferentiableModel& model, const torch::Tensor& images,
+                                 const std::vector<torch::Tensor>& features, const torch::Tensor& rows,
+                                 c10::Device device) const {
+    if (eps_pre_ != 0.0) return score_batches(model, images.index_select(0, rows.to(images.device())), device);
+    std::vector<torch::Tensor> scores;
+    for (std::size_t t = 0; t < taps_.size(); ++t)
+      scores.push_back(tap_score(t, features[t].index_select(0, rows.to(features[t].device()))).detach());
+    return torch::stack(scores, 1).to(device);
+  }
+
   // Per-tap scores [N, L] of the fit images for the logistic regression, cross-fitted: in
   // wide taps a clean image's distance to Gaussians fitted on it is far smaller than a
   // new clean image's, so the regression would learn from clean scores unlike those it
@@ -139,7 +152,9 @@ class Mahalanobis : public Detector {
                                                               const torch::Tensor& labels, std::int64_t classes,
                                                               c10::Device device) {
     const std::int64_t n = data.clean.size(0);
-    if (n < 4) return {score_batches(model, data.clean, device), score_batches(model, data.adversarial, device)};
+    if (n < 4)
+      return {clean_tap_scores(model, data.clean, clean_features, torch::arange(n, torch::kLong), device),
+              score_batches(model, data.adversarial, device)};
     const auto fitted_on_all = gaussians_;
     std::vector<torch::Tensor> clean_parts, adversarial_parts, order;
     for (std::int64_t fold = 0; fold < 2; ++fold) {
@@ -150,7 +165,7 @@ class Mahalanobis : public Detector {
         gaussians_.push_back(fit_class_gaussians(f.index_select(0, rest.to(f.device())),
                                                  labels.index_select(0, rest.to(labels.device())), classes,
                                                  /*tied=*/true, ridge_));
-      clean_parts.push_back(score_batches(model, data.clean.index_select(0, held.to(data.clean.device())), device));
+      clean_parts.push_back(clean_tap_scores(model, data.clean, clean_features, held, device));
       adversarial_parts.push_back(
           score_batches(model, data.adversarial.index_select(0, held.to(data.adversarial.device())), device));
       order.push_back(held);
