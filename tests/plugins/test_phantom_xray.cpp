@@ -42,13 +42,15 @@ struct Rendered {
   XrayLayout layout;
 };
 
-Rendered render(XrayFinding finding, int i, double lesion_scale = 1.0, double opacity = 1.0, std::int64_t size = 64) {
+Rendered render(XrayFinding finding, int i, double lesion_scale = 1.0, double opacity = 1.0, std::int64_t size = 64,
+                double aeration = 1.0) {
   auto gen = medadv::compat::cpu_generator(medadv::derive_seed(31, "xray/" + std::to_string(i)));
   XraySpec spec;
   spec.image_size = size;
   spec.finding = finding;
   spec.lesion_scale = lesion_scale;
   spec.opacity = opacity;
+  spec.aeration = aeration;
   Rendered r;
   r.image = medadv::phantom::render_xray(spec, gen, &r.lungs, &r.layout);
   return r;
@@ -90,7 +92,7 @@ torch::Tensor patchiness(const torch::Tensor& images, const torch::Tensor& lungs
 TEST(PhantomXray, DeclaresEveryParameterTypedDefaultedDocumented) {
   const auto schema = phantom_testing::schema_of<PhantomXray>();
   const std::vector<std::string> keys = {"image_size",   "count",   "classes", "noise", "balance",
-                                         "lesion_scale", "opacity", "task"};
+                                         "lesion_scale", "opacity", "aeration", "task"};
   ASSERT_EQ(schema.specs().size(), keys.size());
   for (const auto& key : keys) {
     const auto* spec = schema.find(key);
@@ -112,6 +114,7 @@ TEST(PhantomXray, DeclaresEveryParameterTypedDefaultedDocumented) {
   EXPECT_DOUBLE_EQ(p.get_float("balance"), 0.5);
   EXPECT_DOUBLE_EQ(p.get_float("lesion_scale"), 1.0);
   EXPECT_DOUBLE_EQ(p.get_float("opacity"), 1.0);
+  EXPECT_DOUBLE_EQ(p.get_float("aeration"), 1.0);
   EXPECT_EQ(p.get_string("task"), "classification");
 }
 
@@ -130,6 +133,8 @@ TEST(PhantomXray, RefusesInvalidParametersNamingTheKey) {
                        {"lesion_scale", Value(4.5)},
                        {"opacity", Value(0.0)},
                        {"opacity", Value(3.5)},
+                       {"aeration", Value(0.0)},
+                       {"aeration", Value(1.6)},
                        {"task", Value("detection")},
                        {"task", Value(1)},
                        {"contrast", Value(1.0)}});
@@ -257,6 +262,22 @@ TEST(PhantomXray, LungFieldsDarkBesideABrightSpineAndHeart) {
     EXPECT_LT(lung_mean + 0.15, mean_where(img, r.layout.spine)) << "image " << i;
     auto corners = ((x.abs() > 0.8) & (y < -0.85)).to(torch::kBool);
     EXPECT_LT(mean_where(img, corners), lung_mean) << "image " << i;
+  }
+}
+
+// Aeration scales the air in the fields and nothing else: the same anatomy and mask (the
+// same draws), the fields' darkness against the heart shadow shrinking with it.
+TEST(PhantomXray, AerationSetsTheLungFieldsContrastOnTheSameAnatomy) {
+  for (int i = 0; i < 8; ++i) {
+    const Rendered full = render(XrayFinding::Normal, i);
+    const Rendered faint = render(XrayFinding::Normal, i, 1.0, 1.0, 64, 0.3);
+    ASSERT_TRUE(torch::equal(full.lungs, faint.lungs)) << "image " << i;
+    const auto lungs = full.lungs[0] > 0.5, heart = full.layout.heart & ~lungs;
+    const auto contrast = [&](const Rendered& r) {
+      return mean_where(r.image[0], heart) - mean_where(r.image[0], lungs);
+    };
+    EXPECT_GT(contrast(faint), 0.0) << "image " << i;
+    EXPECT_LT(contrast(faint), 0.6 * contrast(full)) << "image " << i;
   }
 }
 

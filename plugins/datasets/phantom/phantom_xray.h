@@ -25,6 +25,7 @@ class PhantomXray : public medadv::Dataset {
   double balance_;
   double lesion_scale_;
   double opacity_;
+  double aeration_;
   bool segmentation_;
 };
 

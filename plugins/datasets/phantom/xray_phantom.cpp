@@ -269,7 +269,8 @@ XrayFinding draw_xray_finding(at::Generator& gen, double balance) {
 
 torch::Tensor render_xray(const XraySpec& spec, at::Generator& gen, torch::Tensor* lungs, XrayLayout* layout) {
   TORCH_CHECK(spec.image_size >= 8, "render_xray: image_size too small");
-  TORCH_CHECK(spec.lesion_scale > 0 && spec.opacity >= 0, "render_xray: lesion_scale must be > 0, opacity >= 0");
+  TORCH_CHECK(spec.lesion_scale > 0 && spec.opacity >= 0 && spec.aeration >= 0,
+              "render_xray: lesion_scale must be > 0, opacity and aeration >= 0");
   const auto S = spec.image_size;
   const Canvas image = Canvas::make(S, S);
   Sampler rng(gen);
@@ -298,7 +299,7 @@ torch::Tensor render_xray(const XraySpec& spec, at::Generator& gen, torch::Tenso
     lung = torch::maximum(lung, field);
     air = air + field * (0.5 + 0.5 * (margin / 0.12).clamp(0.0, 1.0));
   }
-  density = density - rng.uniform(0.8, 0.95) * air * (1 - 0.85 * heart);
+  density = density - rng.uniform(0.8, 0.95) * spec.aeration * air * (1 - 0.85 * heart);
 
   // Below the domes: liver and stomach (with its air bubble under the left dome).
   auto dome = [&x](const Lung& l) {
@@ -390,6 +391,11 @@ void PhantomXray::schema(medadv::ParamSchema& s) {
   s.add_float("opacity", 1.0, "multiplies the density of every opacity; smaller makes the task harder")
       .min_exclusive(0)
       .max(3);
+  s.add_float("aeration", 1.0,
+              "multiplies the air in the lung fields: smaller makes them less dark against the soft tissue, "
+              "ribs and heart (underinflated or obscured lungs), the lung-field borders less salient")
+      .min_exclusive(0)
+      .max(1.5);
   s.add_enum("task", {"classification", "segmentation"}, "classification",
              "classification: labels are the diagnosis (masks hold the lung fields too); segmentation: the "
              "target is the lung-field masks [N,1,H,W] (the heart shadow excluded), no labels");
@@ -403,6 +409,7 @@ PhantomXray::PhantomXray(const medadv::Params& p, medadv::RunContext& /*ctx*/)
       balance_(p.get_float("balance")),
       lesion_scale_(p.get_float("lesion_scale")),
       opacity_(p.get_float("opacity")),
+      aeration_(p.get_float("aeration")),
       segmentation_(p.get_string("task") == "segmentation") {}
 
 medadv::DatasetContents PhantomXray::load(medadv::RunContext& ctx) {
@@ -416,6 +423,7 @@ medadv::DatasetContents PhantomXray::load(medadv::RunContext& ctx) {
     spec.noise = noise_;
     spec.lesion_scale = lesion_scale_;
     spec.opacity = opacity_;
+    spec.aeration = aeration_;
     PhantomSample sample;
     sample.image = render_xray(spec, gen, &sample.mask);
     const auto finding = static_cast<std::int64_t>(spec.finding);

@@ -35,6 +35,7 @@ struct XraySpec {
   double noise = 0.02;        // spread of the noise at mid grey (intensities in [0,1])
   double lesion_scale = 1.0;  // multiplies the size of every opacity
   double opacity = 1.0;       // multiplies the density of every opacity
+  double aeration = 1.0;      // multiplies the air in the lung fields (their darkness)
 };
 
 // Where the anatomy of one image lies.
