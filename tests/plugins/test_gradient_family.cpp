@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -65,6 +66,19 @@ AttackResult run_on(const char* name, Value::Table overrides, const AttackBatch&
                     const Objective& objective, medadv::RunContext& ctx) {
   T attack(params_of<T>(name, std::move(overrides)), ctx);
   return attack.run(batch, cap, objective, ctx);
+}
+
+// BIM with `p` run through the family's projected loop with the step hooks `hooks` adds:
+// what a member's transform does to BIM, isolated from the member's own plugin.
+torch::Tensor bim_with_hooks(std::shared_ptr<medadv::TappedModule> model, std::int64_t classes,
+                             const AttackBatch& batch, const Value::Table& p, const std::function<g::StepHooks()>& hooks) {
+  Capability cap = Capability::white_box(std::make_shared<ModuleModel>(model, classes, medadv::Task::Classification));
+  const Objective objective(BaseLoss::CrossEntropy, false);
+  medadv::testing::TestContext ctx;
+  g::Bim reference(params_of<g::Bim>("bim", p), ctx);
+  const auto problem = g::make_problem(batch, cap, objective, "test");
+  return g::run_projected(problem, reference.settings(), ctx, [&](std::int64_t, const g::Problem&) { return hooks(); })
+      .adversarial;
 }
 
 // A randomised member: the same seed gives the same images, another seed others.
@@ -271,18 +285,13 @@ TEST(GradientFamily, MimWithoutMomentumIsBim) {
   no_momentum.emplace_back("momentum", 0.0);
   EXPECT_TRUE(torch::equal(run_attack<g::Mim>("mim", no_momentum, model, classes, batch).adversarial, bim.adversarial));
   // The accumulator itself with mu = 0 (normalisation included) leaves BIM's steps unchanged.
-  Capability cap = Capability::white_box(std::make_shared<ModuleModel>(model, classes, medadv::Task::Classification));
-  const Objective objective(BaseLoss::CrossEntropy, false);
-  medadv::testing::TestContext ctx;
-  g::Bim reference(params_of<g::Bim>("bim", p), ctx);
-  const auto problem = g::make_problem(batch, cap, objective, "test");
-  const auto hooked = g::run_projected(problem, reference.settings(), ctx, [](std::int64_t, const g::Problem&) {
+  const auto hooked = bim_with_hooks(model, classes, batch, p, [] {
     auto accumulator = std::make_shared<g::MomentumAccumulator>(0.0, g::MomentumNormalization::MeanAbs);
     g::StepHooks h;
     h.gradient = [accumulator](const torch::Tensor& grad, std::int64_t) { return (*accumulator)(grad); };
     return h;
   });
-  EXPECT_TRUE(torch::equal(hooked.adversarial, bim.adversarial));
+  EXPECT_TRUE(torch::equal(hooked, bim.adversarial));
   // With momentum the path differs after the first step, and the first step is BIM's.
   const auto mim = run_attack<g::Mim>("mim", p, model, classes, batch);
   EXPECT_FALSE(torch::equal(mim.adversarial, bim.adversarial));
@@ -428,18 +437,13 @@ TEST(GradientFamily, DimWithoutDiversityIsBim) {
   no_diversity.emplace_back("diversity_prob", 0.0);
   EXPECT_TRUE(torch::equal(run_attack<g::Dim>("dim", no_diversity, model, classes, batch).adversarial, bim.adversarial));
   // The transform itself at p = 0, as a hook, leaves BIM unchanged.
-  Capability cap = Capability::white_box(std::make_shared<ModuleModel>(model, classes, medadv::Task::Classification));
-  const Objective objective(BaseLoss::CrossEntropy, false);
-  medadv::testing::TestContext ctx;
-  g::Bim reference(params_of<g::Bim>("bim", p), ctx);
-  const auto problem = g::make_problem(batch, cap, objective, "test");
-  const auto hooked = g::run_projected(problem, reference.settings(), ctx, [](std::int64_t, const g::Problem&) {
+  const auto hooked = bim_with_hooks(model, classes, batch, p, [] {
     auto transform = std::make_shared<g::InputDiversity>(0.0, 0.9, g::Interpolation::Nearest, 3);
     g::StepHooks h;
     h.input = [transform](const torch::Tensor& x, std::int64_t) { return (*transform)(x); };
     return h;
   });
-  EXPECT_TRUE(torch::equal(hooked.adversarial, bim.adversarial));
+  EXPECT_TRUE(torch::equal(hooked, bim.adversarial));
   // Always transforming changes the path.
   auto always = p;
   always.emplace_back("diversity_prob", 1.0);
