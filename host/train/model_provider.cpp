@@ -17,6 +17,7 @@
 #include "medadv/splits.h"
 #include "medadv/torch_compat.h"
 #include "report/json.h"
+#include "train/chance_check.h"
 #include "train/train_keys.h"
 
 namespace medadv::host {
@@ -201,7 +202,17 @@ void load_weights(torch::nn::Module& module, const std::filesystem::path& file, 
                          c10::str(c10::IntArrayRef(shape)) + hint);
 }
 
-PreparedModel prepare_model(const ModelRequest& request, ModelPlugin& plugin, const DatasetContents& data,
+namespace {
+
+// Segmentation has no majority-class baseline to compare with; classifiers do.
+void warn_if_at_chance(const PreparedModel& prepared, const std::string& name, const torch::Tensor& val_labels,
+                       RunContext& ctx) {
+  if (prepared.spec.task != Task::Classification) return;
+  const std::string warning = chance_level_warning("model '" + name + "'", prepared.report.val.accuracy, val_labels);
+  if (!warning.empty()) ctx.log().warn(warning);
+}
+
+PreparedModel load_or_train(const ModelRequest& request, ModelPlugin& plugin, const DatasetContents& data,
                             const std::map<std::string, torch::Tensor>& splits, RunContext& ctx) {
   const std::string name = model_name(request.model);
   const auto& train_idx = splits.at(kTrainSplit);
@@ -274,6 +285,16 @@ PreparedModel prepare_model(const ModelRequest& request, ModelPlugin& plugin, co
   std::snprintf(seconds, sizeof seconds, "%.1f", prepared.report.seconds);
   ctx.log().info(std::string("trained in ") + seconds + " s; val " +
                  metrics_text(prepared.report.val) + "; weights stored in " + display(prepared.weights_file));
+  return prepared;
+}
+
+}  // namespace
+
+PreparedModel prepare_model(const ModelRequest& request, ModelPlugin& plugin, const DatasetContents& data,
+                            const std::map<std::string, torch::Tensor>& splits, RunContext& ctx) {
+  PreparedModel prepared = load_or_train(request, plugin, data, splits, ctx);
+  if (data.labels.defined())
+    warn_if_at_chance(prepared, model_name(request.model), data.labels.index_select(0, splits.at(kValSplit)), ctx);
   return prepared;
 }
 
