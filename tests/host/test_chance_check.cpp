@@ -19,7 +19,7 @@ TEST(ChanceCheck, BinomialTailMatchesHandComputation) {
   EXPECT_NEAR(expected, 0.0105920, 1e-6);
   EXPECT_DOUBLE_EQ(binomial_upper_tail(0, 10, 0.3), 1.0);
   EXPECT_DOUBLE_EQ(binomial_upper_tail(11, 10, 0.3), 0.0);
-  // Large n stays finite and sums to one from k = 0 onwards.
+  // Large n: the log-space sum stays finite; P(X >= 1) = 1 - 2^-2000.
   EXPECT_NEAR(binomial_upper_tail(1, 2000, 0.5), 1.0, 1e-12);
 }
 
