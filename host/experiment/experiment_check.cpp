@@ -20,6 +20,9 @@ ParamSchema experiment_schema() {
   s.add_string("device", "auto", "auto | cpu | cuda | cuda:N.");
   s.add_int("threads", 0, "CPU threads; 0 means all cores.").min(0);
   s.add_int("batch_size", 64, "Images per batch when attacking, evaluating and detecting.").min(1);
+  s.add_bool("attack_adv_train", true,
+             "Also record every attack on the adv_train split. Detectors attack adv_train whatever this "
+             "says (they are fitted on it); false skips those passes in an experiment without detectors.");
   s.add_list("plugin_path", ParamSpec("", ParamType::String, ""), {},
              "Extra plugin directories or files, relative to the experiment file.");
   return s;
@@ -262,6 +265,7 @@ struct Checker {
       result.device = settings.get_string("device");
       result.threads = static_cast<int>(settings.get_int("threads"));
       result.batch_size = settings.get_int("batch_size");
+      result.attack_adv_train = settings.get_bool("attack_adv_train");
       const std::string& d = result.device;
       const bool known = d == "auto" || d == "cpu" || d == "cuda" ||
                          (d.rfind("cuda:", 0) == 0 && d.size() > 5 &&

@@ -31,6 +31,7 @@ struct CheckedExperiment {
   std::string device = "auto";
   int threads = 0;
   std::int64_t batch_size = 64;
+  bool attack_adv_train = true;  // record attack trials on adv_train too (detectors need them anyway)
   std::vector<PluginUse> uses;
   Value resolved;  // the experiment with every default filled in
 };

@@ -146,6 +146,7 @@ Plan make_plan(const CheckedExperiment& e) {
       const std::string aid = vid + "__" + file_safe(attack.label) +
                               (attack.epsilon_text.empty() ? "" : "__" + file_safe(attack.epsilon_text));
       for (const char* split : {kAdvTrain, kAdvTest}) {
+        if (split == std::string(kAdvTrain) && !e.attack_adv_train) continue;
         Trial t;
         t.kind = TrialKind::Attack;
         t.variant = v;

@@ -84,6 +84,28 @@ TEST(Plan, ExpandsVariantsAttacksBudgetsAndSplits) {
   EXPECT_TRUE(ids.count("baseline__clean__adv_test"));
 }
 
+TEST(Plan, AttackAdvTrainFalseDropsOnlyTheAdvTrainAttackTrials) {
+  const auto all = hashes(plan_of(kExperiment)->plan);
+  const std::string detector = std::string(kExperiment) + "[[detector]]\nplugin = \"kd\"\n";
+  const auto with_detector = hashes(plan_of(detector)->plan);
+  for (const std::string& text : {std::string(kExperiment), detector}) {
+    auto c = plan_of(text, {"experiment.attack_adv_train=false"});
+    const auto& reference = text == detector ? with_detector : all;
+    const auto h = hashes(c->plan);
+    std::size_t dropped = 0;
+    for (const auto& [id, hash] : reference) {
+      const bool adv_train_attack =
+          id.find("__adv_train") != std::string::npos && id.find("__clean__") == std::string::npos;
+      dropped += adv_train_attack;
+      if (adv_train_attack) EXPECT_EQ(h.count(id), 0u) << id;
+      else EXPECT_EQ(h.count(id) ? h.at(id) : "", hash) << id << " is kept with its hash, so --resume finds it";
+    }
+    EXPECT_EQ(dropped, 3u);
+    EXPECT_EQ(c->plan.trials.size(), reference.size() - 3);
+  }
+  EXPECT_EQ(with_detector.size(), all.size() + 3) << "one detector trial per attack";
+}
+
 TEST(Plan, ChangingAParameterChangesExactlyTheTrialsItAffects) {
   const auto base = hashes(plan_of(kExperiment)->plan);
   const auto steps = hashes(plan_of(kExperiment, {"attack[1].steps=7"})->plan);

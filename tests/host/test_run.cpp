@@ -130,6 +130,19 @@ TEST(Run, WritesTheRunDirectoryAndExports) {
   EXPECT_NE(again.all().find("cached weights"), std::string::npos) << again.all();
   EXPECT_EQ(results_by_trial(out / "results.jsonl"), results_by_trial(t.root / "run2" / "results.jsonl"));
 
+  // Without the adv_train attacks: the adv_test trials are the same, nothing else is attacked.
+  auto test_only = run_medadv("run " + t.toml.string() + " --output " + (t.root / "run3").string() +
+                                  " --set experiment.attack_adv_train=false",
+                              t.env());
+  ASSERT_EQ(test_only.status, 0) << test_only.all();
+  auto expected = results_by_trial(out / "results.jsonl");
+  for (auto it = expected.begin(); it != expected.end();)
+    it = (it->first.find("__adv_train") != std::string::npos && it->first.find("__clean__") == std::string::npos)
+             ? expected.erase(it)
+             : std::next(it);
+  ASSERT_EQ(expected.size(), 5u) << "2 clean + 3 attacks on adv_test";
+  EXPECT_EQ(results_by_trial(t.root / "run3" / "results.jsonl"), expected);
+
   // An existing run directory is never overwritten without --resume.
   auto refused = run_medadv("run " + t.toml.string() + " --output " + out.string(), t.env());
   EXPECT_EQ(refused.status, 2) << refused.all();
