@@ -50,6 +50,26 @@ double robust_accuracy(const torch::Tensor& adversarial_predictions, const torch
   return accuracy(adversarial_predictions, labels);
 }
 
+std::vector<double> per_class_accuracy(const torch::Tensor& predictions, const torch::Tensor& labels,
+                                       std::int64_t num_classes) {
+  require_aligned(predictions, labels, "per_class_accuracy", "predictions", "labels");
+  if (num_classes < 1)
+    throw InvalidInput("metrics::per_class_accuracy: num_classes is " + std::to_string(num_classes) + ", expected >= 1");
+  const auto y = labels.detach().to(torch::kLong).cpu();
+  const auto correct = (predictions.detach().to(torch::kLong).cpu() == y).to(torch::kLong);
+  if (y.numel() > 0 && (y.min().item<std::int64_t>() < 0 || y.max().item<std::int64_t>() >= num_classes))
+    throw InvalidInput("metrics::per_class_accuracy: a label lies outside [0, " + std::to_string(num_classes) + ")");
+  // One pass over the samples: per-class totals and hits by bincount.
+  const auto totals = torch::bincount(y, {}, num_classes);
+  const auto hits = torch::bincount(y, correct, num_classes).to(torch::kLong);
+  std::vector<double> out(static_cast<std::size_t>(num_classes), kNaN);
+  for (std::int64_t k = 0; k < num_classes; ++k) {
+    const auto n = totals[k].item<std::int64_t>();
+    if (n > 0) out[static_cast<std::size_t>(k)] = static_cast<double>(hits[k].item<std::int64_t>()) / n;
+  }
+  return out;
+}
+
 torch::Tensor per_sample_success_untargeted(const torch::Tensor& clean_predictions,
                                             const torch::Tensor& adversarial_predictions,
                                             const torch::Tensor& labels) {

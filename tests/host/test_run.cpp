@@ -123,6 +123,16 @@ TEST(Run, WritesTheRunDirectoryAndExports) {
   ASSERT_FALSE(pgd_line.empty());
   const double robust = arrays.at("pred_adversarial").eq(arrays.at("labels")).to(torch::kDouble).mean().item<double>();
   EXPECT_NEAR(std::stod(field(pgd_line, "robust_accuracy")), robust, 1e-9);
+  // And so is the robust accuracy within each class.
+  const auto& labels = arrays.at("labels");
+  for (std::int64_t k = 0; k < 2; ++k) {
+    const auto in_class = labels.eq(k);
+    ASSERT_GT(in_class.sum().item<std::int64_t>(), 0) << "class " << k << " is in adv_test";
+    const double expected = arrays.at("pred_adversarial").index({in_class}).eq(k).to(torch::kDouble).mean().item<double>();
+    const std::string key = "robust_accuracy.class" + std::to_string(k);
+    ASSERT_FALSE(field(pgd_line, key).empty()) << key << " in " << pgd_line;
+    EXPECT_NEAR(std::stod(field(pgd_line, key)), expected, 1e-9) << key;
+  }
 
   // A second run reuses the cached weights.
   auto again = run_medadv("run " + t.toml.string() + " --output " + (t.root / "run2").string(), t.env());

@@ -32,6 +32,25 @@ TEST(Metrics, AccuracyCountsMatches) {
   EXPECT_THROW(m::accuracy(torch::zeros({5, 2}, torch::kLong), labels), medadv::InvalidInput);
 }
 
+TEST(Metrics, PerClassAccuracyIsTheAccuracyWithinEachTrueClass) {
+  const auto labels = longs({0, 1, 2, 1, 0});
+  const auto predictions = longs({0, 1, 1, 1, 2});
+  // Class 0: samples 0 and 4, one right; class 1: samples 1 and 3, both right; class 2:
+  // sample 2, wrong; class 3: no sample.
+  const auto per_class = m::per_class_accuracy(predictions, labels, 4);
+  ASSERT_EQ(per_class.size(), 4u);
+  EXPECT_DOUBLE_EQ(per_class[0], 0.5);
+  EXPECT_DOUBLE_EQ(per_class[1], 1.0);
+  EXPECT_DOUBLE_EQ(per_class[2], 0.0);
+  EXPECT_TRUE(std::isnan(per_class[3]));
+  // Weighted by the class sizes they give the overall accuracy back.
+  EXPECT_DOUBLE_EQ((2 * per_class[0] + 2 * per_class[1] + 1 * per_class[2]) / 5, m::accuracy(predictions, labels));
+  EXPECT_THROW(m::per_class_accuracy(predictions, labels, 2), medadv::InvalidInput) << "label 2 with 2 classes";
+  EXPECT_THROW(m::per_class_accuracy(predictions, labels, 0), medadv::InvalidInput);
+  EXPECT_THROW(m::per_class_accuracy(longs({0}), labels, 3), medadv::InvalidInput);
+  EXPECT_EQ(m::per_class_accuracy(longs({}), longs({}), 2).size(), 2u);
+}
+
 TEST(Metrics, UntargetedSuccessCountsOnlyCleanCorrectSamples) {
   const auto labels = longs({0, 1, 2, 1, 0});
   const auto clean = longs({0, 1, 1, 1, 2});        // correct: samples 0, 1, 3

@@ -13,6 +13,8 @@
 
 #include <torch/torch.h>
 
+#include <vector>
+
 #include "medadv/export.h"
 
 namespace medadv::metrics {
@@ -34,6 +36,13 @@ MEDADV_API double accuracy(const torch::Tensor& predictions, const torch::Tensor
 // Accuracy of the predictions on the adversarial inputs of every sample (the same formula;
 // named so call sites say which one they report).
 MEDADV_API double robust_accuracy(const torch::Tensor& adversarial_predictions, const torch::Tensor& labels);
+
+// Accuracy within each true class: entry k is mean(predictions == k) over the samples
+// labelled k, NaN when no sample is labelled k. A vector of num_classes entries; labels
+// outside [0, num_classes) are refused. With robust predictions it shows what a single
+// robust accuracy hides: which classes an attack turns.
+MEDADV_API std::vector<double> per_class_accuracy(const torch::Tensor& predictions, const torch::Tensor& labels,
+                                                  std::int64_t num_classes);
 
 // Untargeted success of sample i: it was classified correctly on the clean input and
 // is not on the adversarial one: clean_i == y_i && adversarial_i != y_i. [N] bool (CPU).
