@@ -78,13 +78,10 @@ void segmentation_metrics(JsonWriter& json, const AttackPlan& a, const SplitData
 
 // Clean and robust accuracy within each true class ("robust_accuracy.class1"): an
 // attack that turns one class entirely and leaves another alone shows here, not in the
-// overall figures. Classes from the data set's names, else from the largest label.
-void per_class_metrics(JsonWriter& json, const DatasetMeta& meta, const torch::Tensor& y, const AttackOutcome& o) {
-  std::int64_t classes = static_cast<std::int64_t>(meta.class_names.size());
-  if (classes == 0 && y.numel() > 0) classes = y.max().item<std::int64_t>() + 1;
-  if (classes == 0) return;
-  const auto clean = metrics::per_class_accuracy(o.clean_prediction, y, classes);
-  const auto robust = metrics::per_class_accuracy(o.adversarial_prediction, y, classes);
+// overall figures. One entry per class of the attacked model.
+void per_class_metrics(JsonWriter& json, const torch::Tensor& y, const AttackOutcome& o) {
+  const auto clean = metrics::per_class_accuracy(o.clean_prediction, y, o.num_classes);
+  const auto robust = metrics::per_class_accuracy(o.adversarial_prediction, y, o.num_classes);
   for (std::size_t k = 0; k < clean.size(); ++k) {
     json.key("clean_accuracy.class" + std::to_string(k)).value(clean[k]);
     json.key("robust_accuracy.class" + std::to_string(k)).value(robust[k]);
@@ -126,7 +123,7 @@ std::string attack_record(const Plan& plan, const Trial& trial, const DatasetMet
     json.key("clean_accuracy").value(metrics::accuracy(o.clean_prediction, y));
     json.key("robust_accuracy").value(metrics::robust_accuracy(o.adversarial_prediction, y));
     json.key("attack_success_rate").value(attack_success_rate(a, split, o));
-    per_class_metrics(json, meta, y, o);
+    per_class_metrics(json, y, o);
   }
   json.key("linf").value(mean_of(metrics::linf_norm(split.images, o.adversarial)));
   json.key("linf_max").value(split.size() ? metrics::linf_norm(split.images, o.adversarial).max().item<double>() : NAN);
