@@ -125,8 +125,9 @@ std::string attack_record(const Plan& plan, const Trial& trial, const DatasetMet
     json.key("attack_success_rate").value(attack_success_rate(a, split, o));
     per_class_metrics(json, y, o);
   }
-  json.key("linf").value(mean_of(metrics::linf_norm(split.images, o.adversarial)));
-  json.key("linf_max").value(split.size() ? metrics::linf_norm(split.images, o.adversarial).max().item<double>() : NAN);
+  const torch::Tensor linf = metrics::linf_norm(split.images, o.adversarial);
+  json.key("linf").value(mean_of(linf));
+  json.key("linf_max").value(split.size() ? linf.max().item<double>() : NAN);
   json.key("l2").value(mean_of(metrics::l2_norm(split.images, o.adversarial)));
   json.key("l0").value(mean_of(metrics::l0_norm(split.images, o.adversarial)));
   json.key("psnr").value(metrics::mean_psnr(split.images, o.adversarial));
