@@ -92,7 +92,7 @@ torch::Tensor patchiness(const torch::Tensor& images, const torch::Tensor& lungs
 TEST(PhantomXray, DeclaresEveryParameterTypedDefaultedDocumented) {
   const auto schema = phantom_testing::schema_of<PhantomXray>();
   const std::vector<std::string> keys = {"image_size",   "count",   "classes", "noise", "balance",
-                                         "lesion_scale", "opacity", "aeration", "task"};
+                                         "lesion_scale", "opacity", "aeration", "zoom", "task"};
   ASSERT_EQ(schema.specs().size(), keys.size());
   for (const auto& key : keys) {
     const auto* spec = schema.find(key);
@@ -115,6 +115,7 @@ TEST(PhantomXray, DeclaresEveryParameterTypedDefaultedDocumented) {
   EXPECT_DOUBLE_EQ(p.get_float("lesion_scale"), 1.0);
   EXPECT_DOUBLE_EQ(p.get_float("opacity"), 1.0);
   EXPECT_DOUBLE_EQ(p.get_float("aeration"), 1.0);
+  EXPECT_DOUBLE_EQ(p.get_float("zoom"), 1.0);
   EXPECT_EQ(p.get_string("task"), "classification");
 }
 
@@ -135,6 +136,8 @@ TEST(PhantomXray, RefusesInvalidParametersNamingTheKey) {
                        {"opacity", Value(3.5)},
                        {"aeration", Value(0.0)},
                        {"aeration", Value(1.6)},
+                       {"zoom", Value(0.9)},
+                       {"zoom", Value(4.5)},
                        {"task", Value("detection")},
                        {"task", Value(1)},
                        {"contrast", Value(1.0)}});
@@ -279,6 +282,23 @@ TEST(PhantomXray, AerationSetsTheLungFieldsContrastOnTheSameAnatomy) {
     EXPECT_GT(contrast(faint), 0.0) << "image " << i;
     EXPECT_LT(contrast(faint), 0.6 * contrast(full)) << "image " << i;
   }
+}
+
+// Where the lungs are, image after image: at zoom 1 most pixels are lung in almost every
+// image or in almost none (the chest's fixed layout); a close view takes that away while
+// every image still shows some lung.
+TEST(PhantomXray, ZoomTakesAwayTheFixedLayout) {
+  const auto stable_share = [](double zoom) {
+    const auto d = load_xray({{"count", Value(96)}, {"image_size", Value(32)}, {"zoom", Value(zoom)}});
+    const auto lungs = d.masks.to(torch::kFloat64);
+    EXPECT_GT((lungs.sum({1, 2, 3}) > 0).to(torch::kFloat64).mean().item<double>(), 0.95) << "zoom " << zoom;
+    const auto frequency = lungs.mean(0);
+    const double share = ((frequency >= 0.9) | (frequency <= 0.1)).to(torch::kFloat64).mean().item<double>();
+    std::cout << "[phantom-xray] zoom " << zoom << ": pixels lung in >= 90% or <= 10% of the images: " << share << "\n";
+    return share;
+  };
+  EXPECT_GT(stable_share(1.0), 0.6);
+  EXPECT_LT(stable_share(2.0), 0.2);
 }
 
 TEST(PhantomXray, OpacitiesOnlyWithPneumoniaAndInsideTheLungs) {

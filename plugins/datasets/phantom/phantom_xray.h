@@ -26,6 +26,7 @@ class PhantomXray : public medadv::Dataset {
   double lesion_scale_;
   double opacity_;
   double aeration_;
+  double zoom_;
   bool segmentation_;
 };
 

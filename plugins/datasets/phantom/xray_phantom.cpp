@@ -269,14 +269,23 @@ XrayFinding draw_xray_finding(at::Generator& gen, double balance) {
 
 torch::Tensor render_xray(const XraySpec& spec, at::Generator& gen, torch::Tensor* lungs, XrayLayout* layout) {
   TORCH_CHECK(spec.image_size >= 8, "render_xray: image_size too small");
-  TORCH_CHECK(spec.lesion_scale > 0 && spec.opacity >= 0 && spec.aeration >= 0,
-              "render_xray: lesion_scale must be > 0, opacity and aeration >= 0");
+  TORCH_CHECK(spec.lesion_scale > 0 && spec.opacity >= 0 && spec.aeration >= 0 && spec.zoom >= 1,
+              "render_xray: lesion_scale must be > 0, opacity and aeration >= 0, zoom >= 1");
   const auto S = spec.image_size;
   const Canvas image = Canvas::make(S, S);
   Sampler rng(gen);
 
   // The patient: off centre a little, tilted, larger or smaller.
-  const Pose pose{rng.uniform(-0.05, 0.05), rng.uniform(-0.03, 0.06), rng.normal(0, 0.03), rng.uniform(0.93, 1.04)};
+  Pose pose{rng.uniform(-0.05, 0.05), rng.uniform(-0.03, 0.06), rng.normal(0, 0.03), rng.uniform(0.93, 1.04)};
+  if (spec.zoom > 1) {
+    // A close view: magnified about a random point of the chest and turned, so that no
+    // landmark keeps its place in the image. Drawn only here: zoom 1 leaves every image
+    // (and every weight cached for it) as it was.
+    pose.scale *= spec.zoom * rng.uniform(0.8, 1.2);
+    pose.x = rng.uniform(-0.7, 0.7) * (spec.zoom - 1);
+    pose.y = rng.uniform(-0.5, 0.5) * (spec.zoom - 1);
+    pose.angle = rng.normal(0, 0.3);
+  }
   const Canvas cv = pose.local(image);
   const Thorax t = draw_thorax(rng);
   const auto& x = cv.x;
@@ -396,6 +405,12 @@ void PhantomXray::schema(medadv::ParamSchema& s) {
               "ribs and heart (underinflated or obscured lungs), the lung-field borders less salient")
       .min_exclusive(0)
       .max(1.5);
+  s.add_float("zoom", 1.0,
+              "1: the whole chest, centred; above 1: each image a close view of a random part of it, magnified by "
+              "zoom (times 0.8-1.2), shifted and turned at random (sd 0.3 rad), so the anatomy has no fixed "
+              "layout in the image")
+      .min(1)
+      .max(4);
   s.add_enum("task", {"classification", "segmentation"}, "classification",
              "classification: labels are the diagnosis (masks hold the lung fields too); segmentation: the "
              "target is the lung-field masks [N,1,H,W] (the heart shadow excluded), no labels");
@@ -410,6 +425,7 @@ PhantomXray::PhantomXray(const medadv::Params& p, medadv::RunContext& /*ctx*/)
       lesion_scale_(p.get_float("lesion_scale")),
       opacity_(p.get_float("opacity")),
       aeration_(p.get_float("aeration")),
+      zoom_(p.get_float("zoom")),
       segmentation_(p.get_string("task") == "segmentation") {}
 
 medadv::DatasetContents PhantomXray::load(medadv::RunContext& ctx) {
@@ -424,6 +440,7 @@ medadv::DatasetContents PhantomXray::load(medadv::RunContext& ctx) {
     spec.lesion_scale = lesion_scale_;
     spec.opacity = opacity_;
     spec.aeration = aeration_;
+    spec.zoom = zoom_;
     PhantomSample sample;
     sample.image = render_xray(spec, gen, &sample.mask);
     const auto finding = static_cast<std::int64_t>(spec.finding);

@@ -15,7 +15,8 @@
 // adds patchy opacities (blurred, mottled blobs) inside the lung fields: bacterial
 // pneumonia a few large dense patches in one lung (lobar consolidation), viral
 // pneumonia many small fainter ones in both lungs, around the hila and lower zones.
-// Acquisition: patient position and size, exposure (film gamma, window), the heel
+// Acquisition: patient position and size (or, with `zoom`, a close view of part of the
+// chest), exposure (film gamma, window), the heel
 // effect, detector blur and quantum-like noise whose spread grows with brightness (fewer
 // photons reach the detector behind dense tissue).
 #include <cstdint>
@@ -36,6 +37,7 @@ struct XraySpec {
   double lesion_scale = 1.0;  // multiplies the size of every opacity
   double opacity = 1.0;       // multiplies the density of every opacity
   double aeration = 1.0;      // multiplies the air in the lung fields (their darkness)
+  double zoom = 1.0;          // > 1: a magnified, rotated view of a random part of the chest
 };
 
 // Where the anatomy of one image lies.
