@@ -279,8 +279,8 @@ torch::Tensor render_xray(const XraySpec& spec, at::Generator& gen, torch::Tenso
   Pose pose{rng.uniform(-0.05, 0.05), rng.uniform(-0.03, 0.06), rng.normal(0, 0.03), rng.uniform(0.93, 1.04)};
   if (spec.zoom > 1) {
     // A close view: magnified about a random point of the chest and turned, so that no
-    // landmark keeps its place in the image. Drawn only here: zoom 1 leaves every image
-    // (and every weight cached for it) as it was.
+    // landmark keeps its place in the image. Drawn only here, so that at zoom 1 the images
+    // (and every figure measured on them) stay as they were before zoom existed.
     pose.scale *= spec.zoom * rng.uniform(0.8, 1.2);
     pose.x = rng.uniform(-0.7, 0.7) * (spec.zoom - 1);
     pose.y = rng.uniform(-0.5, 0.5) * (spec.zoom - 1);

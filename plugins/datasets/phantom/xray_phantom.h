@@ -16,9 +16,9 @@
 // pneumonia a few large dense patches in one lung (lobar consolidation), viral
 // pneumonia many small fainter ones in both lungs, around the hila and lower zones.
 // Acquisition: patient position and size (or, with `zoom`, a close view of part of the
-// chest), exposure (film gamma, window), the heel
-// effect, detector blur and quantum-like noise whose spread grows with brightness (fewer
-// photons reach the detector behind dense tissue).
+// chest), exposure (film gamma, window), the heel effect, detector blur and quantum-like
+// noise whose spread grows with brightness (fewer photons reach the detector behind dense
+// tissue).
 #include <cstdint>
 
 #include <ATen/core/Generator.h>
