@@ -56,13 +56,14 @@ torch::Tensor colour_variegation(const torch::Tensor& images, const torch::Tenso
 TEST(PhantomDerm, DeclaresEveryParameterTypedDefaultedDocumented) {
   const auto schema = phantom_testing::schema_of<PhantomDerm>();
   const std::vector<std::string> keys = {"image_size",   "count",  "classes", "noise",
-                                         "balance",      "lesion_scale", "atypia", "hair"};
+                                         "balance",      "lesion_scale", "atypia", "hair", "task"};
   ASSERT_EQ(schema.specs().size(), keys.size());
   for (const auto& key : keys) {
     const auto* spec = schema.find(key);
     ASSERT_NE(spec, nullptr) << key;
     EXPECT_FALSE(spec->doc().empty()) << key;
     EXPECT_FALSE(spec->is_required()) << key;
+    if (key == "task") continue;
     EXPECT_TRUE(spec->lower().has_value()) << key;
     if (key != "count") {
       EXPECT_TRUE(spec->upper().has_value()) << key;
@@ -77,6 +78,8 @@ TEST(PhantomDerm, DeclaresEveryParameterTypedDefaultedDocumented) {
   EXPECT_DOUBLE_EQ(p.get_float("lesion_scale"), 1.0);
   EXPECT_DOUBLE_EQ(p.get_float("atypia"), 1.0);
   EXPECT_DOUBLE_EQ(p.get_float("hair"), 0.3);
+  EXPECT_EQ(schema.find("task")->allowed(), (std::vector<std::string>{"classification", "segmentation"}));
+  EXPECT_EQ(p.get_string("task"), "classification");
 }
 
 TEST(PhantomDerm, RefusesInvalidParametersNamingTheKey) {
@@ -95,6 +98,7 @@ TEST(PhantomDerm, RefusesInvalidParametersNamingTheKey) {
                        {"atypia", Value(-0.2)},
                        {"atypia", Value(1.2)},
                        {"hair", Value(2.0)},
+                       {"task", Value("detection")},
                        {"hairs", Value(0.5)}});
   EXPECT_NO_THROW(phantom_testing::params_of<PhantomDerm>(
       "phantom-derm", {{"classes", Value(3)}, {"atypia", Value(0.0)}, {"hair", Value(1.0)}}));
@@ -175,6 +179,19 @@ TEST(PhantomDerm, ThreeClassesAddKeratosesAmongTheBenign) {
   auto index = melanoma.nonzero().view({-1});
   EXPECT_TRUE(torch::equal(d3.images.index_select(0, index), d2.images.index_select(0, index)));
   EXPECT_NEAR((d3.labels == 1).sum().item<double>() / (d3.labels < 2).sum().item<double>(), 0.5, 0.15);
+}
+
+TEST(PhantomDerm, SegmentationTaskTargetsTheLesion) {
+  const Value::Table base = {{"count", Value(8)}, {"image_size", Value(32)}};
+  Value::Table seg = base;
+  seg.emplace_back("task", Value("segmentation"));
+  const auto s = load_derm(seg, 3), c = load_derm(base, 3);
+  EXPECT_EQ(s.meta.task, medadv::Task::Segmentation);
+  EXPECT_EQ(s.meta.class_names, (std::vector<std::string>{"background", "lesion"}));
+  EXPECT_EQ(s.meta.modality, "dermoscopy");
+  EXPECT_FALSE(s.labels.defined());
+  EXPECT_TRUE(torch::equal(s.images, c.images));
+  EXPECT_TRUE(torch::equal(s.masks, c.masks));
 }
 
 TEST(PhantomDerm, MaskHoldsTheLesionWhichIsDarkerThanTheSkinAroundIt) {

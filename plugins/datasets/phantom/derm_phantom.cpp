@@ -294,6 +294,9 @@ void PhantomDerm::schema(medadv::ParamSchema& s) {
       .min(0)
       .max(1);
   s.add_float("hair", 0.3, "probability that hairs cross an image").min(0).max(1);
+  s.add_enum("task", {"classification", "segmentation"}, "classification",
+             "classification: labels are the diagnosis (masks hold the lesion too); segmentation: the target is "
+             "the lesion masks [N,1,H,W] (inside the dermoscope's aperture), no labels");
 }
 
 PhantomDerm::PhantomDerm(const medadv::Params& p, medadv::RunContext& /*ctx*/)
@@ -304,7 +307,8 @@ PhantomDerm::PhantomDerm(const medadv::Params& p, medadv::RunContext& /*ctx*/)
       balance_(p.get_float("balance")),
       lesion_scale_(p.get_float("lesion_scale")),
       atypia_(p.get_float("atypia")),
-      hair_(p.get_float("hair")) {}
+      hair_(p.get_float("hair")),
+      segmentation_(p.get_string("task") == "segmentation") {}
 
 medadv::DatasetContents PhantomDerm::load(medadv::RunContext& ctx) {
   const auto class_names = classes_ == 2
@@ -331,11 +335,16 @@ medadv::DatasetContents PhantomDerm::load(medadv::RunContext& ctx) {
 
   medadv::DatasetContents out;
   out.images = set.images;
-  out.labels = set.labels;
   out.masks = set.masks;
-  out.meta.task = medadv::Task::Classification;
   out.meta.modality = "dermoscopy";
-  out.meta.class_names = class_names;
+  if (segmentation_) {
+    out.meta.task = medadv::Task::Segmentation;
+    out.meta.class_names = {"background", "lesion"};
+  } else {
+    out.meta.task = medadv::Task::Classification;
+    out.meta.class_names = class_names;
+    out.labels = set.labels;
+  }
   return out;
 }
 

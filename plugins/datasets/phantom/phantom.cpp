@@ -15,4 +15,4 @@ MEDADV_PLUGINS(medadv::dataset<medadv::phantom::PhantomFundus>(
                medadv::dataset<medadv::phantom::PhantomDerm>(
                    "phantom-derm", "1.0.0",
                    "Synthetic dermoscopy images of one pigmented lesion: benign/malignant or nevus/seborrheic "
-                   "keratosis/melanoma, with lesion masks, generated from the seed"))
+                   "keratosis/melanoma, with lesion masks (classification or segmentation), generated from the seed"))

@@ -1,7 +1,8 @@
 #pragma once
 // phantom-derm: synthetic dermoscopy images of pigmented lesions (derm_phantom.h),
 // generated in process from the run's seed (no files, no network). Image i depends only
-// on the seed and i, never on `count`.
+// on the seed and i, never on `count`. Classification of the lesion by default; `task =
+// "segmentation"` makes the lesion itself the target.
 #include <cstdint>
 
 #include "medadv/context.h"
@@ -25,6 +26,7 @@ class PhantomDerm : public medadv::Dataset {
   double lesion_scale_;
   double atypia_;
   double hair_;
+  bool segmentation_;
 };
 
 }  // namespace medadv::phantom
