@@ -51,6 +51,23 @@ void expect_refused_naming_the_key(const std::string& name,
   }
 }
 
+// `task = "segmentation"` gives the same images and masks as classification, with the
+// masks as the target: the segmentation task, `class_names`, no labels.
+template <class Plugin>
+void expect_segmentation_task(const std::string& name, const std::vector<std::string>& class_names,
+                              const std::string& modality) {
+  const medadv::Value::Table base = {{"count", medadv::Value(8)}, {"image_size", medadv::Value(32)}};
+  medadv::Value::Table segmentation = base;
+  segmentation.emplace_back("task", medadv::Value("segmentation"));
+  const auto s = load<Plugin>(name, segmentation, 3), c = load<Plugin>(name, base, 3);
+  EXPECT_EQ(s.meta.task, medadv::Task::Segmentation);
+  EXPECT_EQ(s.meta.class_names, class_names);
+  EXPECT_EQ(s.meta.modality, modality);
+  EXPECT_FALSE(s.labels.defined());
+  EXPECT_TRUE(torch::equal(s.images, c.images));
+  EXPECT_TRUE(torch::equal(s.masks, c.masks));
+}
+
 // Area under the ROC curve of `score` for `positive`, by counting every (positive,
 // negative) pair (ties count half).
 inline double roc_auc(const torch::Tensor& score, const torch::Tensor& positive) {

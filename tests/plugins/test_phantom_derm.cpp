@@ -182,16 +182,7 @@ TEST(PhantomDerm, ThreeClassesAddKeratosesAmongTheBenign) {
 }
 
 TEST(PhantomDerm, SegmentationTaskTargetsTheLesion) {
-  const Value::Table base = {{"count", Value(8)}, {"image_size", Value(32)}};
-  Value::Table seg = base;
-  seg.emplace_back("task", Value("segmentation"));
-  const auto s = load_derm(seg, 3), c = load_derm(base, 3);
-  EXPECT_EQ(s.meta.task, medadv::Task::Segmentation);
-  EXPECT_EQ(s.meta.class_names, (std::vector<std::string>{"background", "lesion"}));
-  EXPECT_EQ(s.meta.modality, "dermoscopy");
-  EXPECT_FALSE(s.labels.defined());
-  EXPECT_TRUE(torch::equal(s.images, c.images));
-  EXPECT_TRUE(torch::equal(s.masks, c.masks));
+  phantom_testing::expect_segmentation_task<PhantomDerm>("phantom-derm", {"background", "lesion"}, "dermoscopy");
 }
 
 TEST(PhantomDerm, MaskHoldsTheLesionWhichIsDarkerThanTheSkinAroundIt) {

@@ -223,16 +223,7 @@ TEST(PhantomXray, ThreeClassesSplitPneumoniaOnTheSameImages) {
 }
 
 TEST(PhantomXray, SegmentationTaskTargetsTheLungFields) {
-  const Value::Table base = {{"count", Value(8)}, {"image_size", Value(32)}};
-  Value::Table seg = base;
-  seg.emplace_back("task", Value("segmentation"));
-  const auto s = load_xray(seg, 3), c = load_xray(base, 3);
-  EXPECT_EQ(s.meta.task, medadv::Task::Segmentation);
-  EXPECT_EQ(s.meta.class_names, (std::vector<std::string>{"background", "lung"}));
-  EXPECT_EQ(s.meta.modality, "x-ray");
-  EXPECT_FALSE(s.labels.defined());
-  EXPECT_TRUE(torch::equal(s.images, c.images));
-  EXPECT_TRUE(torch::equal(s.masks, c.masks));
+  phantom_testing::expect_segmentation_task<PhantomXray>("phantom-xray", {"background", "lung"}, "x-ray");
 }
 
 // ---- Anatomy -------------------------------------------------------------------
