@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "phantom_derm.h"
@@ -332,20 +334,8 @@ medadv::DatasetContents PhantomDerm::load(medadv::RunContext& ctx) {
     }
     return sample;
   });
-
-  medadv::DatasetContents out;
-  out.images = set.images;
-  out.masks = set.masks;
-  out.meta.modality = "dermoscopy";
-  if (segmentation_) {
-    out.meta.task = medadv::Task::Segmentation;
-    out.meta.class_names = {"background", "lesion"};
-  } else {
-    out.meta.task = medadv::Task::Classification;
-    out.meta.class_names = class_names;
-    out.labels = set.labels;
-  }
-  return out;
+  return phantom_contents(std::move(set), "dermoscopy", class_names,
+                          segmentation_ ? std::optional<std::string>("lesion") : std::nullopt);
 }
 
 }  // namespace medadv::phantom

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "medadv/error.h"
@@ -461,15 +462,7 @@ medadv::DatasetContents PhantomFundus::load(medadv::RunContext& ctx) {
     sample.label = classes_ == 2 ? (spec.grade > 0 ? 1 : 0) : spec.grade;
     return sample;
   });
-
-  medadv::DatasetContents out;
-  out.images = set.images;
-  out.labels = set.labels;
-  out.masks = set.masks;
-  out.meta.task = medadv::Task::Classification;
-  out.meta.modality = "fundus";
-  out.meta.class_names = class_names;
-  return out;
+  return phantom_contents(std::move(set), "fundus", class_names, std::nullopt);
 }
 
 }  // namespace medadv::phantom

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <sstream>
+#include <utility>
 
 #include <ATen/Parallel.h>
 
@@ -52,6 +53,24 @@ PhantomSet render_phantom_set(medadv::RunContext& ctx, const std::string& name, 
   }
   msg << "), generated in " << seconds << " s";
   ctx.log().info(msg.str());
+  return out;
+}
+
+medadv::DatasetContents phantom_contents(PhantomSet set, const std::string& modality,
+                                         std::vector<std::string> class_names,
+                                         const std::optional<std::string>& segmentation_target) {
+  medadv::DatasetContents out;
+  out.images = std::move(set.images);
+  out.masks = std::move(set.masks);
+  out.meta.modality = modality;
+  if (segmentation_target) {
+    out.meta.task = medadv::Task::Segmentation;
+    out.meta.class_names = {"background", *segmentation_target};
+  } else {
+    out.meta.task = medadv::Task::Classification;
+    out.meta.class_names = std::move(class_names);
+    out.labels = std::move(set.labels);
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@
 // spread over the intra-op threads, progress reported and a summary logged.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "medadv/context.h"
+#include "medadv/dataset.h"
 
 namespace medadv::phantom {
 
@@ -39,5 +41,13 @@ struct PhantomSetShape {
 PhantomSet render_phantom_set(medadv::RunContext& ctx, const std::string& name, const PhantomSetShape& shape,
                               const std::vector<std::string>& class_names,
                               const std::function<PhantomSample(at::Generator&)>& render);
+
+// What a phantom data set hands the host: its images and masks (`modality` in the meta)
+// and either its labels, named by `class_names` (classification), or, when
+// `segmentation_target` names the masks' foreground, the masks as the target (classes
+// "background" and that name, no labels).
+medadv::DatasetContents phantom_contents(PhantomSet set, const std::string& modality,
+                                         std::vector<std::string> class_names,
+                                         const std::optional<std::string>& segmentation_target);
 
 }  // namespace medadv::phantom

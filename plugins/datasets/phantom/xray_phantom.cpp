@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "medadv/error.h"
@@ -448,20 +450,8 @@ medadv::DatasetContents PhantomXray::load(medadv::RunContext& ctx) {
     sample.label = classes_ == 2 ? (finding > 0 ? 1 : 0) : finding;
     return sample;
   });
-
-  medadv::DatasetContents out;
-  out.images = set.images;
-  out.masks = set.masks;
-  out.meta.modality = "x-ray";
-  if (segmentation_) {
-    out.meta.task = medadv::Task::Segmentation;
-    out.meta.class_names = {"background", "lung"};
-  } else {
-    out.meta.task = medadv::Task::Classification;
-    out.meta.class_names = diagnoses;
-    out.labels = set.labels;
-  }
-  return out;
+  return phantom_contents(std::move(set), "x-ray", diagnoses,
+                          segmentation_ ? std::optional<std::string>("lung") : std::nullopt);
 }
 
 }  // namespace medadv::phantom
