@@ -12,7 +12,8 @@
 // predicted border: it prints where the changed pixels lie (measured: 86% on the clean
 // mask's border, 97% turned to lung). Neither fainter lung fields (`aeration`) nor views
 // without the chest's fixed layout (`zoom`) change this; resolution does: at 256 px the
-// Dice halves at 8/255, as in the survey (docs/reproductions.md, Table 4).
+// Dice halves at 8/255, as in the survey (docs/reproductions.md, Table 4), which
+// test_segmentation_full_size.cpp asserts where a GPU trains that U-Net.
 #include <gtest/gtest.h>
 
 #include <algorithm>
