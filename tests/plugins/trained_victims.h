@@ -52,15 +52,19 @@ inline TrainedVictim train_victim(Dataset& dataset, std::shared_ptr<TappedModule
   set.val_labels = targets.index_select(0, splits.at(kValSplit));
   train_model(*module, set, training, ctx);
 
+  // The splits go where train_model put the module (the tests' device), as the engine's do.
+  const auto on_device = [&](const torch::Tensor& t, const char* split) {
+    return t.index_select(0, splits.at(split)).to(ctx.device());
+  };
   TrainedVictim v;
   v.module = module;
   v.spec = spec;
-  v.adv_train_images = data.images.index_select(0, splits.at(kAdvTrainSplit));
-  v.adv_train_labels = targets.index_select(0, splits.at(kAdvTrainSplit));
-  v.adv_test_images = data.images.index_select(0, splits.at(kAdvTestSplit));
-  v.adv_test_labels = targets.index_select(0, splits.at(kAdvTestSplit));
-  v.test_images = data.images.index_select(0, splits.at(kTestSplit));
-  v.test_labels = targets.index_select(0, splits.at(kTestSplit));
+  v.adv_train_images = on_device(data.images, kAdvTrainSplit);
+  v.adv_train_labels = on_device(targets, kAdvTrainSplit);
+  v.adv_test_images = on_device(data.images, kAdvTestSplit);
+  v.adv_test_labels = on_device(targets, kAdvTestSplit);
+  v.test_images = on_device(data.images, kTestSplit);
+  v.test_labels = on_device(targets, kTestSplit);
   v.test = evaluate_model(*module, v.test_images, v.test_labels, spec, ctx);
   v.model = std::make_shared<ModuleModel>(module, spec.num_classes, spec.task);  // freezes the module
   return v;
