@@ -83,7 +83,7 @@ TEST(SegmentationAttacks, SoftDicePgdBreaksTheXrayUnetAndBceTowardsEmptyShrinksT
 
   // The oracle: uniform noise in [-8/255, 8/255].
   auto gen = medadv::compat::cpu_generator(11);
-  const auto noise = (torch::rand(v.test_images.sizes(), gen) * 2 - 1) * (8.0 / 255);
+  const auto noise = ((torch::rand(v.test_images.sizes(), gen) * 2 - 1) * (8.0 / 255)).to(v.test_images.device());
   const double noise_dice = medadv::metrics::dice(predicted_masks(model, (v.test_images + noise).clamp(0, 1)), truth);
 
   // Untargeted: maximise the soft Dice loss against the true mask.
