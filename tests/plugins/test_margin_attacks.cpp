@@ -363,18 +363,16 @@ TEST(MarginAttacks, MinimalNormAttacksFindSmallerL2ThanPgdOnTheFundusClassifier)
 TEST(MarginAttacks, ApgdAttacksTheXrayUnetThroughTheSegmentationLoss) {
   const auto& v = medadv::testing::xray_unet();
   const auto truth = v.test_labels.round().to(torch::kLong);
-  const auto masks_of = [&](const torch::Tensor& x) {
-    torch::NoGradGuard no_grad;
-    return medadv::metrics::label_map_from_logits(v.model->logits(x));
-  };
-  const auto clean = masks_of(v.test_images);
+  const auto clean = v.predicted_masks(v.test_images);
   const double clean_dice = medadv::metrics::dice(clean, truth);
   AttackBatch batch{v.test_images, v.test_labels, {}};
   const Objective dice_loss(BaseLoss::SoftDice, false);
   // The phantom lung fields are large, high-contrast structures and this U-Net is robust
   // at 8/255 (tests/plugins/test_segmentation_attacks.cpp): APGD is checked against PGD
   // there and to break the segmentation at 64/255.
-  const auto dice_after = [&](const AttackResult& r) { return medadv::metrics::dice(masks_of(r.adversarial), truth); };
+  const auto dice_after = [&](const AttackResult& r) {
+    return medadv::metrics::dice(v.predicted_masks(r.adversarial), truth);
+  };
   const auto apgd = run_on<m::Apgd>(v, "apgd", {{"epsilon", "8/255"}, {"steps", 10}}, batch, dice_loss);
   const auto pgd = run_on<medadv::plugins::gradient::Pgd>(
       v, "pgd", {{"epsilon", "8/255"}, {"step", "2/255"}, {"steps", 10}}, batch, dice_loss);
@@ -389,7 +387,7 @@ TEST(MarginAttacks, ApgdAttacksTheXrayUnetThroughTheSegmentationLoss) {
   EXPECT_LE(large_dice, 0.5 * clean_dice);
   // Success is the objective's (Dice below 0.5 against the truth).
   EXPECT_TRUE(torch::equal(apgd_large.success.cpu(),
-                           medadv::segmentation_success(masks_of(apgd_large.adversarial), truth, {}).cpu()));
+                           medadv::segmentation_success(v.predicted_masks(apgd_large.adversarial), truth, {}).cpu()));
   EXPECT_GT(count(apgd_large.success), 0);
 }
 

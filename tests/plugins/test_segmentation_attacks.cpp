@@ -34,11 +34,6 @@ using medadv::BaseLoss;
 using medadv::Objective;
 using medadv::Value;
 
-torch::Tensor predicted_masks(medadv::DifferentiableModel& model, const torch::Tensor& images) {
-  torch::NoGradGuard no_grad;
-  return medadv::metrics::label_map_from_logits(model.logits(images));
-}
-
 double foreground_share(const torch::Tensor& masks) { return masks.ne(0).to(torch::kDouble).mean().item<double>(); }
 
 // Where an attack changed a binary predicted mask [N,1,H,W]: the share of the changed
@@ -75,22 +70,21 @@ torch::Tensor pgd(const medadv::testing::TrainedVictim& v, const std::string& ep
 
 TEST(SegmentationAttacks, SoftDicePgdBreaksTheXrayUnetAndBceTowardsEmptyShrinksTheMask) {
   const auto& v = medadv::testing::xray_unet();
-  auto& model = *v.model;
   const auto truth = v.test_labels.round().to(torch::kLong);
-  const auto clean = predicted_masks(model, v.test_images);
+  const auto clean = v.predicted_masks(v.test_images);
   const double clean_dice = medadv::metrics::dice(clean, truth);
   ASSERT_GE(clean_dice, 0.85) << "the victim segments the lung fields";
 
   // The oracle: uniform noise in [-8/255, 8/255].
   auto gen = medadv::compat::cpu_generator(11);
   const auto noise = ((torch::rand(v.test_images.sizes(), gen) * 2 - 1) * (8.0 / 255)).to(v.test_images.device());
-  const double noise_dice = medadv::metrics::dice(predicted_masks(model, (v.test_images + noise).clamp(0, 1)), truth);
+  const double noise_dice = medadv::metrics::dice(v.predicted_masks((v.test_images + noise).clamp(0, 1)), truth);
 
   // Untargeted: maximise the soft Dice loss against the true mask.
   const Objective untargeted(BaseLoss::SoftDice, false);
-  const auto attacked_8 = predicted_masks(model, pgd(v, "8/255", untargeted, {}));
+  const auto attacked_8 = v.predicted_masks(pgd(v, "8/255", untargeted, {}));
   const double dice_8 = medadv::metrics::dice(attacked_8, truth);
-  const auto attacked_64 = predicted_masks(model, pgd(v, "64/255", untargeted, {}));
+  const auto attacked_64 = v.predicted_masks(pgd(v, "64/255", untargeted, {}));
   const double dice_64 = medadv::metrics::dice(attacked_64, truth);
   std::cout << "[strength] xray unet (" << truth.size(0) << " test images), soft-Dice PGD x10: Dice " << clean_dice
             << " clean, " << noise_dice << " under uniform noise of 8/255, " << dice_8 << " at 8/255, " << dice_64
@@ -107,7 +101,7 @@ TEST(SegmentationAttacks, SoftDicePgdBreaksTheXrayUnetAndBceTowardsEmptyShrinksT
 
   // Targeted: minimise BCE towards the empty mask.
   const auto empty = torch::zeros_like(v.test_labels);
-  const auto vanishing = predicted_masks(model, pgd(v, "8/255", Objective(BaseLoss::BCE, true), empty));
+  const auto vanishing = v.predicted_masks(pgd(v, "8/255", Objective(BaseLoss::BCE, true), empty));
   const double clean_area = foreground_share(clean), adversarial_area = foreground_share(vanishing);
   std::cout << "[strength] xray unet, BCE PGD 8/255 x10 towards the empty mask: predicted foreground " << clean_area
             << " -> " << adversarial_area << " of the pixels; reached (<= 10% of the truth) on "

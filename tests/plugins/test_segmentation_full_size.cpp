@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include <medadv/metrics.h>
 #include <medadv/testing.h>
@@ -25,20 +26,14 @@ bool full_size_requested() {
   return medadv::testing::TestContext(0).device().is_cuda() || (flag != nullptr && std::string(flag) == "1");
 }
 
-torch::Tensor predicted_masks(medadv::DifferentiableModel& model, const torch::Tensor& images) {
-  torch::NoGradGuard no_grad;
-  return medadv::metrics::label_map_from_logits(model.logits(images));
-}
-
 TEST(SegmentationAttacksFullSize, SoftDicePgdAt8Over255HalvesThe256PxXrayUnet) {
   if (!full_size_requested()) {
     GTEST_SKIP() << "full size (256 px U-Net, about 25 min on 2 CPU cores): runs on CUDA "
                     "(MEDADV_TEST_DEVICE=cuda) or with MEDADV_FULL_SIZE_TESTS=1";
   }
   const auto& v = medadv::testing::xray_unet_full_size();
-  auto& model = *v.model;
   const auto truth = v.adv_test_labels.round().to(torch::kLong);
-  const double clean_dice = medadv::metrics::dice(predicted_masks(model, v.adv_test_images), truth);
+  const double clean_dice = medadv::metrics::dice(v.predicted_masks(v.adv_test_images), truth);
   ASSERT_GE(clean_dice, 0.95) << "the victim segments the lung fields";
 
   medadv::testing::TestContext ctx(0);
@@ -52,7 +47,7 @@ TEST(SegmentationAttacksFullSize, SoftDicePgdAt8Over255HalvesThe256PxXrayUnet) {
   const medadv::Objective untargeted(medadv::BaseLoss::SoftDice, false);
   const auto r = pgd.run({v.adv_test_images, v.adv_test_labels, {}}, capability, untargeted, ctx);
   EXPECT_LE(medadv::metrics::linf_norm(v.adv_test_images, r.adversarial).max().item<double>(), 8.0 / 255 + 1e-6);
-  const auto attacked = predicted_masks(model, r.adversarial);
+  const auto attacked = v.predicted_masks(r.adversarial);
   const double attacked_dice = medadv::metrics::dice(attacked, truth);
   std::cout << "[strength] 256 px xray unet (" << truth.size(0) << " adv_test images), soft-Dice PGD-20 at 8/255: Dice "
             << clean_dice << " -> " << attacked_dice << "\n";

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include <medadv/capabilities.h>
+#include <medadv/metrics.h>
 #include <medadv/splits.h>
 #include <medadv/testing.h>
 #include <medadv/training.h>
@@ -35,6 +36,11 @@ struct TrainedVictim {
   EvalMetrics test;                        // the victim's clean test metrics
 
   Capability white_box() const { return Capability::white_box(model); }
+  // A segmentation victim's predicted label maps [N,1,H,W], without gradients.
+  torch::Tensor predicted_masks(const torch::Tensor& images) const {
+    torch::NoGradGuard no_grad;
+    return metrics::label_map_from_logits(model->logits(images));
+  }
 };
 
 namespace detail {
