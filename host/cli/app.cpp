@@ -143,7 +143,11 @@ int dispatch(int argc, char** argv) {
   }
   po::notify(vm);
   globals.verbosity = vm.count("verbose") ? 1 : vm.count("quiet") ? -1 : 0;
-  set_host_log(make_host_logger(LogSettings{globals.verbosity, globals.log_file}));
+  try {
+    set_host_log(std::make_shared<HostLog>(LogSettings{globals.verbosity, globals.log_file}));
+  } catch (const LogFileError& e) {
+    throw InvalidInput("--log-file " + globals.log_file + ": " + e.what());
+  }
   return command->run(vm, globals);
 }
 

@@ -1,11 +1,14 @@
 #pragma once
-// spdlog set-up for the host, and the medadv::Logger that plugins log through.
+// The host's logger: stderr, filtered by verbosity, plus files that get every line.
+// Only cli/logging.cpp sees spdlog, and it is built apart from every LibTorch source
+// (host/CMakeLists.txt): LibTorch 2.x ships {fmt} headers of its own, newer than the
+// {fmt} that the system's spdlog was built with, and they shadow it.
+#include <filesystem>
 #include <memory>
+#include <sstream>
+#include <stdexcept>
 #include <string>
-
-#include <spdlog/logger.h>
-
-#include "medadv/context.h"
+#include <string_view>
 
 namespace medadv::host {
 
@@ -14,19 +17,67 @@ struct LogSettings {
   std::string file;   // also log here when set
 };
 
-// The process's host logger (stderr, plus a file when asked).
-std::shared_ptr<spdlog::logger> make_host_logger(const LogSettings& settings);
-std::shared_ptr<spdlog::logger> host_log();
-void set_host_log(std::shared_ptr<spdlog::logger> logger);
+// `format` with each "{}" replaced by the next argument, as an ostream prints it.
+template <class... Args>
+std::string format_message(std::string_view format, const Args&... args) {
+  std::ostringstream out;
+  std::size_t from = 0;
+  auto put = [&](const auto& arg) {
+    const std::size_t at = format.find("{}", from);
+    if (at == std::string_view::npos) return;
+    out << format.substr(from, at - from) << arg;
+    from = at + 2;
+  };
+  (put(args), ...);
+  out << format.substr(from);
+  return out.str();
+}
 
-class SpdlogLogger : public Logger {
+// A log file that cannot be opened (the caller decides whether that is invalid input).
+class LogFileError : public std::runtime_error {
  public:
-  SpdlogLogger(std::shared_ptr<spdlog::logger> logger, std::string prefix = "");
-  void log(LogLevel level, const std::string& message) override;
+  using std::runtime_error::runtime_error;
+};
+
+class HostLog {
+ public:
+  explicit HostLog(const LogSettings& settings);  // throws LogFileError
+  ~HostLog();
+  HostLog(const HostLog&) = delete;
+  HostLog& operator=(const HostLog&) = delete;
+
+  void debug(const std::string& message);
+  void info(const std::string& message);
+  void warn(const std::string& message);
+  void error(const std::string& message);
+  template <class First, class... Rest>
+  void debug(std::string_view format, const First& first, const Rest&... rest) {
+    debug(format_message(format, first, rest...));
+  }
+  template <class First, class... Rest>
+  void info(std::string_view format, const First& first, const Rest&... rest) {
+    info(format_message(format, first, rest...));
+  }
+  template <class First, class... Rest>
+  void warn(std::string_view format, const First& first, const Rest&... rest) {
+    warn(format_message(format, first, rest...));
+  }
+  template <class First, class... Rest>
+  void error(std::string_view format, const First& first, const Rest&... rest) {
+    error(format_message(format, first, rest...));
+  }
+
+  // Every line, debug ones too, time-stamped, also goes to `file` until the handle is
+  // destroyed. Throws LogFileError.
+  [[nodiscard]] std::shared_ptr<void> tee_to(const std::filesystem::path& file);
 
  private:
-  std::shared_ptr<spdlog::logger> logger_;
-  std::string prefix_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
+
+// The process's host logger (stderr only until set_host_log).
+std::shared_ptr<HostLog> host_log();
+void set_host_log(std::shared_ptr<HostLog> logger);
 
 }  // namespace medadv::host

@@ -1,9 +1,9 @@
 #include "engine/host_context.h"
 
-#include <spdlog/fmt/fmt.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -16,8 +16,21 @@ std::filesystem::path default_cache_dir() {
   return std::filesystem::temp_directory_path() / "medadv-cache";
 }
 
-LogProgress::LogProgress(std::shared_ptr<spdlog::logger> logger)
-    : logger_(std::move(logger)), terminal_(::isatty(STDERR_FILENO) == 1) {}
+PluginLogger::PluginLogger(std::shared_ptr<HostLog> log, std::string prefix)
+    : log_(std::move(log)), prefix_(std::move(prefix)) {}
+
+void PluginLogger::log(LogLevel level, const std::string& message) {
+  const std::string text = prefix_.empty() ? message : prefix_ + ": " + message;
+  switch (level) {
+    case LogLevel::Debug: log_->debug(text); break;
+    case LogLevel::Info: log_->info(text); break;
+    case LogLevel::Warn: log_->warn(text); break;
+    case LogLevel::Error: log_->error(text); break;
+  }
+}
+
+LogProgress::LogProgress(std::shared_ptr<HostLog> log)
+    : log_(std::move(log)), terminal_(::isatty(STDERR_FILENO) == 1) {}
 
 void LogProgress::begin(const std::string& stage, std::int64_t total) {
   stage_ = stage;
@@ -33,15 +46,16 @@ void LogProgress::advance(std::int64_t done) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   const double rate = seconds > 0 ? static_cast<double>(done_) / seconds : 0.0;
   const long long eta = rate > 0 ? static_cast<long long>((total_ - done_) / rate + 0.5) : 0;
-  const std::string speed = fmt::format("{:.1f}/s, ETA {}:{:02d}", rate, eta / 60, eta % 60);
+  char speed[64];
+  std::snprintf(speed, sizeof speed, "%.1f/s, ETA %lld:%02lld", rate, eta / 60, eta % 60);
   if (terminal_) {
     // \033[K clears what a longer previous line left.
     std::fprintf(stderr, "\r%s: %lld/%lld (%lld%%) %s\033[K", stage_.c_str(), static_cast<long long>(done_),
-                 static_cast<long long>(total_), static_cast<long long>(percent), speed.c_str());
+                 static_cast<long long>(total_), static_cast<long long>(percent), speed);
     std::fflush(stderr);
   } else if (percent / 10 != last_logged_ / 10) {
     last_logged_ = percent;
-    logger_->info("{}: {}/{} ({}%) {}", stage_, done_, total_, percent, speed);
+    log_->info("{}: {}/{} ({}%) {}", stage_, done_, total_, percent, speed);
   }
 }
 
@@ -49,8 +63,8 @@ void LogProgress::end() {
   if (terminal_ && total_ > 0) std::fprintf(stderr, "\n");
 }
 
-HostContext::HostContext(ContextSettings settings, std::shared_ptr<spdlog::logger> logger, std::string plugin_prefix)
-    : settings_(std::move(settings)), logger_(logger, std::move(plugin_prefix)), progress_(logger) {}
+HostContext::HostContext(ContextSettings settings, std::shared_ptr<HostLog> log, std::string plugin_prefix)
+    : settings_(std::move(settings)), logger_(log, std::move(plugin_prefix)), progress_(log) {}
 
 std::filesystem::path HostContext::cache_dir() const {
   auto dir = settings_.cache_dir.empty() ? default_cache_dir() : settings_.cache_dir;

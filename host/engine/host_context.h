@@ -22,17 +22,28 @@ struct ContextSettings {
 // ${MEDADV_CACHE:-${XDG_CACHE_HOME:-~/.cache}/medadv}
 std::filesystem::path default_cache_dir();
 
+// What a plugin logs goes to the host's log, prefixed with the plugin's name.
+class PluginLogger : public Logger {
+ public:
+  PluginLogger(std::shared_ptr<HostLog> log, std::string prefix = "");
+  void log(LogLevel level, const std::string& message) override;
+
+ private:
+  std::shared_ptr<HostLog> log_;
+  std::string prefix_;
+};
+
 // Logs a line per progress step when stderr is not a terminal, and redraws one status
 // line when it is.
 class LogProgress : public Progress {
  public:
-  explicit LogProgress(std::shared_ptr<spdlog::logger> logger);
+  explicit LogProgress(std::shared_ptr<HostLog> log);
   void begin(const std::string& stage, std::int64_t total) override;
   void advance(std::int64_t done) override;
   void end() override;
 
  private:
-  std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<HostLog> log_;
   std::string stage_;
   std::int64_t total_ = 0, done_ = 0;
   bool terminal_;
@@ -42,7 +53,7 @@ class LogProgress : public Progress {
 
 class HostContext : public RunContext {
  public:
-  HostContext(ContextSettings settings, std::shared_ptr<spdlog::logger> logger, std::string plugin_prefix = "");
+  HostContext(ContextSettings settings, std::shared_ptr<HostLog> log, std::string plugin_prefix = "");
   c10::Device device() const override { return settings_.device; }
   std::uint64_t seed() const override { return settings_.seed; }
   Logger& log() override { return logger_; }
@@ -52,7 +63,7 @@ class HostContext : public RunContext {
 
  private:
   ContextSettings settings_;
-  SpdlogLogger logger_;
+  PluginLogger logger_;
   LogProgress progress_;
 };
 

@@ -1,7 +1,5 @@
 #include "engine/runner.h"
 
-#include <spdlog/sinks/basic_file_sink.h>
-
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -94,7 +92,7 @@ struct Run {
   const CheckedExperiment& e;
   Plan plan;
   fs::path dir;
-  std::shared_ptr<spdlog::logger> log;
+  std::shared_ptr<HostLog> log;
   ContextSettings settings;
   fs::path cache_root;
   Value report;
@@ -298,17 +296,7 @@ fs::path run_experiment(LoadedExperiment& experiment, const RunOptions& options)
   run.report = e.resolved.find("report") ? *e.resolved.find("report") : Value(Value::Table{});
 
   // log.txt gets everything the terminal gets, for the record.
-  auto file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((run.dir / "log.txt").string());
-  file_sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
-  run.log->sinks().push_back(file_sink);
-  struct SinkRemover {
-    std::shared_ptr<spdlog::logger> log;
-    std::shared_ptr<spdlog::sinks::sink> sink;
-    ~SinkRemover() {
-      auto& sinks = log->sinks();
-      sinks.erase(std::remove(sinks.begin(), sinks.end(), sink), sinks.end());
-    }
-  } remove_sink{run.log, file_sink};
+  const auto log_file = run.log->tee_to(run.dir / "log.txt");
 
   run.settings = ContextSettings{resolve_device(e.device), e.seed, e.threads, {}};
   run.cache_root = default_cache_dir();
