@@ -58,12 +58,16 @@ const torch::Tensor& attack_labels(const SplitData& split, Task task) {
 
 torch::Tensor segmentation_targets(const TargetChoice& choice, const torch::Tensor& masks) {
   using Rule = TargetChoice::Rule;
-  const auto options = torch::TensorOptions().dtype(torch::kFloat);
+  // Targets live on the device of the split they are for, as choose_targets' do.
+  const auto options = torch::TensorOptions().dtype(torch::kFloat).device(masks.device());
   switch (choice.rule) {
     case Rule::Empty: return torch::zeros(masks.sizes(), options);
     case Rule::Full: return torch::ones(masks.sizes(), options);
     case Rule::MaskFile:
-      return target_mask_from_file(choice.mask_file, masks.size(2), masks.size(3)).expand(masks.sizes()).contiguous();
+      return target_mask_from_file(choice.mask_file, masks.size(2), masks.size(3))
+          .to(masks.device())
+          .expand(masks.sizes())
+          .contiguous();
     default:
       throw InvalidInput("target \"" + target_text(choice) + "\" is a classification target; a segmentation "
                          "target is \"empty\", \"full\" or a PNG mask file");
@@ -75,7 +79,7 @@ torch::Tensor choose_targets(const TargetChoice& choice, const torch::Tensor& la
   using Rule = TargetChoice::Rule;
   switch (choice.rule) {
     case Rule::Next: return (labels + 1).remainder(num_classes);
-    case Rule::LeastLikely: return least_likely.clone();
+    case Rule::LeastLikely: return least_likely.to(labels.device()).clone();
     case Rule::Fixed:
       if (choice.fixed_class >= num_classes)
         throw InvalidInput("target class " + std::to_string(choice.fixed_class) + " does not exist: the model has " +
@@ -84,9 +88,10 @@ torch::Tensor choose_targets(const TargetChoice& choice, const torch::Tensor& la
     case Rule::Random: {
       // A class other than the label: label + uniform offset in [1, K-1].
       auto generator = compat::cpu_generator(seed);
+      // Drawn on the CPU, so that a seed gives the same targets on every device.
       auto offset = torch::randint(1, std::max<std::int64_t>(2, num_classes), labels.sizes(), generator,
                                    torch::TensorOptions().dtype(torch::kLong));
-      return (labels + offset).remainder(num_classes);
+      return (labels + offset.to(labels.device())).remainder(num_classes);
     }
     case Rule::Empty:
     case Rule::Full:
@@ -156,7 +161,7 @@ CleanPass clean_pass(const AttackRunInputs& in, const SplitData& split, RunConte
   for (std::int64_t i = 0; i < n; i += in.batch_size) {
     auto logits = in.model->logits(split.images.slice(0, i, std::min(i + in.batch_size, n)).to(device));
     predictions.push_back(predictions_from_logits(logits));
-    if (logits.dim() == 2) least_likely.push_back(logits.argmin(1).cpu());
+    if (logits.dim() == 2) least_likely.push_back(logits.argmin(1));
   }
   out.prediction = predictions.empty() ? torch::empty({0}, torch::kLong) : torch::cat(predictions);
   if (plan.objective.targeted && in.model->task() == Task::Segmentation)

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <iostream>
+#include <optional>
 
 #include "medadv/device.h"
 #include "medadv/error.h"
@@ -42,10 +43,15 @@ struct TestContext::State {
   StderrLogger logger;
   SilentProgress progress;
   std::filesystem::path cache;
+  std::optional<torch::Device> pinned;
 };
 
+TestContext::TestContext(torch::Device pinned, std::uint64_t seed, bool verbose) : TestContext(seed, verbose) {
+  state_->pinned = pinned;
+}
+
 TestContext::TestContext(std::uint64_t seed, bool verbose)
-    : state_(std::make_unique<State>(State{seed, StderrLogger(verbose), SilentProgress(), {}})) {
+    : state_(std::make_unique<State>(State{seed, StderrLogger(verbose), SilentProgress(), {}, std::nullopt})) {
   static std::atomic<int> counter{0};
   state_->cache = std::filesystem::temp_directory_path() /
                   ("medadv-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
@@ -56,6 +62,7 @@ TestContext::~TestContext() {
   std::filesystem::remove_all(state_->cache, ec);
 }
 torch::Device TestContext::device() const {
+  if (state_->pinned) return *state_->pinned;
   const char* wanted = std::getenv("MEDADV_TEST_DEVICE");
   return resolve_device(wanted && *wanted ? wanted : "cpu");
 }

@@ -48,7 +48,8 @@ Turned attack_split(const medadv::testing::TrainedVictim& v, const torch::Tensor
   const torch::Tensor adversarial_prediction = v.model->logits(result.adversarial).argmax(1);
   const torch::Tensor turned = torch::nonzero(medadv::metrics::per_sample_success_untargeted(
                                                   clean_prediction, adversarial_prediction, labels))
-                                   .flatten();
+                                   .flatten()
+                                   .to(images.device());  // the metric answers on the CPU
   return {images.index_select(0, turned), result.adversarial.index_select(0, turned), labels.index_select(0, turned)};
 }
 

@@ -17,6 +17,9 @@
 #include "detectors/dnn/detector_net.h"
 #include "detectors/dnn/dnn_detector.h"
 
+// Oracle tests build their models on the CPU and pin their contexts to it
+// (TestContext(torch::kCPU)), so that they check the same thing under MEDADV_TEST_DEVICE=cuda;
+// the tests on trained victims run on the tests' device.
 namespace {
 
 namespace dnn = medadv::plugins::dnn;
@@ -97,7 +100,7 @@ TEST(DnnDetector, LearnsDeterministicallyAndIsDifferentiable) {
   // Two taps (a map and a vector); a short schedule keeps the test quick.
   const Value::Table settings{{"steps", 60}, {"batch_size", 32},
                               {"taps", Value::Array{Value("block2"), Value("penultimate")}}};
-  medadv::testing::TestContext ctx(3);
+  medadv::testing::TestContext ctx(torch::kCPU, 3);
   dnn::DnnDetector detector(dnn_params(settings), ctx);
   detector.fit(model, data, ctx, nullptr);
   ASSERT_EQ(detector.nets().size(), 2u);
@@ -114,7 +117,7 @@ TEST(DnnDetector, LearnsDeterministicallyAndIsDifferentiable) {
   EXPECT_GE(auc, 0.95);
 
   // Same seed: the same nets, the same scores; another seed: other scores.
-  medadv::testing::TestContext same(3), other(4);
+  medadv::testing::TestContext same(torch::kCPU, 3), other(torch::kCPU, 4);
   dnn::DnnDetector again(dnn_params(settings), same), different(dnn_params(settings), other);
   again.fit(model, data, same, nullptr);
   different.fit(model, data, other, nullptr);

@@ -28,6 +28,9 @@
 #include "attack_test_kit.h"
 #include "trained_victims.h"
 
+// Oracle tests build their models on the CPU and pin their contexts to it
+// (TestContext(torch::kCPU)), so that they check the same thing under MEDADV_TEST_DEVICE=cuda;
+// the tests on trained victims run on the tests' device.
 namespace {
 
 namespace f = medadv::plugins::feature;
@@ -114,7 +117,7 @@ TEST(FeatureDetectors, KdeLogDensityEqualsTheClosedFormGaussianSum) {
 }
 
 TEST(FeatureDetectors, KdScoresMinusTheLogDensityOfThePredictedClassAndIsDifferentiable) {
-  TestContext ctx;
+  TestContext ctx(torch::kCPU);
   auto model = linear_model();
   const auto clean = medadv::testing::random_images(30, 3, 2, 1);
   const auto labels = predictions(*model, clean);
@@ -174,7 +177,7 @@ double squared_distance(const torch::Tensor& x, const torch::Tensor& mean, const
 }
 
 TEST(FeatureDetectors, MahalanobisAndMgmEqualDirectComputationsWithExplicitInverses) {
-  TestContext ctx;
+  TestContext ctx(torch::kCPU);
   auto model = linear_model();
   const auto clean = medadv::testing::random_images(60, 3, 2, 5);
   const auto labels = predictions(*model, clean);
@@ -217,7 +220,7 @@ TEST(FeatureDetectors, MahalanobisAndMgmEqualDirectComputationsWithExplicitInver
 }
 
 TEST(FeatureDetectors, GmmScoresMinusTheBruteForceMixtureLogLikelihood) {
-  TestContext ctx;
+  TestContext ctx(torch::kCPU);
   auto model = linear_model();
   const auto clean = medadv::testing::random_images(80, 3, 2, 7);
   const auto labels = predictions(*model, clean);
@@ -262,7 +265,7 @@ TEST(FeatureDetectors, GmmScoresMinusTheBruteForceMixtureLogLikelihood) {
 }
 
 TEST(FeatureDetectors, MahalanobisPreprocessingLowersTheDistanceToTheClosestClassMean) {
-  TestContext ctx;
+  TestContext ctx(torch::kCPU);
   auto model = std::make_shared<ModuleModel>(std::make_shared<medadv::testing::TinyClassifier>(3, 2, 3), 2,
                                              medadv::Task::Classification);
   const auto clean = medadv::testing::random_images(64, 3, 16, 9);
@@ -334,7 +337,7 @@ class HeadModel : public medadv::TappedModule {
 };
 
 TEST(FeatureDetectors, BuRecoversTheLinearHeadIsZeroWithoutDropoutAndRefusesANonLinearHead) {
-  TestContext ctx;
+  TestContext ctx(torch::kCPU);
   auto module = std::make_shared<HeadModel>(true);
   auto model = std::make_shared<ModuleModel>(module, 3, medadv::Task::Classification);
   const auto clean = medadv::testing::random_images(20, 3, 8, 1);
@@ -411,7 +414,7 @@ TEST(FeatureDetectors, FittingIsDeterministicForASeed) {
   const auto adversarial = (clean + 0.1 * torch::randn(clean.sizes(), noise_gen)).clamp(0, 1);
   const auto x = medadv::testing::random_images(8, 3, 16, 23);
   auto scores_of = [&](const std::string& name, std::uint64_t seed) {
-    TestContext ctx(seed);
+    TestContext ctx(torch::kCPU, seed);
     std::unique_ptr<medadv::Detector> d;
     if (name == "kd") d = make<f::Kd>(name, {{"bandwidth", "auto"}}, ctx);
     if (name == "bu") d = make<f::Bu>(name, {}, ctx);

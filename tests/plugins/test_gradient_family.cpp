@@ -27,6 +27,9 @@
 #include "attack_test_kit.h"
 #include "trained_victims.h"
 
+// Oracle tests build their models on the CPU and pin their contexts to it
+// (TestContext(torch::kCPU)), so that they check the same thing under MEDADV_TEST_DEVICE=cuda;
+// the tests on trained victims run on the tests' device.
 namespace {
 
 namespace g = medadv::plugins::gradient;
@@ -219,7 +222,7 @@ TEST(GradientFamily, EveryMemberStaysInTheImageRangeAndTheBall) {
       results["mim+dim+tim"] = run_attack<g::Mim>("mim", all_options, model, classes, batch);
       if (std::string(norm) == "linf") results["fgsm"] = run_attack<g::Fgsm>("fgsm", {{"epsilon", eps_text}}, model, classes, batch);
       {
-        medadv::testing::TestContext ctx;
+        medadv::testing::TestContext ctx(torch::kCPU);
         g::Uap uap(params_of<g::Uap>("uap", {{"epsilon", eps_text}, {"norm", norm}, {"epochs", 2}}), ctx);
         fit_uap(uap, model, classes, x, batch.labels, 4, ctx);
         results["uap"] = attack_with(uap, model, classes, batch, Objective(BaseLoss::CrossEntropy, false), ctx);
@@ -246,7 +249,7 @@ TEST(GradientFamily, NewMembersLeaveTheWeightsAlone) {
   const AttackBatch batch{medadv::testing::random_images(4, 3, 16, 24), torch::arange(4) % 3, {}};
   const Value::Table p{{"steps", 2}, {"momentum", 0.5}, {"diversity_prob", 1.0}, {"translation_invariance", true}};
   run_attack<g::Mim>("mim", p, model, 3, batch);
-  medadv::testing::TestContext ctx;
+  medadv::testing::TestContext ctx(torch::kCPU);
   g::Uap uap(params_of<g::Uap>("uap", {{"epochs", 1}}), ctx);
   fit_uap(uap, model, 3, batch.images, batch.labels, 2, ctx);
   attack_with(uap, model, 3, batch, Objective(BaseLoss::CrossEntropy, false), ctx);
@@ -458,7 +461,7 @@ TEST(GradientFamily, UapFitsOneDeltaAndAppliesItToEveryImage) {
   const auto train = medadv::testing::random_images(10, 3, 16, 33);
   const auto train_labels = torch::arange(10) % classes;
   const AttackBatch other{medadv::testing::random_images(7, 3, 16, 34), torch::arange(7) % classes, {}};
-  medadv::testing::TestContext ctx(5);
+  medadv::testing::TestContext ctx(torch::kCPU, 5);
 
   g::Uap uap(params_of<g::Uap>("uap", {{"epochs", 3}}), ctx);
   EXPECT_THROW(attack_with(uap, model, classes, other, Objective(BaseLoss::CrossEntropy, false), ctx), medadv::Error);
@@ -506,7 +509,7 @@ TEST(GradientFamily, UapUpdateOnALinearModelEqualsTheClosedForm) {
     const auto z = images.flatten(1).matmul(W.t()) + model->bias.detach();
     return (z.softmax(1) - torch::one_hot(labels, 2).to(torch::kFloat)).matmul(W).mean(0).view({1, c, s, s});
   };
-  medadv::testing::TestContext ctx;
+  medadv::testing::TestContext ctx(torch::kCPU);
   g::Uap one(params_of<g::Uap>("uap", {{"epsilon", "8/255"}, {"step", "3/255"}, {"epochs", 1}}), ctx);
   fit_uap(one, model, 2, x, y, n, ctx);
   const auto first = (step * mean_grad_at(x, y).sign()).clamp(-eps, eps);
@@ -531,7 +534,7 @@ TEST(GradientFamily, SeedsAndBatchSizesGiveTheSameImages) {
   expect_seeded<g::Pgd>("pgd", p, model, classes, batch);
   expect_seeded<g::Dim>("dim", p, model, classes, batch);
   const auto uap_images = [&](std::uint64_t seed) {
-    medadv::testing::TestContext ctx(seed);
+    medadv::testing::TestContext ctx(torch::kCPU, seed);
     g::Uap uap(params_of<g::Uap>("uap", {{"epochs", 2}}), ctx);
     fit_uap(uap, model, classes, batch.images, batch.labels, 5, ctx);
     return attack_with(uap, model, classes, batch, Objective(BaseLoss::CrossEntropy, false), ctx).adversarial;
@@ -583,7 +586,7 @@ TEST(GradientFamily, StrengthOnTheFundusCnn) {
   const auto uap_fooled = metrics::per_sample_success_untargeted(clean_test, uap_predictions, test_labels);
   double uap_best_class = 0.0;
   for (std::int64_t c = 0; c < 2; ++c) {
-    const auto correct = clean_test.eq(test_labels).logical_and(test_labels.eq(c));
+    const auto correct = clean_test.eq(test_labels).logical_and(test_labels.eq(c)).cpu();  // as uap_fooled
     const double fooled = static_cast<double>(count(uap_fooled.logical_and(correct))) /
                           static_cast<double>(std::max<std::int64_t>(count(correct), 1));
     uap_best_class = std::max(uap_best_class, fooled);

@@ -24,6 +24,9 @@
 #include "detectors/svm/rbf_svm.h"
 #include "detectors/svm/svm_detector.h"
 
+// Oracle tests build their models on the CPU and pin their contexts to it
+// (TestContext(torch::kCPU)), so that they check the same thing under MEDADV_TEST_DEVICE=cuda;
+// the tests on trained victims run on the tests' device.
 namespace {
 
 namespace svm = medadv::plugins::svm;
@@ -223,7 +226,7 @@ TEST(SvmDetector, FitsOnPooledTapsScoresDifferentiablyAndDeterministically) {
   const torch::Tensor checker = (torch::arange(16).view({1, 16}) + torch::arange(16).view({16, 1})).remainder(2);
   data.adversarial = (data.clean + 0.3 + 0.2 * checker).clamp(0, 1);
 
-  medadv::testing::TestContext ctx(5);
+  medadv::testing::TestContext ctx(torch::kCPU, 5);
   svm::SvmDetector detector(svm_params({{"taps", Value::Array{Value("block2"), Value("penultimate")}}}), ctx);
   detector.fit(model, data, ctx, nullptr);
   EXPECT_GT(detector.model().support_vector_count(), 0);
@@ -244,7 +247,7 @@ TEST(SvmDetector, FitsOnPooledTapsScoresDifferentiablyAndDeterministically) {
 
   // The same seed fits the same model (libsvm's folds follow it); scores are equal.
   svm::SvmDetector again(svm_params({{"taps", Value::Array{Value("block2"), Value("penultimate")}}}), ctx);
-  medadv::testing::TestContext same(5);
+  medadv::testing::TestContext same(torch::kCPU, 5);
   again.fit(model, data, same, nullptr);
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::equal(again.score(model, clean), s_clean));

@@ -54,7 +54,7 @@ class Uap : public UniversalAttack {
     auto delta = torch::zeros(shape, torch::TensorOptions().dtype(images.scalar_type()).device(device));
     auto order_generator = compat::cpu_generator(ctx.seed_for("uap/batch-order"));
     const auto rows = [&](const torch::Tensor& t, const torch::Tensor& index) {
-      return t.defined() ? t.index_select(0, index).to(device) : torch::Tensor();
+      return t.defined() ? t.index_select(0, index.to(t.device())).to(device) : torch::Tensor();
     };
     for (std::int64_t epoch = 0; epoch < epochs_; ++epoch) {
       const auto order = torch::randperm(n, order_generator, torch::kLong);

@@ -14,10 +14,13 @@
 namespace medadv::testing {
 
 // Logs to stderr (Info and above unless verbose), progress is silent, the cache is a
-// fresh temporary directory. The device is $MEDADV_TEST_DEVICE (e.g. "cuda"), else CPU.
+// fresh temporary directory. The device is $MEDADV_TEST_DEVICE (e.g. "cuda"), else CPU,
+// unless the context is pinned to one: oracle tests whose models and hand computations
+// are CPU tensors pin it to the CPU, so that they check the same thing on a GPU machine.
 class MEDADV_API TestContext : public RunContext {
  public:
   explicit TestContext(std::uint64_t seed = 0, bool verbose = false);
+  explicit TestContext(torch::Device pinned, std::uint64_t seed = 0, bool verbose = false);
   ~TestContext() override;
   torch::Device device() const override;
   std::uint64_t seed() const override;
