@@ -19,10 +19,12 @@ namespace medadv::host {
 
 namespace {
 
-const PluginUse& use_of(const CheckedExperiment& e, const std::string& section) {
+// `section` is a literal: a std::string parameter would be a temporary at every call, and
+// GCC 13 takes the returned reference for one into it (-Wdangling-reference).
+const PluginUse& use_of(const CheckedExperiment& e, const char* section) {
   for (const auto& use : e.uses)
     if (use.section == section) return use;
-  throw Error("the validated experiment has no [" + section + "]");
+  throw Error("the validated experiment has no [" + std::string(section) + "]");
 }
 
 std::string metrics_line(const char* split, const EvalMetrics& m) {

@@ -173,8 +173,7 @@ TEST(Run, ResumeAfterSigkillLosesNothingAndRecomputesNothing) {
   if (child == 0) {
     setenv("MEDADV_CACHE", t.cache.c_str(), 1);
     const std::string log = (t.root / "killed.log").string();
-    freopen(log.c_str(), "w", stderr);
-    freopen(log.c_str(), "a", stdout);
+    if (!freopen(log.c_str(), "w", stderr) || !freopen(log.c_str(), "a", stdout)) _exit(126);
     execl(MEDADV_BINARY, MEDADV_BINARY, "run", t.toml.c_str(), "--set", "attack[1].steps=400", "--output", out.c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
