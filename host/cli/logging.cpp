@@ -45,10 +45,14 @@ HostLog::HostLog(const LogSettings& settings) : impl_(std::make_unique<Impl>()) 
 
 HostLog::~HostLog() = default;
 
-void HostLog::debug(const std::string& message) { impl_->logger->debug(message); }
-void HostLog::info(const std::string& message) { impl_->logger->info(message); }
-void HostLog::warn(const std::string& message) { impl_->logger->warn(message); }
-void HostLog::error(const std::string& message) { impl_->logger->error(message); }
+void HostLog::write(Level level, const std::string& message) {
+  switch (level) {
+    case Level::Debug: impl_->logger->debug(message); break;
+    case Level::Info: impl_->logger->info(message); break;
+    case Level::Warn: impl_->logger->warn(message); break;
+    case Level::Error: impl_->logger->error(message); break;
+  }
+}
 
 std::shared_ptr<void> HostLog::tee_to(const std::filesystem::path& file) {
   auto sink = file_sink(file);

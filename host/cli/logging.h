@@ -20,17 +20,21 @@ struct LogSettings {
 // `format` with each "{}" replaced by the next argument, as an ostream prints it.
 template <class... Args>
 std::string format_message(std::string_view format, const Args&... args) {
-  std::ostringstream out;
-  std::size_t from = 0;
-  auto put = [&](const auto& arg) {
-    const std::size_t at = format.find("{}", from);
-    if (at == std::string_view::npos) return;
-    out << format.substr(from, at - from) << arg;
-    from = at + 2;
-  };
-  (put(args), ...);
-  out << format.substr(from);
-  return out.str();
+  if constexpr (sizeof...(Args) == 0) {
+    return std::string(format);
+  } else {
+    std::ostringstream out;
+    std::size_t from = 0;
+    auto put = [&](const auto& arg) {
+      const std::size_t at = format.find("{}", from);
+      if (at == std::string_view::npos) return;
+      out << format.substr(from, at - from) << arg;
+      from = at + 2;
+    };
+    (put(args), ...);
+    out << format.substr(from);
+    return out.str();
+  }
 }
 
 // A log file that cannot be opened (the caller decides whether that is invalid input).
@@ -46,25 +50,22 @@ class HostLog {
   HostLog(const HostLog&) = delete;
   HostLog& operator=(const HostLog&) = delete;
 
-  void debug(const std::string& message);
-  void info(const std::string& message);
-  void warn(const std::string& message);
-  void error(const std::string& message);
-  template <class First, class... Rest>
-  void debug(std::string_view format, const First& first, const Rest&... rest) {
-    debug(format_message(format, first, rest...));
+  // Each "{}" in `format` is replaced by the next argument (format_message).
+  template <class... Args>
+  void debug(std::string_view format, const Args&... args) {
+    write(Level::Debug, format_message(format, args...));
   }
-  template <class First, class... Rest>
-  void info(std::string_view format, const First& first, const Rest&... rest) {
-    info(format_message(format, first, rest...));
+  template <class... Args>
+  void info(std::string_view format, const Args&... args) {
+    write(Level::Info, format_message(format, args...));
   }
-  template <class First, class... Rest>
-  void warn(std::string_view format, const First& first, const Rest&... rest) {
-    warn(format_message(format, first, rest...));
+  template <class... Args>
+  void warn(std::string_view format, const Args&... args) {
+    write(Level::Warn, format_message(format, args...));
   }
-  template <class First, class... Rest>
-  void error(std::string_view format, const First& first, const Rest&... rest) {
-    error(format_message(format, first, rest...));
+  template <class... Args>
+  void error(std::string_view format, const Args&... args) {
+    write(Level::Error, format_message(format, args...));
   }
 
   // Every line, debug ones too, time-stamped, also goes to `file` until the handle is
@@ -72,6 +73,9 @@ class HostLog {
   [[nodiscard]] std::shared_ptr<void> tee_to(const std::filesystem::path& file);
 
  private:
+  enum class Level { Debug, Info, Warn, Error };
+  void write(Level level, const std::string& message);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

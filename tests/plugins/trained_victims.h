@@ -63,13 +63,9 @@ inline TrainedVictim train_victim(Dataset& dataset, std::shared_ptr<TappedModule
   set.labels = targets.index_select(0, splits.at(kTrainSplit));
   set.val_images = data.images.index_select(0, splits.at(kValSplit));
   set.val_labels = targets.index_select(0, splits.at(kValSplit));
-  if (train_on == TrainOn::Cpu) {
-    TestContext cpu(torch::kCPU, ctx.seed());
-    train_model(*module, set, training, cpu);
-    module->to(ctx.device());
-  } else {
-    train_model(*module, set, training, ctx);
-  }
+  TestContext cpu(torch::kCPU, ctx.seed());
+  train_model(*module, set, training, train_on == TrainOn::Cpu ? static_cast<RunContext&>(cpu) : ctx);
+  module->to(ctx.device());
 
   // The splits go with the module, to the tests' device.
   const auto on_device = [&](const torch::Tensor& t, const char* split) {
