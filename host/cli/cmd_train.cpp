@@ -81,6 +81,7 @@ Command train_command() {
     auto log = host_log();
     HostContext host_ctx(settings, log);
     torch::set_num_threads(host_ctx.threads());
+    set_cuda_math(e.cuda_math);
 
     HostContext dataset_ctx(settings, log, dataset_use.plugin->name());
     auto dataset = dataset_use.plugin->create<Dataset>(dataset_use.params, dataset_ctx);

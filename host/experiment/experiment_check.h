@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "loader/registry.h"
+#include "medadv/device.h"
 #include "medadv/params.h"
 #include "medadv/value.h"
 
@@ -30,6 +31,7 @@ struct CheckedExperiment {
   std::uint64_t seed = 0;
   std::string device = "auto";
   int threads = 0;
+  CudaMath cuda_math = CudaMath::Reproducible;
   std::int64_t batch_size = 64;
   bool attack_adv_train = true;  // record attack trials on adv_train too (detectors need them anyway)
   std::vector<PluginUse> uses;

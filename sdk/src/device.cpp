@@ -1,5 +1,6 @@
 #include "medadv/device.h"
 
+#include <ATen/Context.h>
 #include <torch/cuda.h>
 
 #include "medadv/error.h"
@@ -30,5 +31,14 @@ torch::Device resolve_device(const std::string& spec) {
 }
 
 std::string device_text(const torch::Device& d) { return d.str(); }
+
+void set_cuda_math(CudaMath math) {
+  const bool fast = math == CudaMath::Fast;
+  auto& context = at::globalContext();
+  context.setDeterministicCuDNN(!fast);
+  context.setBenchmarkCuDNN(fast);
+  context.setAllowTF32CuDNN(fast);
+  context.setAllowTF32CuBLAS(fast);
+}
 
 }  // namespace medadv

@@ -56,6 +56,9 @@ TestContext::TestContext(std::uint64_t seed, bool verbose)
   state_->cache = std::filesystem::temp_directory_path() /
                   ("medadv-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
   std::filesystem::create_directories(state_->cache);
+  // The tests' thresholds and oracles hold for the CPU's arithmetic; on CUDA only this mode
+  // repeats it to float rounding.
+  set_cuda_math(CudaMath::Reproducible);
 }
 TestContext::~TestContext() {
   std::error_code ec;

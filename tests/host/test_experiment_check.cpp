@@ -48,6 +48,7 @@ TEST(ExperimentCheck, GoodExperimentResolvesEveryDefault) {
   EXPECT_EQ(checked.name, "cli-test");
   EXPECT_EQ(checked.seed, 3u);
   EXPECT_EQ(checked.device, "cpu");
+  EXPECT_EQ(checked.cuda_math, medadv::CudaMath::Reproducible);
   ASSERT_EQ(checked.uses.size(), 4u);
   const auto* attacks = checked.resolved.find("attack");
   ASSERT_NE(attacks, nullptr);
@@ -77,7 +78,9 @@ TEST(ExperimentCheck, OverridesReachNestedKeysAndArrays) {
   apply_override(root, "attack[1].steps=7");
   apply_override(root, "model.train.epochs=2");
   apply_override(root, "experiment.device=cpu");  // a bare word is a string
+  apply_override(root, "experiment.cuda_math=fast");
   const auto checked = check_experiment(root, builtin_registry());
+  EXPECT_EQ(checked.cuda_math, medadv::CudaMath::Fast);
   EXPECT_EQ(checked.resolved.find("attack")->as_array()[1].find("steps")->as_int(), 7);
   EXPECT_EQ(root.find("model")->find("train")->find("epochs")->as_int(), 2);
   apply_override(root, "attack[0].epsilon=\"8/0\"");
