@@ -13,6 +13,10 @@ case $MEDADV_BUILD in
 esac
 bench_threads=${MEDADV_BENCH_THREADS:-2}
 
+# The cores this process may run on; plain `nproc` reports OMP_NUM_THREADS instead when the
+# caller set it.
+cores_online() { env -u OMP_NUM_THREADS nproc; }
+
 # Builds the targets, configuring the build directory with the default preset first when
 # it is not configured yet (scripts/gpu-check configures build-cuda with the cuda preset).
 bench_build_targets() {
@@ -21,7 +25,7 @@ bench_build_targets() {
     (cd "$MEDADV_ROOT" && cmake --preset default -B "$bench_build" >/dev/null)
   fi
   log "building $* in $bench_build"
-  cmake --build "$bench_build" -j "$(nproc)" --target "$@" >&2
+  cmake --build "$bench_build" -j "$(cores_online)" --target "$@" >&2
 }
 
 # True when the build directory is a CUDA build (the cuda preset).
@@ -49,7 +53,7 @@ bench_python() {
 bench_machine() {
   local cpu
   cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
-  echo "machine: ${cpu:-unknown CPU}, $(nproc) cores online, $bench_threads threads used," \
+  echo "machine: ${cpu:-unknown CPU}, $(cores_online) cores online, $bench_threads threads used," \
     "load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
   if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | sed 's/^/gpu: /' || true
