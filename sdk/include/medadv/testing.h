@@ -17,6 +17,7 @@ namespace medadv::testing {
 // fresh temporary directory. The device is $MEDADV_TEST_DEVICE (e.g. "cuda"), else CPU,
 // unless the context is pinned to one: oracle tests whose models and hand computations
 // are CPU tensors pin it to the CPU, so that they check the same thing on a GPU machine.
+// Constructing one sets CudaMath::Reproducible (medadv/device.h) for the process.
 class MEDADV_API TestContext : public RunContext {
  public:
   explicit TestContext(std::uint64_t seed = 0, bool verbose = false);
