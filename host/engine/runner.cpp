@@ -314,8 +314,11 @@ fs::path run_experiment(LoadedExperiment& experiment, const RunOptions& options)
     run.log->warn("results.jsonl: dropped {} incomplete line(s) left by an interrupted run", results.dropped_lines());
   std::size_t done = 0, skipped = 0;
   const std::size_t total = run.plan.trials.size();
-  run.log->info("run {}: {} trials on {} ({} threads){}", run.dir.string(), total, run.settings.device.str(),
-                ctx.threads(), options.resume ? "; resuming" : "");
+  const std::string math = !run.settings.device.is_cuda()            ? ""
+                           : e.cuda_math == CudaMath::Reproducible ? ", reproducible CUDA math"
+                                                                   : ", fast CUDA math (TF32, autotuned)";
+  run.log->info("run {}: {} trials on {} ({} threads{}){}", run.dir.string(), total, run.settings.device.str(),
+                ctx.threads(), math, options.resume ? "; resuming" : "");
   for (std::size_t i = 0; i < total; ++i) {
     const Trial& trial = run.plan.trials[i];
     if (results.finished(trial.hash)) {
