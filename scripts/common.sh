@@ -11,6 +11,19 @@ MEDADV_PACKAGES=(cmake ninja-build g++ ccache pkg-config
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# Calls the command $2 with the arguments of each `medadv run` that the file $1 lists
+# (experiments/gpu-runs.txt: one argument list per line; blank and '#' lines skipped), its
+# standard input closed so that it cannot eat the list.
+for_each_listed_run() {
+  local run_args
+  while read -r -a run_args; do
+    if [ ${#run_args[@]} -eq 0 ] || [[ ${run_args[0]} == \#* ]]; then
+      continue
+    fi
+    "$2" "${run_args[@]}" </dev/null
+  done <"$1"
+}
+
 install_packages() {
   local missing=()
   for p in "${MEDADV_PACKAGES[@]}" "$@"; do

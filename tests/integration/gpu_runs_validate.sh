@@ -3,16 +3,15 @@
 # machine) validates here, read the way gpu-check reads it, so that a GPU lease is never
 # spent on an experiment line that a CPU could have refused.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
 medadv=$1
 runs=$2
-cd "$(dirname "$runs")/.."
+cd "$MEDADV_ROOT"
 count=0
-while read -r -a run_args; do
-  if [ ${#run_args[@]} -eq 0 ] || [[ ${run_args[0]} == \#* ]]; then
-    continue
-  fi
+validate_run() {
   count=$((count + 1))
-  "$medadv" validate "${run_args[@]}" </dev/null
-done <"$runs"
+  "$medadv" validate "$@"
+}
+for_each_listed_run "$runs" validate_run
 [ "$count" -gt 0 ] || { echo "$runs lists no run" >&2; exit 1; }
 echo "$count run(s) valid"
