@@ -80,8 +80,7 @@ Command train_command() {
     const ContextSettings settings{resolve_device(e.device), e.seed, e.threads, {}};
     auto log = host_log();
     HostContext host_ctx(settings, log);
-    torch::set_num_threads(host_ctx.threads());
-    set_cuda_math(e.cuda_math);
+    apply_compute_settings(host_ctx, e.cuda_math);
 
     HostContext dataset_ctx(settings, log, dataset_use.plugin->name());
     auto dataset = dataset_use.plugin->create<Dataset>(dataset_use.params, dataset_ctx);

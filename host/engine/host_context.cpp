@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include <torch/utils.h>
+
 namespace medadv::host {
 
 std::filesystem::path default_cache_dir() {
@@ -77,6 +79,11 @@ int HostContext::threads() const {
   if (settings_.threads > 0) return settings_.threads;
   const unsigned n = std::thread::hardware_concurrency();
   return n > 0 ? static_cast<int>(n) : 1;
+}
+
+void apply_compute_settings(const HostContext& ctx, CudaMath math) {
+  torch::set_num_threads(ctx.threads());
+  set_cuda_math(math);
 }
 
 }  // namespace medadv::host

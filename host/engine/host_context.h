@@ -9,6 +9,7 @@
 
 #include "cli/logging.h"
 #include "medadv/context.h"
+#include "medadv/device.h"
 
 namespace medadv::host {
 
@@ -66,5 +67,9 @@ class HostContext : public RunContext {
   PluginLogger logger_;
   LogProgress progress_;
 };
+
+// An experiment's process-wide compute settings, for the commands that compute
+// (`medadv run`, `medadv train`): LibTorch's intra-op threads and the CUDA math.
+void apply_compute_settings(const HostContext& ctx, CudaMath math);
 
 }  // namespace medadv::host

@@ -301,8 +301,7 @@ fs::path run_experiment(LoadedExperiment& experiment, const RunOptions& options)
   run.settings = ContextSettings{resolve_device(e.device), e.seed, e.threads, {}};
   run.cache_root = default_cache_dir();
   HostContext ctx = run.context();
-  torch::set_num_threads(ctx.threads());
-  set_cuda_math(e.cuda_math);
+  apply_compute_settings(ctx, e.cuda_math);
 
   if (!options.resume) write_file_atomically(run.dir / "experiment.toml", read_text_file(experiment.file));
   write_file_atomically(run.dir / "resolved.json", to_json(e.resolved) + "\n");
