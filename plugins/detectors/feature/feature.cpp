@@ -18,7 +18,7 @@ MEDADV_PLUGINS(
                             "Gaussian KDE of its predicted class's clean features"),
     medadv::detector<f::Bu>("bu", "1.0.0",
                             "Bayesian uncertainty (Feinman et al.): variance of the softmax over 50 passes with "
-                            "dropout before the classifier head"),
+                            "dropout before the classifier head; attacks that saturate the wrong class lower it"),
     medadv::detector<f::KdBu>("kd-bu", "1.0.0",
                               "Kernel density and Bayesian uncertainty combined by a logistic regression fitted on "
                               "clean and adversarial images"),
