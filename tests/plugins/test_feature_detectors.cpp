@@ -446,11 +446,13 @@ TEST(FeatureDetectors, FittingIsDeterministicForASeed) {
 // seed 0): kd 0.92, kd-bu 0.91, lid 1.00, mahalanobis 0.99 (logistic and mean), mgm 1.00,
 // gmm 0.92.
 //
-// bu alone is not asserted at 8/255: PGD pushes the examples deep into the wrong class, so
-// their softmax under dropout varies LESS than that of clean images (AUC 0.19: the known
-// limit of Bayesian uncertainty against high-confidence attacks). It is asserted in its own
-// regime instead: PGD with early stop (each image stops at the first step that turns it,
-// near the decision boundary, like Feinman et al.'s BIM-A), where its AUC is 0.75.
+// bu does not separate plain PGD at 8/255: PGD pushes the examples deep into the wrong class,
+// so their softmax under dropout varies LESS than that of clean images (AUC 0.19: the known
+// limit of Bayesian uncertainty against high-confidence attacks, which the user guide tells
+// readers to expect; asserted <= 0.35 so that the guide's statement stays true). It is
+// asserted in its own regime instead: PGD with early stop (each image stops at the first step
+// that turns it, near the decision boundary, like Feinman et al.'s BIM-A), where its AUC is
+// 0.75.
 TEST(FeatureDetectorStrength, EveryDetectorSeparatesPgdOnTheFundusCnn) {
   const auto& v = medadv::testing::fundus_small_cnn();
   TestContext ctx(0);
@@ -508,7 +510,7 @@ TEST(FeatureDetectorStrength, EveryDetectorSeparatesPgdOnTheFundusCnn) {
   EXPECT_GE(auc_of(*mgm, "PGD 8/255, mgm", train, test), 0.9);
   EXPECT_GE(auc_of(*gmm, "PGD 8/255, gmm", train, test), 0.9);
   auto bu = make<f::Bu>("bu", {}, ctx);
-  auc_of(*bu, "PGD 8/255, bu (not asserted, see above)", train, test);
+  EXPECT_LE(auc_of(*bu, "PGD 8/255, bu (inverted, see above)", train, test), 0.35);
 
   auto pgd_early = make<medadv::plugins::gradient::Pgd>("pgd", {{"epsilon", "8/255"}, {"early_stop", true}}, ctx);
   const Split near_train = attacked(*pgd_early, v.adv_train_images, v.adv_train_labels);
