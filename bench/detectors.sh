@@ -4,17 +4,23 @@
 # phantom-fundus 32 px, untargeted PGD at 8/255, the ten detectors at their defaults) at
 # two data set sizes, each in a fresh cache. Prints, per size, the images the detectors were
 # fitted on and scored, and each detector's median seconds over the repeats with its AUC.
+# Then kd, mahalanobis and svm on fixed feature vectors (bench/detector_throughput.cpp)
+# against scikit-learn on the same vectors, as the reference code uses it
+# (bench/detector_reference.py, Debian's python3-sklearn), at two sizes.
 # Environment (see bench/lib.bash): MEDADV_BUILD (build), MEDADV_BENCH_THREADS (2),
-# MEDADV_BENCH_REPEATS (3), MEDADV_BENCH_DETECTOR_COUNTS (data set sizes, "3000 12000").
+# MEDADV_BENCH_REPEATS (3), MEDADV_BENCH_DETECTOR_COUNTS (data set sizes, "3000 12000"),
+# MEDADV_BENCH_FEATURE_SIZES (fit/score vector counts, "1678/717 6000/3000"; either empty:
+# that part is skipped), MEDADV_PYTHON.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
 bench_build_targets medadv medadv_models_small_cnn medadv_datasets_phantom medadv_attacks_gradient \
-  medadv_detectors_feature medadv_detectors_svm medadv_detectors_dnn medadv_detectors_squeeze
+  medadv_detectors_feature medadv_detectors_svm medadv_detectors_dnn medadv_detectors_squeeze detector_throughput
+python=$(bench_python_with sklearn python3-sklearn)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 repeats=${MEDADV_BENCH_REPEATS:-3}
-counts=${MEDADV_BENCH_DETECTOR_COUNTS:-3000 12000}
+counts=${MEDADV_BENCH_DETECTOR_COUNTS-3000 12000}
 
 # One line per detector trial of results.jsonl: detector fit_samples n wall_time_s auc.
 detector_rows() {
@@ -45,4 +51,12 @@ for count in $counts; do
         printf "  %-18s fit on %4d turned images, scored %4d   %7.3f s   AUC %.3f\n", d, fit[d], n[d], t[d, m], auc[d]
       }
     }' | sort
+done
+
+for size in ${MEDADV_BENCH_FEATURE_SIZES-1678/717 6000/3000}; do
+  echo "-- result: fixed features, medadv against scikit-learn --"
+  "$bench_build/bin/detector_throughput" --fit "${size%/*}" --score "${size#*/}" --repeats "$repeats" \
+    --threads "$bench_threads" --export "$work/features.npz" 2>/dev/null
+  OMP_NUM_THREADS=$bench_threads OPENBLAS_NUM_THREADS=$bench_threads "$python" \
+    "$MEDADV_ROOT/bench/detector_reference.py" "$work/features.npz"
 done

@@ -33,19 +33,19 @@ bench_build_has_cuda() {
   grep -q '^MEDADV_REQUIRE_CUDA:BOOL=ON' "$bench_build/CMakeCache.txt" 2>/dev/null
 }
 
-# A Python 3 that imports torch: $MEDADV_PYTHON, python3 (on GPU machines PyTorch comes
-# with the machine), or Debian's /usr/bin/python3 with python3-torch (installed when
-# no Python has torch).
-bench_python() {
-  local candidate
+# A Python 3 that imports MODULE: $MEDADV_PYTHON, python3 (on GPU machines PyTorch comes
+# with the machine), or Debian's /usr/bin/python3 with PACKAGE (installed when no Python
+# has MODULE). Usage: python=$(bench_python_with torch python3-torch)
+bench_python_with() {
+  local module=$1 package=$2 candidate
   for candidate in ${MEDADV_PYTHON:-} python3 /usr/bin/python3; do
-    if command -v "$candidate" >/dev/null && "$candidate" -c 'import torch' 2>/dev/null; then
+    if command -v "$candidate" >/dev/null && "$candidate" -c "import $module" 2>/dev/null; then
       echo "$candidate"
       return
     fi
   done
   MEDADV_PACKAGES=()
-  install_packages python3-torch
+  install_packages "$package" >&2
   echo /usr/bin/python3
 }
 

@@ -46,6 +46,7 @@
 #include <medadv/training.h>
 
 #include "attacks/gradient/pgd.h"
+#include "bench_context.h"
 #include "datasets/phantom/phantom_fundus.h"
 #include "models/resnet/resnet.h"
 #include "models/small-cnn/small_cnn.h"
@@ -53,7 +54,10 @@
 namespace {
 
 namespace po = boost::program_options;
-using Clock = std::chrono::steady_clock;
+using medadv::bench::BenchContext;
+using medadv::bench::Clock;
+using medadv::bench::resolve;
+using medadv::bench::seconds_since;
 
 struct Settings {
   std::string model = "resnet18";
@@ -73,49 +77,6 @@ struct Settings {
   bool bare = true;
   std::string export_file;
 };
-
-// A run context of the benchmark's own: the chosen device and thread count, the seed,
-// log lines to stderr, no progress display.
-class BenchContext : public medadv::RunContext {
- public:
-  BenchContext(torch::Device device, std::uint64_t seed, int threads)
-      : device_(device), seed_(seed), threads_(threads) {}
-  c10::Device device() const override { return device_; }
-  std::uint64_t seed() const override { return seed_; }
-  medadv::Logger& log() override { return logger_; }
-  medadv::Progress& progress() override { return progress_; }
-  std::filesystem::path cache_dir() const override {
-    return std::filesystem::temp_directory_path() / "medadv-bench-cache";
-  }
-  int threads() const override { return threads_; }
-
- private:
-  class StderrLogger : public medadv::Logger {
-   public:
-    void log(medadv::LogLevel level, const std::string& message) override {
-      if (level != medadv::LogLevel::Debug) std::cerr << "  [log] " << message << "\n";
-    }
-  };
-  class SilentProgress : public medadv::Progress {
-   public:
-    void begin(const std::string&, std::int64_t) override {}
-    void advance(std::int64_t) override {}
-    void end() override {}
-  };
-  torch::Device device_;
-  std::uint64_t seed_;
-  int threads_;
-  StderrLogger logger_;
-  SilentProgress progress_;
-};
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-medadv::Params resolve(void (*schema)(medadv::ParamSchema&), medadv::Value::Table values, const std::string& name) {
-  medadv::ParamSchema s;
-  schema(s);
-  return s.resolve_or_throw(medadv::Value(std::move(values)), name);
-}
 
 medadv::DatasetContents phantom_fundus(const Settings& s, std::int64_t count, BenchContext& ctx) {
   medadv::phantom::PhantomFundus fundus(

@@ -10,7 +10,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
 bench_build_targets pgd_throughput
-python=$(bench_python)
+python=$(bench_python_with torch python3-torch)
 if bench_build_has_cuda; then default_device=cuda; else default_device=cpu; fi
 device=${MEDADV_BENCH_DEVICE:-$default_device}
 work=$(mktemp -d)

@@ -1,0 +1,64 @@
+#pragma once
+// What the benchmark executables share: a run context of their own (the chosen device and
+// thread count, the seed, log lines to stderr, no progress display), plugin parameters
+// resolved from a schema as the host resolves them, and a wall clock.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <utility>
+
+#include <torch/torch.h>
+
+#include <medadv/context.h>
+#include <medadv/params.h>
+
+namespace medadv::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+inline Params resolve(void (*schema)(ParamSchema&), Value::Table values, const std::string& name) {
+  ParamSchema s;
+  schema(s);
+  return s.resolve_or_throw(Value(std::move(values)), name);
+}
+
+class BenchContext : public RunContext {
+ public:
+  BenchContext(torch::Device device, std::uint64_t seed, int threads)
+      : device_(device), seed_(seed), threads_(threads) {}
+  c10::Device device() const override { return device_; }
+  std::uint64_t seed() const override { return seed_; }
+  Logger& log() override { return logger_; }
+  Progress& progress() override { return progress_; }
+  std::filesystem::path cache_dir() const override {
+    return std::filesystem::temp_directory_path() / "medadv-bench-cache";
+  }
+  int threads() const override { return threads_; }
+
+ private:
+  class StderrLogger : public Logger {
+   public:
+    void log(LogLevel level, const std::string& message) override {
+      if (level != LogLevel::Debug) std::cerr << "  [log] " << message << "\n";
+    }
+  };
+  class SilentProgress : public Progress {
+   public:
+    void begin(const std::string&, std::int64_t) override {}
+    void advance(std::int64_t) override {}
+    void end() override {}
+  };
+  torch::Device device_;
+  std::uint64_t seed_;
+  int threads_;
+  StderrLogger logger_;
+  SilentProgress progress_;
+};
+
+}  // namespace medadv::bench
