@@ -1,17 +1,22 @@
 #pragma once
 // What the benchmark executables share: a run context of their own (the chosen device and
 // thread count, the seed, log lines to stderr, no progress display), plugin parameters
-// resolved from a schema as the host resolves them, and a wall clock.
+// resolved from a schema as the host resolves them, a wall clock, and main()'s command
+// line handling.
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <utility>
 
+#include <boost/program_options.hpp>
 #include <torch/torch.h>
 
 #include <medadv/context.h>
+#include <medadv/error.h>
 #include <medadv/params.h>
 
 namespace medadv::bench {
@@ -60,5 +65,32 @@ class BenchContext : public RunContext {
   StderrLogger logger_;
   SilentProgress progress_;
 };
+
+// Parses the command line into `options` (--help prints them), then calls `run`. Exit
+// status: what `run` returns; 2 for a bad option or an InvalidInput (bad settings), 1 for
+// any other failure, each with `program` and the message on stderr.
+inline int run_main(const std::string& program, const boost::program_options::options_description& options,
+                    int argc, char** argv, const std::function<int()>& run) {
+  namespace po = boost::program_options;
+  try {
+    po::variables_map vm;
+    po::store(po::parse_command_line(argc, argv, options), vm);
+    if (vm.count("help")) {
+      std::cout << options << "\n";
+      return 0;
+    }
+    po::notify(vm);
+    return run();
+  } catch (const po::error& e) {
+    std::cerr << program << ": " << e.what() << "\n";
+    return 2;
+  } catch (const InvalidInput& e) {
+    std::cerr << program << ": " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << program << ": " << e.what() << "\n";
+    return 1;
+  }
+}
 
 }  // namespace medadv::bench

@@ -17,9 +17,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <exception>
 #include <functional>
-#include <iostream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -31,6 +29,7 @@
 #include <medadv/capabilities.h>
 #include <medadv/detector.h>
 #include <medadv/device.h>
+#include <medadv/error.h>
 #include <medadv/metrics.h>
 #include <medadv/model.h>
 #include <medadv/model_parts.h>
@@ -198,7 +197,7 @@ int run(const Settings& s) {
 int main(int argc, char** argv) {
   Settings s;
   po::options_description options("detector_throughput: kd, mahalanobis and svm fit + scoring time on fixed features");
-  options.add_options()("help", "this text")(
+  options.add_options()("help,h", "this help")(
       "fit", po::value(&s.fit)->default_value(s.fit), "fit feature vectors (clean, and as many adversarial)")(
       "score", po::value(&s.score)->default_value(s.score), "scored feature vectors, clean and as many adversarial")(
       "dim", po::value(&s.dim)->default_value(s.dim), "feature dimension")(
@@ -207,24 +206,9 @@ int main(int argc, char** argv) {
       "device", po::value(&s.device)->default_value(s.device), "cpu, cuda, cuda:N or auto")(
       "seed", po::value(&s.seed)->default_value(s.seed), "seed of the features and the linear head")(
       "export", po::value(&s.export_file), "write the features, predictions and figures to this .npz");
-  try {
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, options), vm);
-    if (vm.count("help")) {
-      std::cout << options << "\n";
-      return 0;
-    }
-    po::notify(vm);
-    if (s.fit < 4 || s.score < 1 || s.dim < 1 || s.repeats < 1 || s.threads < 1) {
-      std::cerr << "detector_throughput: --fit >= 4, --score, --dim, --repeats and --threads >= 1\n";
-      return 2;
-    }
+  return medadv::bench::run_main("detector_throughput", options, argc, argv, [&] {
+    if (s.fit < 4 || s.score < 1 || s.dim < 1 || s.repeats < 1 || s.threads < 1)
+      throw medadv::InvalidInput("--fit must be >= 4, --score, --dim, --repeats and --threads >= 1");
     return run(s);
-  } catch (const po::error& e) {
-    std::cerr << "detector_throughput: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "detector_throughput: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -322,20 +321,10 @@ int main(int argc, char** argv) {
       "step", po::value(&s.step)->default_value(s.step), "step size")(
       "bare", po::value(&s.bare)->default_value(s.bare), "also time the bare LibTorch loop (true/false)")(
       "export", po::value(&s.export_file), "write weights, data, logits and figures to this .npz");
-  try {
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, options), vm);
-    if (vm.count("help")) {
-      std::cout << options << "\n";
-      return 0;
-    }
-    po::notify(vm);
+  return medadv::bench::run_main("pgd_throughput", options, argc, argv, [&] {
     if (s.batch_size < 1 || s.count < s.batch_size || s.warmup < 0 || s.threads < 1 || s.train_count < 2)
       throw medadv::InvalidInput(
           "--batch-size and --threads must be >= 1, --count >= --batch-size, --warmup >= 0, --train-count >= 2");
     return run(s);
-  } catch (const std::exception& e) {
-    std::cerr << "pgd_throughput: " << e.what() << "\n";
-    return 2;
-  }
+  });
 }
