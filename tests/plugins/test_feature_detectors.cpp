@@ -103,6 +103,17 @@ TEST(FeatureDetectors, KdeLogDensityEqualsTheClosedFormGaussianSum) {
     // An empty class falls back to every fit point.
     EXPECT_NEAR(at(log_density, b), kde_by_hand(queries[b], members(c == 2 ? -1 : c, -1), h), 1e-10);
   }
+  // The gradient an adaptive attack follows, against its closed form:
+  // d/dq log p(q | c) = sum_i w_i (f_i - q) / h^2, w_i the normalised kernel weights.
+  const auto probe = queries.clone().requires_grad_(true);
+  kde.log_density(probe, classes).sum().backward();
+  for (std::int64_t b = 0; b < 4; ++b) {
+    const std::int64_t c = classes[b].item<std::int64_t>();
+    const auto points = torch::stack(members(c == 2 ? -1 : c, -1));
+    const auto weights = torch::softmax(-(points - queries[b]).pow(2).sum(1) / (2 * h * h), 0);
+    const auto expected = (weights.unsqueeze(1) * (points - queries[b])).sum(0) / (h * h);
+    EXPECT_LT((probe.grad()[b] - expected).abs().max().item<double>(), 1e-10) << "row " << b;
+  }
   const auto loo = kde.log_density_leave_one_out();
   for (std::int64_t i = 0; i < 12; ++i)
     EXPECT_NEAR(at(loo, i), kde_by_hand(features[i], members(labels[i].item<std::int64_t>(), i), h), 1e-10);
