@@ -221,12 +221,32 @@ TEST(FeatureDetectors, MahalanobisAndMgmEqualDirectComputationsWithExplicitInver
     const double d2 = squared_distance(fx[b], stats.means[c], with_relative_ridge(stats.own[c], ridge));
     EXPECT_NEAR(at(mgm_scores, b), std::sqrt(d2 / 12.0), 1e-4 * (1 + std::sqrt(d2)));
   }
-  // Differentiable in the input.
-  for (medadv::Detector* d : std::vector<medadv::Detector*>{maha.get(), mgm.get()}) {
-    EXPECT_TRUE(d->differentiable());
+  // Differentiable in the input, with the closed-form gradients (the tap is the flattened
+  // image): mahalanobis S^-1 (f - mu_c*) / 12 for the closest class c*; mgm
+  // S_c^-1 (f - mu_c) / (12 * score) for the predicted class c.
+  auto gradient_of = [&](medadv::Detector& d) {
+    EXPECT_TRUE(d.differentiable());
     const auto probe = x.clone().requires_grad_(true);
-    d->score(*model, probe).sum().backward();
-    EXPECT_GT(probe.grad().abs().sum().item<double>(), 0.0);
+    d.score(*model, probe).sum().backward();
+    return probe.grad().flatten(1).to(torch::kDouble);
+  };
+  const auto maha_gradient = gradient_of(*maha);
+  const auto mgm_gradient = gradient_of(*mgm);
+  const auto tied_inverse = torch::inverse(tied);
+  for (std::int64_t b = 0; b < 6; ++b) {
+    const std::int64_t closest = squared_distance(fx[b], stats.means[0], tied) <=
+                                         squared_distance(fx[b], stats.means[1], tied)
+                                     ? 0
+                                     : 1;
+    const auto expected = torch::matmul(tied_inverse, fx[b] - stats.means[closest]) / 12.0;
+    EXPECT_LT((maha_gradient[b] - expected).abs().max().item<double>(), 1e-3 * (1 + expected.abs().max().item<double>()))
+        << "mahalanobis, row " << b;
+    const std::int64_t c = predicted[b].item<std::int64_t>();
+    const auto own_inverse = torch::inverse(with_relative_ridge(stats.own[c], ridge));
+    const auto expected_mgm = torch::matmul(own_inverse, fx[b] - stats.means[c]) / (12.0 * at(mgm_scores, b));
+    EXPECT_LT((mgm_gradient[b] - expected_mgm).abs().max().item<double>(),
+              1e-3 * (1 + expected_mgm.abs().max().item<double>()))
+        << "mgm, row " << b;
   }
 }
 
@@ -270,9 +290,25 @@ TEST(FeatureDetectors, GmmScoresMinusTheBruteForceMixtureLogLikelihood) {
     }
     EXPECT_NEAR(at(scores2, b), -std::log(sum), 1e-3 * (1 + std::abs(std::log(sum))));
   }
+  // The gradient, against its closed form: sum_k r_k S_k^-1 (f - mu_k), r_k the components'
+  // responsibilities for f.
   const auto probe = x.clone().requires_grad_(true);
   two->score(*model, probe).sum().backward();
-  EXPECT_GT(probe.grad().abs().sum().item<double>(), 0.0);
+  const auto gradient = probe.grad().flatten(1).to(torch::kDouble);
+  for (std::int64_t b = 0; b < 5; ++b) {
+    const auto& g = two->mixtures()[0][static_cast<std::size_t>(predicted[b].item<std::int64_t>())];
+    std::vector<torch::Tensor> log_terms, pulls;
+    for (std::int64_t k = 0; k < 2; ++k) {
+      const auto cov = g.covariances()[k];
+      log_terms.push_back(g.log_weights()[k] - 0.5 * squared_distance(fx[b], g.means()[k], cov) -
+                          0.5 * torch::logdet(cov));
+      pulls.push_back(torch::matmul(torch::inverse(cov), fx[b] - g.means()[k]));
+    }
+    const auto responsibilities = torch::softmax(torch::stack(log_terms), 0);
+    const auto expected = (responsibilities.unsqueeze(1) * torch::stack(pulls)).sum(0);
+    EXPECT_LT((gradient[b] - expected).abs().max().item<double>(), 1e-3 * (1 + expected.abs().max().item<double>()))
+        << "row " << b;
+  }
 }
 
 TEST(FeatureDetectors, MahalanobisPreprocessingLowersTheDistanceToTheClosestClassMean) {
