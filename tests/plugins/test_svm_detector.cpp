@@ -216,6 +216,40 @@ TEST(SvmDetector, MatchesLibsvmCommandLineTools) {
   std::filesystem::remove_all(dir);
 }
 
+// What a detector-evasion attack follows: the gradients of the decision value and of the
+// probability, against their closed forms. With f(x) = sum_i c_i exp(-gamma |x - sv_i|^2)
+// - rho (libsvm's sign), df/dx = -2 gamma sum_i c_i exp(-gamma |x - sv_i|^2) (x - sv_i),
+// and Platt's P(first class) = 1 / (1 + exp(A f + B)) has dP/dx = -A P (1 - P) df/dx.
+TEST(SvmDetector, DecisionAndProbabilityGradientsEqualTheirClosedForms) {
+  const Data train = clouds(80, 1), test = clouds(12, 2);
+  svm::RbfSvmOptions options;
+  const svm::RbfSvm model = svm::RbfSvm::fit(train.x, train.positive, options);
+  ASSERT_TRUE(model.has_probability());
+  const torch::Tensor x = test.x.clone().requires_grad_(true);
+  const torch::Tensor decision_grad = torch::autograd::grad({model.decision(x).sum()}, {x})[0];
+  const torch::Tensor probability = model.probability(test.x);
+  const torch::Tensor probability_grad = torch::autograd::grad({model.probability(x).sum()}, {x})[0];
+
+  const double sign = model.positive_first() ? 1.0 : -1.0;  // decision() is positive on the positive side
+  const torch::Tensor offsets = test.x.unsqueeze(1) - model.support_vectors().unsqueeze(0);  // [B, S, D]
+  const torch::Tensor kernel = torch::exp(-model.gamma() * offsets.pow(2).sum(2));          // [B, S]
+  const torch::Tensor libsvm_grad =
+      -2.0 * model.gamma() * (model.coefficients().unsqueeze(0).unsqueeze(2) * kernel.unsqueeze(2) * offsets).sum(1);
+  EXPECT_LT((decision_grad - sign * libsvm_grad).abs().max().item<double>(), 1e-10);
+
+  const torch::Tensor libsvm_decision = (kernel * model.coefficients().unsqueeze(0)).sum(1) - model.rho();
+  const torch::Tensor p_first = torch::sigmoid(-(model.prob_a() * libsvm_decision + model.prob_b()));
+  const torch::Tensor first_grad = (-model.prob_a() * p_first * (1 - p_first)).unsqueeze(1) * libsvm_grad;
+  std::int64_t checked = 0;
+  for (std::int64_t b = 0; b < x.size(0); ++b) {
+    const double p = probability[b].item<double>();
+    if (p <= 1e-6 || p >= 1 - 1e-6) continue;  // clamped to [1e-7, 1 - 1e-7]: no gradient there
+    EXPECT_LT((probability_grad[b] - sign * first_grad[b]).abs().max().item<double>(), 1e-10) << "row " << b;
+    ++checked;
+  }
+  EXPECT_GE(checked, 6);
+}
+
 TEST(SvmDetector, FitsOnPooledTapsScoresDifferentiablyAndDeterministically) {
   auto module = std::make_shared<medadv::testing::TinyClassifier>(3, 3, 0);
   medadv::ModuleModel model(module, 3, medadv::Task::Classification);
