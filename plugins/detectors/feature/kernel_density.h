@@ -40,7 +40,7 @@ class ClassKernelDensity {
     loo_column_ = torch::where(counts_.index_select(0, labels_long) >= 2, labels_long,
                                torch::full_like(labels_long, num_classes));
     for (std::int64_t column = 0; column < member_.size(1); ++column)
-      members_of_column_.push_back(torch::nonzero(member_.select(1, column)).flatten());
+      points_of_column_.push_back(points_.index_select(0, torch::nonzero(member_.select(1, column)).flatten()));
   }
 
   double bandwidth() const { return bandwidth_; }
@@ -52,20 +52,17 @@ class ClassKernelDensity {
   torch::Tensor log_density(const torch::Tensor& features, const torch::Tensor& classes) const {
     const auto f = features.to(torch::kDouble);
     const auto columns = column_of_class_.to(f.device()).index_select(0, classes.to(f.device(), torch::kLong));
-    const auto points = points_.to(f.device());
     const auto group_sizes = torch::bincount(columns, {}, member_.size(1)).cpu();
     const auto sizes = group_sizes.accessor<std::int64_t, 1>();
-    const double dim = static_cast<double>(points_.size(1));
-    static const double log_2pi = std::log(2.0 * 3.14159265358979323846);
-    const double normaliser = 0.5 * dim * (log_2pi + 2.0 * std::log(bandwidth_));
+    const double normaliser = log_normaliser(std::log(bandwidth_));
     auto result = torch::zeros({f.size(0)}, f.options());
     for (std::int64_t column = 0; column < group_sizes.size(0); ++column) {
       if (sizes[column] == 0) continue;
       const auto rows = torch::nonzero(columns == column).flatten();
-      const auto members = members_of_column_[static_cast<std::size_t>(column)].to(f.device());
-      const auto d2 = squared_distances(f.index_select(0, rows), points.index_select(0, members));
+      const auto& points = points_of_column_[static_cast<std::size_t>(column)];
+      const auto d2 = squared_distances(f.index_select(0, rows), points.to(f.device()));
       const auto log_kernel_sum = torch::logsumexp(-d2 / (2.0 * bandwidth_ * bandwidth_), 1);
-      const double log_count = std::log(static_cast<double>(members.size(0)));
+      const double log_count = std::log(static_cast<double>(points.size(0)));
       result = result.index_copy(0, rows, log_kernel_sum - log_count - normaliser);
     }
     return result;
@@ -122,14 +119,20 @@ class ClassKernelDensity {
       count = count - 1.0;
     }
     const auto log_kernel = torch::where(use, -d2 / (2.0 * h * h), torch::full_like(d2, -INFINITY));
-    const double dim = static_cast<double>(points_.size(1));
+    return torch::logsumexp(log_kernel, 1) - count.log() - log_normaliser(h.log());
+  }
+
+  // The Gaussian kernel's log normaliser (D/2) log(2 pi h^2), from log h (a double, or a
+  // tensor of bandwidths).
+  template <class LogBandwidth>
+  LogBandwidth log_normaliser(const LogBandwidth& log_h) const {
     static const double log_2pi = std::log(2.0 * 3.14159265358979323846);
-    return torch::logsumexp(log_kernel, 1) - count.log() - 0.5 * dim * (log_2pi + 2.0 * h.log());
+    return 0.5 * static_cast<double>(points_.size(1)) * (log_2pi + 2.0 * log_h);
   }
 
   double bandwidth_ = 1.0;
   torch::Tensor points_, member_, counts_, column_of_class_, loo_column_;
-  std::vector<torch::Tensor> members_of_column_;  // the points of each column of member_
+  std::vector<torch::Tensor> points_of_column_;  // the members of each column of member_
 };
 
 }  // namespace medadv::plugins::feature
