@@ -24,27 +24,36 @@ import statistics
 import time
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.covariance import EmpiricalCovariance
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import KernelDensity
 from sklearn.svm import SVC
 
 
-def kd(data):
-    labels = data["fit.labels"]
-    kdes = {c: KernelDensity(kernel="gaussian", bandwidth=1.0).fit(data["fit.clean"][labels == c])
-            for c in np.unique(labels)}
-
+def by_predicted_class(data, minus_log_density):
+    """The clean and adversarial score vectors, each row scored by minus_log_density[c] of
+    its predicted class c."""
     def score(features, predicted):
         out = np.empty(len(features))
-        for c, kde in kdes.items():
+        for c, density in minus_log_density.items():
             rows = predicted == c
             if rows.any():
-                out[rows] = -kde.score_samples(features[rows])
+                out[rows] = density(features[rows])
         return out
 
     return (score(data["test.clean"], data["test.clean_predicted"]),
             score(data["test.adversarial"], data["test.adversarial_predicted"]))
+
+
+def class_points(data):
+    labels = data["fit.labels"]
+    return {c: data["fit.clean"][labels == c] for c in np.unique(labels)}
+
+
+def kd(data):
+    kdes = {c: KernelDensity(kernel="gaussian", bandwidth=1.0).fit(points) for c, points in class_points(data).items()}
+    return by_predicted_class(data, {c: (lambda x, kde=kde: -kde.score_samples(x)) for c, kde in kdes.items()})
 
 
 def kd_exact(data):
@@ -52,27 +61,17 @@ def kd_exact(data):
     independent check of kd's AUC. scikit-learn's tree-based KernelDensity bounds the sum
     node by node, and in 64 dimensions, far from the fit points, its log densities can be
     off by many nats (scikit-learn issues 7492 and 27186)."""
-    labels = data["fit.labels"]
-    fit = {c: data["fit.clean"][labels == c].astype(np.float64) for c in np.unique(labels)}
+    def minus_log_density(points):
+        points = points.astype(np.float64)
 
-    def log_density(x, points):
-        squared = (x * x).sum(1)[:, None] + (points * points).sum(1)[None, :] - 2.0 * x @ points.T
-        scaled = -0.5 * np.maximum(squared, 0.0)
-        top = scaled.max(axis=1, keepdims=True)
-        dim = points.shape[1]
-        return (top[:, 0] + np.log(np.exp(scaled - top).sum(axis=1)) - np.log(len(points))
-                - 0.5 * dim * np.log(2.0 * np.pi))
+        def density(x):
+            x = x.astype(np.float64)
+            squared = (x * x).sum(1)[:, None] + (points * points).sum(1)[None, :] - 2.0 * x @ points.T
+            return -(logsumexp(-0.5 * np.maximum(squared, 0.0), axis=1) - np.log(len(points))
+                     - 0.5 * points.shape[1] * np.log(2.0 * np.pi))
+        return density
 
-    def score(features, predicted):
-        out = np.empty(len(features))
-        for c, points in fit.items():
-            rows = predicted == c
-            if rows.any():
-                out[rows] = -log_density(features[rows].astype(np.float64), points)
-        return out
-
-    return (score(data["test.clean"], data["test.clean_predicted"]),
-            score(data["test.adversarial"], data["test.adversarial_predicted"]))
+    return by_predicted_class(data, {c: minus_log_density(points) for c, points in class_points(data).items()})
 
 
 def mahalanobis(data):

@@ -84,7 +84,7 @@ struct Features {
   torch::Tensor clean, adversarial, labels;  // [N, D], [N, D], [N]
 };
 
-// Two classes centred at +-m along a random unit direction, unit variance; the
+// Two classes centred at +-1.5 along a random unit direction, unit variance; the
 // adversarial version of a point is the point plus one fixed shift of length 2 plus noise
 // of standard deviation 0.5 per dimension.
 Features draw(std::int64_t n, std::int64_t dim, const torch::Tensor& direction, const torch::Tensor& shift,
@@ -186,7 +186,6 @@ int run(const Settings& s) {
     arrays.emplace_back("test.clean_predicted", model.logits(as_images(test.clean)).argmax(1));
     arrays.emplace_back("test.adversarial_predicted", model.logits(as_images(test.adversarial)).argmax(1));
     arrays.emplace_back("meta.repeats", torch::tensor(s.repeats, torch::kLong));
-    arrays.emplace_back("meta.threads", torch::tensor(static_cast<std::int64_t>(s.threads), torch::kLong));
     medadv::write_npz(s.export_file, arrays);
   }
   return 0;
