@@ -3,7 +3,7 @@
 // inverses, Gaussian log-densities, the LID of points on a linear subspace), the BU head
 // recovered exactly and BU = 0 without dropout, Mahalanobis preprocessing moving towards
 // the class mean, deterministic fits, and separation of PGD examples on the trained
-// fundus classifier (AUC >= 0.9 for every detector).
+// fundus classifier (AUC >= 0.9 for every detector, bu against PGD stopping at the boundary).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -497,9 +497,11 @@ TEST(FeatureDetectors, FittingIsDeterministicForASeed) {
 // so their softmax under dropout varies LESS than that of clean images (AUC 0.19: the known
 // limit of Bayesian uncertainty against high-confidence attacks, which the user guide tells
 // readers to expect; asserted <= 0.35 so that the guide's statement stays true). It is
-// asserted in its own regime instead: PGD with early stop (each image stops at the first step
-// that turns it, near the decision boundary, like Feinman et al.'s BIM-A), where its AUC is
-// 0.75.
+// asserted in its own regime instead, the same budget with early stop and fine steps (80 of
+// 0.25/255: each image stops at the first step that turns it, just past the decision
+// boundary, like Feinman et al.'s BIM-A): bu 0.99, kd-bu 0.97. There the density and distance
+// detectors fall to 0.66-0.84, so no one PGD configuration has every detector at 0.9
+// (the table of eleven configurations is in docs/decisions.md).
 TEST(FeatureDetectorStrength, EveryDetectorSeparatesPgdOnTheFundusCnn) {
   const auto& v = medadv::testing::fundus_small_cnn();
   TestContext ctx(0);
@@ -559,10 +561,13 @@ TEST(FeatureDetectorStrength, EveryDetectorSeparatesPgdOnTheFundusCnn) {
   auto bu = make<f::Bu>("bu", {}, ctx);
   EXPECT_LE(auc_of(*bu, "PGD 8/255, bu (inverted, see above)", train, test), 0.35);
 
-  auto pgd_early = make<medadv::plugins::gradient::Pgd>("pgd", {{"epsilon", "8/255"}, {"early_stop", true}}, ctx);
-  const Split near_train = attacked(*pgd_early, v.adv_train_images, v.adv_train_labels);
-  const Split near_test = attacked(*pgd_early, v.adv_test_images, v.adv_test_labels);
-  EXPECT_GE(auc_of(*bu, "PGD 8/255 with early stop, bu", near_train, near_test), 0.7);
+  auto pgd_near = make<medadv::plugins::gradient::Pgd>(
+      "pgd", {{"epsilon", "8/255"}, {"step", "0.25/255"}, {"steps", std::int64_t{80}}, {"early_stop", true}}, ctx);
+  const Split near_train = attacked(*pgd_near, v.adv_train_images, v.adv_train_labels);
+  const Split near_test = attacked(*pgd_near, v.adv_test_images, v.adv_test_labels);
+  ASSERT_GE(near_test.clean.size(0), 15);
+  EXPECT_GE(auc_of(*bu, "PGD 8/255, 80 steps of 0.25/255 with early stop, bu", near_train, near_test), 0.9);
+  EXPECT_GE(auc_of(*kd_bu, "PGD 8/255, 80 steps of 0.25/255 with early stop, kd-bu", near_train, near_test), 0.9);
 }
 
 }  // namespace
