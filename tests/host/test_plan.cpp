@@ -9,6 +9,7 @@
 #include "experiment/plan.h"
 #include "experiment/toml_value.h"
 #include "loader/registry.h"
+#include "host/trial_ids.h"
 
 using namespace medadv::host;
 
@@ -94,8 +95,7 @@ TEST(Plan, AttackAdvTrainFalseDropsOnlyTheAdvTrainAttackTrials) {
     const auto h = hashes(c->plan);
     std::size_t dropped = 0;
     for (const auto& [id, hash] : reference) {
-      const bool adv_train_attack =
-          id.find("__adv_train") != std::string::npos && id.find("__clean__") == std::string::npos;
+      const bool adv_train_attack = medadv::testing::is_adv_train_attack_id(id);
       dropped += adv_train_attack;
       if (adv_train_attack) EXPECT_EQ(h.count(id), 0u) << id;
       else EXPECT_EQ(h.count(id) ? h.at(id) : "", hash) << id << " is kept with its hash, so --resume finds it";

@@ -13,6 +13,7 @@
 
 #include "medadv/npz.h"
 #include "host/run_command.h"
+#include "host/trial_ids.h"
 
 namespace fs = std::filesystem;
 
@@ -147,9 +148,7 @@ TEST(Run, WritesTheRunDirectoryAndExports) {
   ASSERT_EQ(test_only.status, 0) << test_only.all();
   auto expected = results_by_trial(out / "results.jsonl");
   for (auto it = expected.begin(); it != expected.end();)
-    it = (it->first.find("__adv_train") != std::string::npos && it->first.find("__clean__") == std::string::npos)
-             ? expected.erase(it)
-             : std::next(it);
+    it = medadv::testing::is_adv_train_attack_id(it->first) ? expected.erase(it) : std::next(it);
   ASSERT_EQ(expected.size(), 5u) << "2 clean + 3 attacks on adv_test";
   EXPECT_EQ(results_by_trial(t.root / "run3" / "results.jsonl"), expected);
 
