@@ -52,6 +52,13 @@ torch::Tensor predictions_from_logits(const torch::Tensor& logits) {
   return (logits.size(1) <= 256 ? maps.to(torch::kByte) : maps).cpu();
 }
 
+torch::Tensor attack_successes(const AttackPlan& attack, const SplitData& split, const AttackOutcome& outcome) {
+  return attack.objective.targeted
+             ? metrics::per_sample_success_targeted(outcome.adversarial_prediction, split.labels, outcome.targets)
+             : metrics::per_sample_success_untargeted(outcome.clean_prediction, outcome.adversarial_prediction,
+                                                      split.labels);
+}
+
 const torch::Tensor& attack_labels(const SplitData& split, Task task) {
   return task == Task::Segmentation ? split.masks : split.labels;
 }
@@ -199,7 +206,7 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
   out.clean_prediction = clean.prediction;
   out.targets = clean.targets;
 
-  std::vector<torch::Tensor> adversarial, predictions, iterations, queries;
+  std::vector<torch::Tensor> adversarial, predictions, probabilities, iterations, queries;
   ctx.progress().begin(in.stage + " (images)", n);
   double attack_seconds = 0.0;
   for (std::int64_t i = 0; i < n; i += in.batch_size) {
@@ -220,7 +227,9 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
     attack_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     {
       torch::NoGradGuard no_grad;
-      predictions.push_back(predictions_from_logits(model.logits(x_adv)));
+      const torch::Tensor logits = model.logits(x_adv);
+      predictions.push_back(predictions_from_logits(logits));
+      if (logits.dim() == 2) probabilities.push_back(metrics::predicted_class_probability(logits));
     }
     adversarial.push_back(x_adv.cpu());
     const auto batch_n = end - i;
@@ -233,6 +242,8 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
   ctx.progress().end();
   out.adversarial = adversarial.empty() ? split.images.clone() : torch::cat(adversarial);
   out.adversarial_prediction = predictions.empty() ? torch::empty({0}, torch::kLong) : torch::cat(predictions);
+  if (model.task() == Task::Classification)
+    out.adversarial_probability = probabilities.empty() ? torch::empty({0}, torch::kDouble) : torch::cat(probabilities);
   out.iterations = iterations.empty() ? torch::empty({0}, torch::kLong) : torch::cat(iterations);
   out.queries = queries.empty() ? torch::empty({0}, torch::kLong) : torch::cat(queries);
   out.seconds = attack_seconds;

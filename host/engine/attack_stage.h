@@ -29,6 +29,9 @@ struct AttackOutcome {
   // (metrics::label_map_from_logits; uint8 for up to 256 classes, else int64).
   torch::Tensor clean_prediction;
   torch::Tensor adversarial_prediction;
+  // Classification: the probability of each adversarial prediction [N] float64
+  // (metrics::predicted_class_probability); undefined for segmentation.
+  torch::Tensor adversarial_probability;
   // When targeted: target classes [N] int64, or target masks [N,1,H,W] float 0/1
   // (segmentation); else undefined.
   torch::Tensor targets;
@@ -43,6 +46,10 @@ struct AttackOutcome {
 // Predictions of `model` on `images`, batched, on `device`; [N] int64 on the CPU.
 torch::Tensor predict(DifferentiableModel& model, const torch::Tensor& images, std::int64_t batch_size,
                       c10::Device device);
+
+// Which samples of a classification split the attack succeeded on, by the metric its
+// objective calls for (metrics::per_sample_success_targeted / _untargeted); [N] bool, CPU.
+torch::Tensor attack_successes(const AttackPlan& attack, const SplitData& split, const AttackOutcome& outcome);
 
 // What a batch's logits predict, on the CPU: class indices [B] int64 for classification
 // logits [B,K]; label maps [B,1,H,W] for segmentation logits (see AttackOutcome).

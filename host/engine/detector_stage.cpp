@@ -12,11 +12,7 @@
 namespace medadv::host {
 
 torch::Tensor turned_samples(const AttackPlan& attack, const SplitData& split, const AttackOutcome& outcome) {
-  torch::Tensor success =
-      attack.objective.targeted
-          ? metrics::per_sample_success_targeted(outcome.adversarial_prediction, split.labels, outcome.targets)
-          : metrics::per_sample_success_untargeted(outcome.clean_prediction, outcome.adversarial_prediction,
-                                                   split.labels);
+  const torch::Tensor success = attack_successes(attack, split, outcome);
   const torch::Tensor clean_correct = outcome.clean_prediction.eq(split.labels);
   return torch::nonzero(success.logical_and(clean_correct)).flatten();
 }

@@ -123,6 +123,10 @@ std::string attack_record(const Plan& plan, const Trial& trial, const DatasetMet
     json.key("clean_accuracy").value(metrics::accuracy(o.clean_prediction, y));
     json.key("robust_accuracy").value(metrics::robust_accuracy(o.adversarial_prediction, y));
     json.key("attack_success_rate").value(attack_success_rate(a, split, o));
+    json.key("adversarial_confidence")
+        .value(o.adversarial_probability.defined()
+                   ? metrics::adversarial_confidence(o.adversarial_probability, attack_successes(a, split, o))
+                   : NAN);
     per_class_metrics(json, y, o);
   }
   const torch::Tensor linf = metrics::linf_norm(split.images, o.adversarial);

@@ -103,6 +103,25 @@ double attack_success_rate_targeted(const torch::Tensor& adversarial_predictions
   return rate(success, labels.detach().cpu() != targets.detach().cpu());
 }
 
+torch::Tensor predicted_class_probability(const torch::Tensor& logits) {
+  detail::require_defined(logits, "predicted_class_probability", "logits");
+  if (logits.dim() != 2 || logits.size(1) < 1)
+    throw InvalidInput("metrics::predicted_class_probability: 'logits' must be [B, K] with K >= 1, got shape " +
+                       detail::shape_text(logits));
+  return std::get<0>(torch::softmax(logits.detach().to(torch::kDouble), 1).max(1)).cpu();
+}
+
+double adversarial_confidence(const torch::Tensor& adversarial_probability, const torch::Tensor& success) {
+  const char* metric = "adversarial_confidence";
+  detail::require_same_shape(adversarial_probability, success, metric, "adversarial_probability", "success");
+  if (adversarial_probability.dim() != 1)
+    throw InvalidInput("metrics::adversarial_confidence: expected [N] tensors, got shape " +
+                       detail::shape_text(adversarial_probability));
+  const torch::Tensor mask = detail::as_binary(success, metric, "success").cpu();
+  const torch::Tensor chosen = adversarial_probability.detach().cpu().to(torch::kDouble).masked_select(mask);
+  return chosen.numel() ? chosen.mean().item<double>() : kNaN;
+}
+
 double images_per_second(std::int64_t images, double seconds) {
   return seconds > 0 ? static_cast<double>(images) / seconds : kNaN;
 }

@@ -77,7 +77,8 @@ std::map<std::string, std::string> results_by_trial(const fs::path& file) {
   for (const auto& line : lines_of(file)) {
     std::string key = field(line, "trial");
     std::string values;
-    for (const char* k : {"clean_accuracy", "robust_accuracy", "attack_success_rate", "linf", "l2", "ssim"})
+    for (const char* k :
+         {"clean_accuracy", "robust_accuracy", "attack_success_rate", "adversarial_confidence", "linf", "l2", "ssim"})
       values += std::string(k) + "=" + field(line, k) + " ";
     out[key] = values;
   }
@@ -124,6 +125,11 @@ TEST(Run, WritesTheRunDirectoryAndExports) {
   ASSERT_FALSE(pgd_line.empty());
   const double robust = arrays.at("pred_adversarial").eq(arrays.at("labels")).to(torch::kDouble).mean().item<double>();
   EXPECT_NEAR(std::stod(field(pgd_line, "robust_accuracy")), robust, 1e-9);
+  // The turned images' probability of their new class: past the boundary of a binary task.
+  ASSERT_GT(std::stod(field(pgd_line, "attack_success_rate")), 0.0) << pgd_line;
+  const double confidence = std::stod(field(pgd_line, "adversarial_confidence"));
+  EXPECT_GE(confidence, 0.5);
+  EXPECT_LE(confidence, 1.0);
   // And so is the robust accuracy within each class.
   const auto& labels = arrays.at("labels");
   for (std::int64_t k = 0; k < 2; ++k) {

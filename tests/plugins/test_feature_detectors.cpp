@@ -511,12 +511,19 @@ TEST(FeatureDetectorStrength, EveryDetectorSeparatesPgdOnTheFundusCnn) {
     torch::Tensor clean, labels, adversarial;
   };
   // The HFC protocol: keep the images the model classifies correctly and the attack turns.
+  // Also the turned images' mean probability of their new class (metrics::adversarial_confidence).
+  double confidence = 0.0;
   auto attacked = [&](medadv::Attack& attack, const torch::Tensor& images, const torch::Tensor& labels) {
     const auto r = attack.run({images, labels, {}}, capability, objective, ctx);
-    const auto keep =
-        torch::nonzero(predictions(*v.model, images).eq(labels).logical_and(predictions(*v.model, r.adversarial).ne(labels)))
-            .flatten();
-    std::cout << "[strength] PGD 8/255 turned " << keep.numel() << " of " << images.size(0) << " images\n";
+    const auto turned = predictions(*v.model, images).eq(labels).logical_and(predictions(*v.model, r.adversarial).ne(labels));
+    const auto keep = torch::nonzero(turned).flatten();
+    {
+      torch::NoGradGuard no_grad;
+      confidence = medadv::metrics::adversarial_confidence(
+          medadv::metrics::predicted_class_probability(v.model->logits(r.adversarial)), turned);
+    }
+    std::cout << "[strength] PGD 8/255 turned " << keep.numel() << " of " << images.size(0)
+              << " images, adversarial confidence " << confidence << "\n";
     return Split{images.index_select(0, keep), labels.index_select(0, keep), r.adversarial.index_select(0, keep)};
   };
   auto auc_of = [&](medadv::Detector& d, const std::string& name, const Split& train, const Split& test) {
@@ -538,6 +545,7 @@ TEST(FeatureDetectorStrength, EveryDetectorSeparatesPgdOnTheFundusCnn) {
   auto pgd = make<medadv::plugins::gradient::Pgd>("pgd", {{"epsilon", "8/255"}}, ctx);
   const Split train = attacked(*pgd, v.adv_train_images, v.adv_train_labels);
   const Split test = attacked(*pgd, v.adv_test_images, v.adv_test_labels);
+  EXPECT_GT(confidence, 0.99) << "the wrong class saturates";
   ASSERT_GE(train.clean.size(0), 40);
   ASSERT_GE(test.clean.size(0), 15);
   auto kd = make<f::Kd>("kd", {}, ctx);
@@ -565,6 +573,7 @@ TEST(FeatureDetectorStrength, EveryDetectorSeparatesPgdOnTheFundusCnn) {
       "pgd", {{"epsilon", "8/255"}, {"step", "0.25/255"}, {"steps", std::int64_t{80}}, {"early_stop", true}}, ctx);
   const Split near_train = attacked(*pgd_near, v.adv_train_images, v.adv_train_labels);
   const Split near_test = attacked(*pgd_near, v.adv_test_images, v.adv_test_labels);
+  EXPECT_LT(confidence, 0.75) << "the images stop just past the boundary";
   ASSERT_GE(near_test.clean.size(0), 15);
   EXPECT_GE(auc_of(*bu, "PGD 8/255, 80 steps of 0.25/255 with early stop, bu", near_train, near_test), 0.9);
   EXPECT_GE(auc_of(*kd_bu, "PGD 8/255, 80 steps of 0.25/255 with early stop, kd-bu", near_train, near_test), 0.9);

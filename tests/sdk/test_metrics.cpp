@@ -71,6 +71,31 @@ TEST(Metrics, TargetedSuccessExcludesSamplesAlreadyAtTheTarget) {
   EXPECT_TRUE(std::isnan(m::attack_success_rate_targeted(longs({1, 0}), longs({1, 0}), longs({1, 0}))));
 }
 
+TEST(Metrics, PredictedClassProbabilityIsTheLargestSoftmaxEntry) {
+  // softmax(0, ln 3) = (1/4, 3/4); equal logits give 1/K; a shift changes nothing.
+  const auto logits = torch::tensor({0.0, std::log(3.0), 2.0, 2.0, 5.0, 5.0 + std::log(3.0)}, torch::kDouble).view({3, 2});
+  const auto p = values(m::predicted_class_probability(logits));
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_NEAR(p[0], 0.75, 1e-12);
+  EXPECT_NEAR(p[1], 0.5, 1e-12);
+  EXPECT_NEAR(p[2], 0.75, 1e-12);
+  EXPECT_NEAR(values(m::predicted_class_probability(torch::zeros({1, 3})))[0], 1.0 / 3.0, 1e-7);
+  // Large logits do not overflow: a saturated class gives 1, not NaN.
+  EXPECT_DOUBLE_EQ(values(m::predicted_class_probability(torch::tensor({{1000.0f, -1000.0f}})))[0], 1.0);
+  EXPECT_THROW(m::predicted_class_probability(torch::zeros({4})), medadv::InvalidInput);
+  EXPECT_THROW(m::predicted_class_probability(torch::Tensor()), medadv::InvalidInput);
+}
+
+TEST(Metrics, AdversarialConfidenceAveragesOverTheSuccessesOnly) {
+  const auto probability = doubles({0.75, 0.9, 0.6, 0.99});
+  EXPECT_DOUBLE_EQ(m::adversarial_confidence(probability, bools({1, 0, 1, 0})), (0.75 + 0.6) / 2);
+  EXPECT_DOUBLE_EQ(m::adversarial_confidence(probability, bools({0, 0, 0, 1})), 0.99);
+  EXPECT_TRUE(std::isnan(m::adversarial_confidence(probability, bools({0, 0, 0, 0}))));
+  EXPECT_TRUE(std::isnan(m::adversarial_confidence(doubles({}), bools({}))));
+  EXPECT_THROW(m::adversarial_confidence(probability, bools({1, 0})), medadv::InvalidInput);
+  EXPECT_THROW(m::adversarial_confidence(probability, doubles({0.5, 1, 0, 1})), medadv::InvalidInput) << "not a mask";
+}
+
 TEST(Metrics, ImagesPerSecond) {
   EXPECT_DOUBLE_EQ(m::images_per_second(120, 3.2), 37.5);
   EXPECT_TRUE(std::isnan(m::images_per_second(10, 0.0)));

@@ -67,6 +67,16 @@ MEDADV_API torch::Tensor per_sample_success_targeted(const torch::Tensor& advers
 MEDADV_API double attack_success_rate_targeted(const torch::Tensor& adversarial_predictions,
                                                const torch::Tensor& labels, const torch::Tensor& targets);
 
+// The softmax probability of the class each sample is predicted as, from classification
+// logits [B, K]: max_k softmax(logits)_k in float64, [B] (CPU). At least 1/K.
+MEDADV_API torch::Tensor predicted_class_probability(const torch::Tensor& logits);
+// How far past the decision boundary an attack took the samples it turned: the mean, over
+// the samples with `success` true, of `adversarial_probability` (predicted_class_probability
+// of the adversarial inputs, so the probability of the class they were turned to). About
+// 0.5 just past the boundary of a binary task, 1 when the wrong class saturates. NaN when
+// no sample succeeded.
+MEDADV_API double adversarial_confidence(const torch::Tensor& adversarial_probability, const torch::Tensor& success);
+
 // ---- Detection ----------------------------------------------------------------------
 // scores [N]: finite, higher = more adversarial. is_positive [N]: bool or 0/1, true for
 // adversarial inputs. A threshold t flags every input with score >= t.
