@@ -6,6 +6,7 @@
 #include "loader/guard.h"
 #include "medadv/attack.h"
 #include "medadv/attack_term.h"
+#include "medadv/detector.h"
 #include "medadv/error.h"
 
 namespace medadv::host {
@@ -59,11 +60,37 @@ std::vector<std::string> task_problems(const Plan& plan, const TaskFacts& facts,
     }
   }
   for (const DetectorPlan& d : plan.detectors) {
+    const PluginHandle& p = *d.use->plugin;
+    // What the detector will choose from: the model's taps, or the experiment's `layers`.
+    std::vector<std::string> offered = facts.model_taps;
+    bool layers_missing = false;
     const Value* layers = d.use->host_keys.find("layers");
-    if (!layers || layers->type() != Value::Type::Array) continue;
-    for (const Value& layer : layers->as_array())
-      if (layer.type() == Value::Type::String && !offers(facts, layer.as_string()))
-        record(d.use->section + ".layers (" + d.use->plugin->describe() + ")", missing_tap(facts, layer.as_string()));
+    if (layers && layers->type() == Value::Type::Array) {
+      offered.clear();
+      for (const Value& layer : layers->as_array()) {
+        if (layer.type() != Value::Type::String) continue;
+        if (offers(facts, layer.as_string())) {
+          offered.push_back(layer.as_string());
+        } else {
+          record(d.use->section + ".layers (" + p.describe() + ")", missing_tap(facts, layer.as_string()));
+          layers_missing = true;
+        }
+      }
+    }
+    if (layers_missing) continue;  // said once, at `layers`
+    // The detector's own choice (its `taps` parameter), as the detector stage will ask it.
+    try {
+      auto ctx = context(p.name());
+      auto detector = guarded(p.describe(), "create", [&] { return p.create<Detector>(d.use->params, *ctx); });
+      const auto chosen = guarded(p.describe(), "taps", [&] { return detector->taps(offered); });
+      for (const auto& tap : chosen)
+        if (std::find(offered.begin(), offered.end(), tap) == offered.end())
+          record(d.use->section + " (" + p.describe() + ")",
+                 layers ? "wants tap '" + tap + "', which is not among the experiment's `layers` (" + joined(offered) + ")"
+                        : missing_tap(facts, tap));
+    } catch (const InvalidInput& error) {
+      record(d.use->section + " (" + p.describe() + ")", error.what());
+    }
   }
   return problems;
 }

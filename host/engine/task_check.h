@@ -1,7 +1,8 @@
 #pragma once
 // What can only be checked once the data set is known, before any model is trained:
 // every attack handles the task (Attack::check_task, the objective's loss), and every
-// tap an attack term or a detector's `layers` names exists in the model.
+// tap an attack term, a detector's `layers` or a detector itself (Detector::taps, from its
+// `taps` parameter) names exists in the model.
 #include <functional>
 #include <string>
 #include <vector>

@@ -235,3 +235,34 @@ loss = "dlr"
   EXPECT_NE(r.all().find("DLR loss needs 3 classes or more; this task has 2"), std::string::npos) << r.all();
   EXPECT_FALSE(fs::exists(t.cache / "models")) << "nothing trained";
 }
+
+// A tap a detector asks for, by its own `taps` or by the experiment's `layers`, that the
+// model lacks: refused with the detector, the tap and what the model offers, before training.
+TEST(Run, RefusesDetectorTapsTheModelLacksBeforeTraining) {
+  TempRun t("detector-taps");
+  std::ofstream(t.toml, std::ios::app) << R"(
+[[detector]]
+plugin = "lid"
+taps = ["block1", "block9"]
+
+[[detector]]
+plugin = "kd"
+layers = ["block2", "block7"]
+
+[[detector]]
+plugin = "mahalanobis"
+layers = ["block1", "block2"]
+taps = ["penultimate"]
+
+[[detector]]
+plugin = "mgm"
+)";
+  auto r = run_medadv("run " + t.toml.string() + " --output " + (t.root / "run").string(), t.env());
+  EXPECT_EQ(r.status, 2) << r.all();
+  for (const char* expected : {"detector[0] (detector 'lid'", "'block9'", "did you mean 'block1'",
+                               "detector[1].layers (detector 'kd'", "has no tap 'block7'",
+                               "detector[2] (detector 'mahalanobis'", "'penultimate'"})
+    EXPECT_NE(r.all().find(expected), std::string::npos) << expected << "\n" << r.all();
+  EXPECT_EQ(r.all().find("detector[3]"), std::string::npos) << "mgm's default taps exist\n" << r.all();
+  EXPECT_FALSE(fs::exists(t.cache / "models")) << "nothing trained";
+}
