@@ -21,7 +21,10 @@ struct MEDADV_API DetectorFitData {
 class MEDADV_API Detector {
  public:
   virtual ~Detector();
-  // Taps to read, chosen from those the model offers.
+  // Taps to read, chosen from those the model offers (or the experiment's `layers`). Throw
+  // InvalidInput naming a tap the detector needs and `available` lacks. The host also asks
+  // a fresh instance before any model is trained, so an experiment with a missing tap is
+  // refused up front: answer from the parameters alone.
   virtual std::vector<std::string> taps(const std::vector<std::string>& available) const = 0;
   // Supervised detectors are fitted on clean and adversarial data; unsupervised ones
   // never see adversarial data.
