@@ -47,22 +47,26 @@ std::pair<std::int64_t, std::int64_t> estimated_adv_split_sizes(const CheckedExp
 Command validate_command() {
   Command c;
   c.name = "validate";
-  c.usage = "medadv validate FILE.toml [--set KEY=VALUE]... [--print]";
+  c.usage = "medadv validate FILE.toml [--set KEY=VALUE]... [--print] [--data]";
   c.summary = "check an experiment file without running it";
   c.description =
       "Validates the whole experiment before any work: TOML syntax, sections, every plugin table "
       "against its plugin's schema (types, ranges, enums, unknown keys with a did-you-mean). Every "
-      "problem is reported with file:line:column, key and plugin. Exit status 2 when invalid.";
+      "problem is reported with file:line:column, key and plugin. With --data it also loads the data set "
+      "and asks an untrained model what `medadv run` asks before training: does every attack handle the "
+      "task, and does every tap an attack term or a detector names exist. Exit status 2 when invalid.";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
     declare_experiment_options(o, p);
-    o.add_options()("print", "print the resolved experiment (every default filled) as JSON");
+    o.add_options()("print", "print the resolved experiment (every default filled) as JSON")(
+        "data", "also load the data set and check the attacks and taps against it and the model (trains nothing)");
   };
   c.run = [](const po::variables_map& vm, const GlobalOptions& g) {
     auto loaded = load_experiment(vm, g);
     const Plan plan = make_plan(loaded->checked);  // duplicate labels are found here
     if (vm.count("print")) std::cout << to_json(loaded->checked.resolved) << "\n";
-    std::cout << vm["file"].as<std::string>() << ": valid; " << summary(loaded->checked) << "; "
-              << plan.trials.size() << " trials\n";
+    if (vm.count("data")) check_against_data(*loaded);
+    std::cout << vm["file"].as<std::string>() << ": valid" << (vm.count("data") ? " (checked against the data)" : "")
+              << "; " << summary(loaded->checked) << "; " << plan.trials.size() << " trials\n";
     return kExitOk;
   };
   return c;

@@ -112,6 +112,28 @@ struct Run {
 
   void load_data_and_model() {
     if (prepared) return;
+    load_data_and_check_it();
+    const PluginUse& dataset_use = *plan.dataset;
+    const PluginUse& model_use = *plan.model;
+    HostContext mctx = context(model_use.plugin->name());
+    ModelRequest request;
+    request.model = *e.resolved.find("model");
+    request.model_version = model_use.plugin->version();
+    request.dataset_identity = plugin_identity(dataset_use);
+    request.seed = e.seed;
+    request.base_dir = fs::absolute(experiment.file).parent_path();
+    request.cache_root = cache_root;
+    prepared = prepare_model(request, *model_plugin, *data, splits, mctx);
+    log->info("model: {} ({})", model_use.plugin->describe(),
+              prepared->from_checkpoint ? "checkpoint " + prepared->weights_file.string()
+              : prepared->from_cache    ? "cached weights " + prepared->weights_file.string()
+                                        : "trained, stored in " + prepared->weights_file.string());
+  }
+
+  // Loads and splits the data set, creates the model plugin and checks what depends on
+  // them (check_task); trains nothing.
+  void load_data_and_check_it() {
+    if (data) return;
     const PluginUse& dataset_use = *plan.dataset;
     HostContext dctx = context(dataset_use.plugin->name());
     const std::string who = dataset_use.plugin->describe();
@@ -133,18 +155,6 @@ struct Run {
     model_plugin = guarded(model_use.plugin->describe(), "create",
                            [&] { return model_use.plugin->create<ModelPlugin>(model_use.params, mctx); });
     check_task(model_spec_for(*data, splits.at(kTrainSplit)));
-    ModelRequest request;
-    request.model = *e.resolved.find("model");
-    request.model_version = model_use.plugin->version();
-    request.dataset_identity = plugin_identity(dataset_use);
-    request.seed = e.seed;
-    request.base_dir = fs::absolute(experiment.file).parent_path();
-    request.cache_root = cache_root;
-    prepared = prepare_model(request, *model_plugin, *data, splits, mctx);
-    log->info("model: {} ({})", model_use.plugin->describe(),
-              prepared->from_checkpoint ? "checkpoint " + prepared->weights_file.string()
-              : prepared->from_cache    ? "cached weights " + prepared->weights_file.string()
-                                        : "trained, stored in " + prepared->weights_file.string());
   }
 
   // Before any model is trained: every attack handles the task and every named tap exists
@@ -288,6 +298,13 @@ struct Run {
 };
 
 }  // namespace
+
+void check_against_data(LoadedExperiment& experiment) {
+  const CheckedExperiment& e = experiment.checked;
+  Run run(experiment, e);
+  run.settings = ContextSettings{resolve_device(e.device), e.seed, e.threads, {}};
+  run.load_data_and_check_it();
+}
 
 fs::path run_experiment(LoadedExperiment& experiment, const RunOptions& options) {
   const CheckedExperiment& e = experiment.checked;

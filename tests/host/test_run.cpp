@@ -265,4 +265,18 @@ plugin = "mgm"
     EXPECT_NE(r.all().find(expected), std::string::npos) << expected << "\n" << r.all();
   EXPECT_EQ(r.all().find("detector[3]"), std::string::npos) << "mgm's default taps exist\n" << r.all();
   EXPECT_FALSE(fs::exists(t.cache / "models")) << "nothing trained";
+
+  // `validate` reads no data, so it cannot know the model's taps; `validate --data` can.
+  auto file_only = run_medadv("validate " + t.toml.string(), t.env());
+  EXPECT_EQ(file_only.status, 0) << file_only.all();
+  auto with_data = run_medadv("validate " + t.toml.string() + " --data", t.env());
+  EXPECT_EQ(with_data.status, 2) << with_data.all();
+  EXPECT_EQ(with_data.all().substr(with_data.all().find("error:")), r.all().substr(r.all().find("error:")))
+      << "the same problems as run";
+  EXPECT_FALSE(fs::exists(t.cache / "models")) << "nothing trained";
+  auto fitting = run_medadv("validate " + t.toml.string() + " --data --set 'detector[0].taps=[\"block1\"]'" +
+                                " --set 'detector[1].layers=[\"penultimate\"]' --set 'detector[2].taps=[\"block1\"]'",
+                            t.env());
+  EXPECT_EQ(fitting.status, 0) << fitting.all();
+  EXPECT_NE(fitting.all().find("valid (checked against the data)"), std::string::npos) << fitting.all();
 }
