@@ -1,6 +1,6 @@
 #pragma once
-// What the benchmark executables share: a run context of their own (the chosen device and
-// thread count, the seed, log lines to stderr, no progress display), plugin parameters
+// What the benchmark executables share: their --threads, --device and --seed options and a
+// run context built from them (log lines to stderr, no progress display), plugin parameters
 // resolved from a schema as the host resolves them, a wall clock, and main()'s command
 // line handling.
 #include <chrono>
@@ -16,6 +16,7 @@
 #include <torch/torch.h>
 
 #include <medadv/context.h>
+#include <medadv/device.h>
 #include <medadv/error.h>
 #include <medadv/params.h>
 
@@ -33,10 +34,29 @@ inline Params resolve(void (*schema)(ParamSchema&), Value::Table values, const s
   return s.resolve_or_throw(Value(std::move(values)), name);
 }
 
+// Where a benchmark runs and what it draws from: the options every benchmark takes.
+struct RunSettings {
+  int threads = 2;
+  std::string device = "cpu";
+  std::uint64_t seed = 0;
+
+  // Adds --threads, --device and --seed; `seed_help` says what the seed draws.
+  void declare(boost::program_options::options_description& options, const char* seed_help) {
+    namespace po = boost::program_options;
+    options.add_options()("threads", po::value(&threads)->default_value(threads),
+                          "intra-op threads (torch::set_num_threads)")(
+        "device", po::value(&device)->default_value(device), "cpu, cuda, cuda:N or auto")(
+        "seed", po::value(&seed)->default_value(seed), seed_help);
+  }
+};
+
 class BenchContext : public RunContext {
  public:
-  BenchContext(torch::Device device, std::uint64_t seed, int threads)
-      : device_(device), seed_(seed), threads_(threads) {}
+  // Sets LibTorch's intra-op threads and resolves the device (medadv::resolve_device).
+  explicit BenchContext(const RunSettings& run)
+      : device_(resolve_device(run.device)), seed_(run.seed), threads_(run.threads) {
+    torch::set_num_threads(run.threads);
+  }
   c10::Device device() const override { return device_; }
   std::uint64_t seed() const override { return seed_; }
   Logger& log() override { return logger_; }

@@ -54,9 +54,7 @@ struct Settings {
   std::int64_t score = 717;
   std::int64_t dim = 64;
   std::int64_t repeats = 3;
-  int threads = 2;
-  std::string device = "cpu";
-  std::uint64_t seed = 0;
+  medadv::bench::RunSettings run;
   std::string export_file;
 };
 
@@ -129,11 +127,10 @@ Timing time_detector(const std::function<std::unique_ptr<medadv::Detector>()>& m
 }
 
 int run(const Settings& s) {
-  const torch::Device device = medadv::resolve_device(s.device);
-  torch::set_num_threads(s.threads);
+  BenchContext ctx(s.run);
+  const torch::Device device = ctx.device();
   medadv::set_cuda_math(medadv::CudaMath::Reproducible);
-  BenchContext ctx(device, s.seed, s.threads);
-  auto gen = medadv::compat::cpu_generator(s.seed);
+  auto gen = medadv::compat::cpu_generator(s.run.seed);
   auto direction = torch::randn({s.dim}, gen, torch::kFloat);
   direction /= direction.norm();
   auto shift = torch::randn({s.dim}, gen, torch::kFloat);
@@ -146,7 +143,7 @@ int run(const Settings& s) {
     f->labels = f->labels.to(device);
   }
 
-  auto module = std::make_shared<IdentityFeatures>(s.dim, 2, s.seed);
+  auto module = std::make_shared<IdentityFeatures>(s.dim, 2, s.run.seed);
   module->to(device);
   medadv::ModuleModel model(module, 2, medadv::Task::Classification);
 
@@ -166,7 +163,7 @@ int run(const Settings& s) {
   };
 
   std::printf("medadv detectors on %s, %d threads: %lld fit and %lld + %lld scored feature vectors of %lld dims\n",
-              device.str().c_str(), s.threads, static_cast<long long>(s.fit), static_cast<long long>(s.score),
+              device.str().c_str(), s.run.threads, static_cast<long long>(s.fit), static_cast<long long>(s.score),
               static_cast<long long>(s.score), static_cast<long long>(s.dim));
   std::vector<std::pair<std::string, torch::Tensor>> arrays;
   for (const auto& [name, make] : detectors) {
@@ -200,13 +197,11 @@ int main(int argc, char** argv) {
       "fit", po::value(&s.fit)->default_value(s.fit), "fit feature vectors (clean, and as many adversarial)")(
       "score", po::value(&s.score)->default_value(s.score), "scored feature vectors, clean and as many adversarial")(
       "dim", po::value(&s.dim)->default_value(s.dim), "feature dimension")(
-      "repeats", po::value(&s.repeats)->default_value(s.repeats), "timed fits per detector (the median is reported)")(
-      "threads", po::value(&s.threads)->default_value(s.threads), "intra-op threads (torch::set_num_threads)")(
-      "device", po::value(&s.device)->default_value(s.device), "cpu, cuda, cuda:N or auto")(
-      "seed", po::value(&s.seed)->default_value(s.seed), "seed of the features and the linear head")(
-      "export", po::value(&s.export_file), "write the features, predictions and figures to this .npz");
+      "repeats", po::value(&s.repeats)->default_value(s.repeats), "timed fits per detector (the median is reported)");
+  s.run.declare(options, "seed of the features and the linear head");
+  options.add_options()("export", po::value(&s.export_file), "write the features, predictions and figures to this .npz");
   return medadv::bench::run_main("detector_throughput", options, argc, argv, [&] {
-    if (s.fit < 4 || s.score < 1 || s.dim < 1 || s.repeats < 1 || s.threads < 1)
+    if (s.fit < 4 || s.score < 1 || s.dim < 1 || s.repeats < 1 || s.run.threads < 1)
       throw medadv::InvalidInput("--fit must be >= 4, --score, --dim, --repeats and --threads >= 1");
     return run(s);
   });

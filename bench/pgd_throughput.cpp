@@ -65,9 +65,7 @@ struct Settings {
   std::int64_t count = 32;
   std::int64_t batch_size = 16;
   std::int64_t warmup = 1;
-  int threads = 2;
-  std::string device = "cpu";
-  std::uint64_t seed = 0;
+  medadv::bench::RunSettings run;
   std::int64_t train_epochs = 0;
   std::int64_t train_count = 600;
   std::int64_t steps = 20;
@@ -190,9 +188,8 @@ torch::Tensor scalar(double v) { return torch::full({1}, v, torch::kDouble); }
 torch::Tensor scalar_int(std::int64_t v) { return torch::full({1}, v, torch::kLong); }
 
 int run(const Settings& s) {
-  torch::set_num_threads(s.threads);
-  const auto device = medadv::resolve_device(s.device);
-  BenchContext ctx(device, s.seed, s.threads);
+  BenchContext ctx(s.run);
+  const auto device = ctx.device();
   const std::string title = s.model + " " + std::to_string(s.image_size) + " px, " + medadv::device_text(device) +
                             ", " + std::to_string(torch::get_num_threads()) + " threads, LibTorch " TORCH_VERSION;
   std::cout << "== pgd_throughput: " << title << " ==\n" << std::flush;
@@ -205,7 +202,7 @@ int run(const Settings& s) {
   const auto labels = data.labels.slice(0, 0, s.count).contiguous();
   auto module = build_model(s, trained_on > 0 ? data.images.slice(0, s.count) : images, ctx);
 
-  std::string weights = "seeded initialisation (seed " + std::to_string(s.seed) + ", untrained)";
+  std::string weights = "seeded initialisation (seed " + std::to_string(s.run.seed) + ", untrained)";
   if (trained_on > 0) {
     medadv::TrainingSet set;
     set.spec.channels = images.size(1);
@@ -308,10 +305,9 @@ int main(int argc, char** argv) {
       "width", po::value(&s.width)->default_value(s.width), "the model's width parameter (0: the plugin default)")(
       "count", po::value(&s.count)->default_value(s.count), "images attacked in the timed pass")(
       "batch-size", po::value(&s.batch_size)->default_value(s.batch_size), "images per attack call")(
-      "warmup", po::value(&s.warmup)->default_value(s.warmup), "untimed batches before the timed pass")(
-      "threads", po::value(&s.threads)->default_value(s.threads), "intra-op threads (torch::set_num_threads)")(
-      "device", po::value(&s.device)->default_value(s.device), "cpu, cuda, cuda:N or auto")(
-      "seed", po::value(&s.seed)->default_value(s.seed), "run seed: data, initial weights, random starts")(
+      "warmup", po::value(&s.warmup)->default_value(s.warmup), "untimed batches before the timed pass");
+  s.run.declare(options, "run seed: data, initial weights, random starts");
+  options.add_options()(
       "train-epochs", po::value(&s.train_epochs)->default_value(s.train_epochs),
       "train the model this many epochs first (0: seeded initialisation only)")(
       "train-count", po::value(&s.train_count)->default_value(s.train_count),
@@ -322,7 +318,7 @@ int main(int argc, char** argv) {
       "bare", po::value(&s.bare)->default_value(s.bare), "also time the bare LibTorch loop (true/false)")(
       "export", po::value(&s.export_file), "write weights, data, logits and figures to this .npz");
   return medadv::bench::run_main("pgd_throughput", options, argc, argv, [&] {
-    if (s.batch_size < 1 || s.count < s.batch_size || s.warmup < 0 || s.threads < 1 || s.train_count < 2)
+    if (s.batch_size < 1 || s.count < s.batch_size || s.warmup < 0 || s.run.threads < 1 || s.train_count < 2)
       throw medadv::InvalidInput(
           "--batch-size and --threads must be >= 1, --count >= --batch-size, --warmup >= 0, --train-count >= 2");
     return run(s);
