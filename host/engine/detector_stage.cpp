@@ -7,9 +7,26 @@
 #include "engine/variants.h"
 #include "loader/guard.h"
 #include "medadv/error.h"
+#include "medadv/features.h"
 #include "medadv/metrics.h"
 
 namespace medadv::host {
+
+std::optional<std::vector<std::string>> experiment_layers(const DetectorPlan& detector) {
+  const Value* layers = detector.use->host_keys.find("layers");
+  if (!layers) return std::nullopt;
+  std::vector<std::string> names;
+  for (const Value& layer : layers->as_array()) names.push_back(layer.as_string());
+  return names;
+}
+
+std::vector<std::string> chosen_taps(const Detector& detector, const std::vector<std::string>& available,
+                                     const std::string& who) {
+  const auto chosen = guarded(who, "taps", [&] { return detector.taps(available); });
+  // The SDK's tap check names a chosen tap that `available` lacks, with a did-you-mean.
+  if (!chosen.empty()) features::select_taps(who, chosen, available);
+  return chosen;
+}
 
 torch::Tensor turned_samples(const AttackPlan& attack, const SplitData& split, const AttackOutcome& outcome) {
   const torch::Tensor success = attack_successes(attack, split, outcome);
@@ -43,17 +60,9 @@ DetectionOutcome run_detector(const DetectorPlan& plan, std::shared_ptr<Differen
   const std::string who = p.describe();
   auto detector = guarded(who, "create", [&] { return p.create<Detector>(plan.use->params, ctx); });
   // `layers = [...]` in the experiment narrows the taps the detector may choose from.
-  if (const Value* layers = plan.use->host_keys.find("layers")) {
-    std::vector<std::string> names;
-    for (const Value& layer : layers->as_array()) names.push_back(layer.as_string());
-    model = std::make_shared<TapSubsetModel>(model, std::move(names), who);
-  }
-  const auto available = model->tap_names();
-  const auto chosen = guarded(who, "taps", [&] { return detector->taps(available); });
-  for (const auto& tap : chosen)
-    if (std::find(available.begin(), available.end(), tap) == available.end())
-      throw InvalidInput(who + " wants tap '" + tap + "', which the model does not offer" +
-                         (plan.use->host_keys.find("layers") ? " among the experiment's `layers`" : ""));
+  const auto layers = experiment_layers(plan);
+  if (layers) model = std::make_shared<TapSubsetModel>(model, *layers, who);
+  chosen_taps(*detector, model->tap_names(), who);
 
   const torch::Tensor fit_index = turned_samples(attack, fit_split, fit_attack);
   const torch::Tensor test_index = turned_samples(attack, test_split, test_attack);

@@ -4,7 +4,9 @@
 // images classified correctly whose adversarial version succeeded, and both versions
 // of them; unsupervised detectors see the clean ones only.
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/attack_stage.h"
 #include "engine/host_context.h"
@@ -20,6 +22,17 @@ struct DetectionOutcome {
   std::int64_t fit_samples = 0;  // turned samples of adv_train the detector was fitted on
   double seconds = 0.0;
 };
+
+// The experiment's `layers = [...]` for a detector (validated: a non-empty list of tap
+// names), or nothing when it does not narrow the detector's taps.
+std::optional<std::vector<std::string>> experiment_layers(const DetectorPlan& detector);
+
+// The taps `detector` chooses (Detector::taps) from `available`, the model's taps or the
+// experiment's `layers`, each checked to be among them (features::select_taps):
+// InvalidInput naming the tap otherwise. The detector stage asks it; the check before
+// training (engine/task_check.h) asks a fresh instance the same way.
+std::vector<std::string> chosen_taps(const Detector& detector, const std::vector<std::string>& available,
+                                     const std::string& who);
 
 // Indices of the samples an attack turned (see above), int64 on the CPU.
 torch::Tensor turned_samples(const AttackPlan& attack, const SplitData& split, const AttackOutcome& outcome);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/attack_stage.h"
+#include "engine/detector_stage.h"
 #include "loader/guard.h"
 #include "medadv/attack.h"
 #include "medadv/attack_term.h"
@@ -62,32 +63,19 @@ std::vector<std::string> task_problems(const Plan& plan, const TaskFacts& facts,
   for (const DetectorPlan& d : plan.detectors) {
     const PluginHandle& p = *d.use->plugin;
     // What the detector will choose from: the model's taps, or the experiment's `layers`.
-    std::vector<std::string> offered = facts.model_taps;
+    const auto layers = experiment_layers(d);
     bool layers_missing = false;
-    const Value* layers = d.use->host_keys.find("layers");
-    if (layers && layers->type() == Value::Type::Array) {
-      offered.clear();
-      for (const Value& layer : layers->as_array()) {
-        if (layer.type() != Value::Type::String) continue;
-        if (offers(facts, layer.as_string())) {
-          offered.push_back(layer.as_string());
-        } else {
-          record(d.use->section + ".layers (" + p.describe() + ")", missing_tap(facts, layer.as_string()));
-          layers_missing = true;
-        }
+    for (const auto& layer : layers.value_or(std::vector<std::string>{}))
+      if (!offers(facts, layer)) {
+        record(d.use->section + ".layers (" + p.describe() + ")", missing_tap(facts, layer));
+        layers_missing = true;
       }
-    }
     if (layers_missing) continue;  // said once, at `layers`
     // The detector's own choice (its `taps` parameter), as the detector stage will ask it.
     try {
       auto ctx = context(p.name());
       auto detector = guarded(p.describe(), "create", [&] { return p.create<Detector>(d.use->params, *ctx); });
-      const auto chosen = guarded(p.describe(), "taps", [&] { return detector->taps(offered); });
-      for (const auto& tap : chosen)
-        if (std::find(offered.begin(), offered.end(), tap) == offered.end())
-          record(d.use->section + " (" + p.describe() + ")",
-                 layers ? "wants tap '" + tap + "', which is not among the experiment's `layers` (" + joined(offered) + ")"
-                        : missing_tap(facts, tap));
+      chosen_taps(*detector, layers.value_or(facts.model_taps), p.describe());
     } catch (const InvalidInput& error) {
       record(d.use->section + " (" + p.describe() + ")", error.what());
     }
