@@ -87,7 +87,11 @@ bool exports(const Value& report, const std::string& format) {
 // Everything one run holds while it goes through the grid.
 struct Run {
   Run(LoadedExperiment& loaded, const CheckedExperiment& checked)
-      : experiment(loaded), e(checked), plan(make_plan(checked)), log(host_log()) {}
+      : experiment(loaded),
+        e(checked),
+        plan(make_plan(checked)),
+        log(host_log()),
+        settings{resolve_device(checked.device), checked.seed, checked.threads, {}} {}
   LoadedExperiment& experiment;
   const CheckedExperiment& e;
   Plan plan;
@@ -302,7 +306,6 @@ struct Run {
 void check_against_data(LoadedExperiment& experiment) {
   const CheckedExperiment& e = experiment.checked;
   Run run(experiment, e);
-  run.settings = ContextSettings{resolve_device(e.device), e.seed, e.threads, {}};
   run.load_data_and_check_it();
 }
 
@@ -315,7 +318,6 @@ fs::path run_experiment(LoadedExperiment& experiment, const RunOptions& options)
   // log.txt gets everything the terminal gets, for the record.
   const auto log_file = run.log->tee_to(run.dir / "log.txt");
 
-  run.settings = ContextSettings{resolve_device(e.device), e.seed, e.threads, {}};
   run.cache_root = default_cache_dir();
   HostContext ctx = run.context();
   apply_compute_settings(ctx, e.cuda_math);
