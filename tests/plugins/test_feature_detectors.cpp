@@ -515,8 +515,9 @@ TEST(FeatureDetectorStrength, EveryDetectorSeparatesPgdOnTheFundusCnn) {
   double confidence = 0.0;
   auto attacked = [&](medadv::Attack& attack, const torch::Tensor& images, const torch::Tensor& labels) {
     const auto r = attack.run({images, labels, {}}, capability, objective, ctx);
-    const auto turned = predictions(*v.model, images).eq(labels).logical_and(predictions(*v.model, r.adversarial).ne(labels));
-    const auto keep = torch::nonzero(turned).flatten();
+    const auto turned = medadv::metrics::per_sample_success_untargeted(predictions(*v.model, images),
+                                                                      predictions(*v.model, r.adversarial), labels);
+    const auto keep = torch::nonzero(turned).flatten().to(images.device());  // the metric answers on the CPU
     {
       torch::NoGradGuard no_grad;
       confidence = medadv::metrics::adversarial_confidence(
