@@ -68,8 +68,9 @@ Capability capability_for(ThreatModel t, std::shared_ptr<ModuleModel> victim,
   return Capability::black_box(oracle);
 }
 
-std::string smoke_attack(const PluginHandle& p, const Params& params, RunContext& ctx) {
-  auto attack = p.create<Attack>(params, ctx);
+std::string smoke_attack(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {
+  RunContext& ctx = *context;
+  auto attack = p.create<Attack>(params, context);
   auto victim = tiny_model(1);
   std::shared_ptr<CountingOracle> oracle;
   Capability capability = capability_for(p.threat_model(), victim, oracle);
@@ -95,8 +96,9 @@ std::string smoke_attack(const PluginHandle& p, const Params& params, RunContext
   return out.str();
 }
 
-std::string smoke_attack_term(const PluginHandle& p, const Params& params, RunContext& ctx) {
-  auto term = p.create<AttackTerm>(params, ctx);
+std::string smoke_attack_term(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {
+  RunContext& ctx = *context;
+  auto term = p.create<AttackTerm>(params, context);
   auto model = tiny_model(1);
   auto x = testing::random_images(kBatch, kChannels, kSize, 2);
   auto y = torch::tensor({0, 1, 2, 0});
@@ -109,8 +111,9 @@ std::string smoke_attack_term(const PluginHandle& p, const Params& params, RunCo
   return "term over " + std::to_string(taps.size()) + " tap(s), per-sample loss [4]";
 }
 
-std::string smoke_preprocessor(const PluginHandle& p, const Params& params, RunContext& ctx) {
-  auto pre = p.create<Preprocessor>(params, ctx);
+std::string smoke_preprocessor(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {
+  RunContext& ctx = *context;
+  auto pre = p.create<Preprocessor>(params, context);
   auto x = testing::random_images(kBatch, kChannels, kSize, 2).requires_grad_(true);
   auto y = guarded(p.describe(), "transform", [&] { return bpda(*pre, x); });
   expect(y.sizes() == x.sizes(), p, "transform changed the shape to " + shape(y));
@@ -120,8 +123,9 @@ std::string smoke_preprocessor(const PluginHandle& p, const Params& params, RunC
   return "transform and BPDA backward on a 4x3x32x32 batch";
 }
 
-std::string smoke_trainer(const PluginHandle& p, const Params& params, RunContext& ctx) {
-  auto trainer = p.create<Trainer>(params, ctx);
+std::string smoke_trainer(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {
+  RunContext& ctx = *context;
+  auto trainer = p.create<Trainer>(params, context);
   auto module = std::make_shared<testing::TinyClassifier>(kChannels, kClasses, 1);
   TrainingSet data;
   data.images = testing::random_images(16, kChannels, kSize, 3);
@@ -137,8 +141,9 @@ std::string smoke_trainer(const PluginHandle& p, const Params& params, RunContex
   return "trained a tiny model on 16 images";
 }
 
-std::string smoke_wrapper(const PluginHandle& p, const Params& params, RunContext& ctx) {
-  auto wrapper = p.create<Wrapper>(params, ctx);
+std::string smoke_wrapper(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {
+  RunContext& ctx = *context;
+  auto wrapper = p.create<Wrapper>(params, context);
   auto wrapped = guarded(p.describe(), "wrap", [&] { return wrapper->wrap(tiny_model(1), ctx); });
   expect(wrapped != nullptr, p, "wrap() returned no model");
   auto x = testing::random_images(kBatch, kChannels, kSize, 2);
@@ -148,8 +153,9 @@ std::string smoke_wrapper(const PluginHandle& p, const Params& params, RunContex
   return std::string("wrapped model forward") + (wrapper->randomized() ? " (randomized)" : "");
 }
 
-std::string smoke_detector(const PluginHandle& p, const Params& params, RunContext& ctx) {
-  auto detector = p.create<Detector>(params, ctx);
+std::string smoke_detector(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {
+  RunContext& ctx = *context;
+  auto detector = p.create<Detector>(params, context);
   auto model = tiny_model(1);
   DetectorFitData data;
   data.clean = testing::random_images(16, kChannels, kSize, 3);
@@ -162,8 +168,9 @@ std::string smoke_detector(const PluginHandle& p, const Params& params, RunConte
   return std::string(detector->supervised() ? "supervised" : "unsupervised") + " detector fitted on 16 images";
 }
 
-std::string smoke_dataset(const PluginHandle& p, const Params& params, RunContext& ctx) {
-  auto dataset = p.create<Dataset>(params, ctx);
+std::string smoke_dataset(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {
+  RunContext& ctx = *context;
+  auto dataset = p.create<Dataset>(params, context);
   auto d = guarded(p.describe(), "load", [&] { return dataset->load(ctx); });
   expect(d.images.defined() && d.images.dim() == 4, p, "images have shape " + shape(d.images) + ", expected [N,C,H,W]");
   expect(d.images.min().item<double>() >= 0.0 && d.images.max().item<double>() <= 1.0, p, "images leave [0,1]");
@@ -175,8 +182,9 @@ std::string smoke_dataset(const PluginHandle& p, const Params& params, RunContex
   return std::to_string(n) + " images of " + shape(d.images.slice(0, 0, 1)) + ", " + task_name(d.meta.task);
 }
 
-std::string smoke_model(const PluginHandle& p, const Params& params, RunContext& ctx) {
-  auto factory = p.create<ModelPlugin>(params, ctx);
+std::string smoke_model(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {
+  RunContext& ctx = *context;
+  auto factory = p.create<ModelPlugin>(params, context);
   // A model builds for one task: try a classifier first, then a segmenter.
   ModelSpec spec{kChannels, kClasses, kSize, Task::Classification, {}, {}};
   std::shared_ptr<TappedModule> module;
@@ -206,7 +214,7 @@ std::string smoke_model(const PluginHandle& p, const Params& params, RunContext&
 
 }  // namespace
 
-SmokeResult smoke_run(const PluginHandle& plugin, RunContext& ctx) {
+SmokeResult smoke_run(const PluginHandle& plugin, const std::shared_ptr<RunContext>& ctx) {
   for (const auto& spec : plugin.schema().specs())
     if (spec.is_required()) return {false, "needs '" + spec.name() + "' (no default); schema checked only"};
   const Params params = smoke_params(plugin);

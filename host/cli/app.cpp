@@ -2,7 +2,8 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/logging.h"
+#include "common/logging.h"
+#include "loader/discovery.h"
 #include "loader/guard.h"
 #include "loader/plugin_library.h"
 #include "medadv/error.h"
@@ -30,13 +31,7 @@ std::vector<Command> all_commands() {
 
 bool discover_plugins(PluginRegistry& registry, const GlobalOptions& globals,
                       const std::vector<std::filesystem::path>& extra) {
-  SearchPathInputs inputs;
-  inputs.cli_paths = globals.plugin_paths;
-  inputs.experiment_paths = extra;
-  registry.discover(build_search_path(inputs));
-  for (const auto& w : registry.warnings()) host_log()->warn(w);
-  for (const auto& p : registry.problems()) host_log()->error(p.message);
-  return !registry.problems().empty();
+  return discover_plugins(registry, globals.plugin_paths, extra);
 }
 
 namespace {

@@ -17,9 +17,9 @@
 
 #include "check/smoke.h"
 #include "cli/command.h"
-#include "cli/logging.h"
+#include "common/logging.h"
 #include "cli/schema_text.h"
-#include "engine/host_context.h"
+#include "common/host_context.h"
 #include "loader/guard.h"
 
 extern char** environ;
@@ -55,8 +55,8 @@ int check_in_this_process(const std::string& file, bool smoke) {
           throw PluginRejectedInput(plugin.describe() + ": invalid default: " + p.to_string());
       std::string detail = std::to_string(schema.specs().size()) + " parameter(s)";
       if (smoke) {
-        HostContext ctx(ContextSettings{torch::Device(torch::kCPU), 0, 1, {}}, log, plugin.name());
-        const SmokeResult r = smoke_run(plugin, ctx);
+        const SmokeResult r = smoke_run(
+            plugin, std::make_shared<HostContext>(ContextSettings{torch::Device(torch::kCPU), 0, 1, {}}, log, plugin.name()));
         detail += r.ran ? "; smoke run: " + r.detail : "; smoke run skipped: " + r.detail;
       }
       std::cout << "  ok    " << plugin.kind_text() << " '" << plugin.name() << "' " << plugin.version() << ": "

@@ -2,9 +2,9 @@
 
 #include "cli/command.h"
 #include "cli/experiment_loading.h"
-#include "cli/logging.h"
-#include "engine/host_context.h"
-#include "engine/runner.h"
+#include "common/logging.h"
+#include "common/host_context.h"
+#include "engine/run.h"
 #include "experiment/experiment_check.h"
 #include "experiment/plan.h"
 #include "experiment/toml_value.h"
@@ -12,7 +12,8 @@
 #include "medadv/device.h"
 #include "medadv/plugin.h"
 #include "medadv/splits.h"
-#include "report/json.h"
+#include "common/json.h"
+#include "report/report.h"
 
 namespace medadv::host {
 
@@ -64,7 +65,7 @@ Command validate_command() {
     auto loaded = load_experiment(vm, g);
     const Plan plan = make_plan(loaded->checked);  // duplicate labels are found here
     if (vm.count("print")) std::cout << to_json(loaded->checked.resolved) << "\n";
-    if (vm.count("data")) check_against_data(*loaded);
+    if (vm.count("data")) check_against_data(*loaded, plan);
     std::cout << vm["file"].as<std::string>() << ": valid" << (vm.count("data") ? " (checked against the data)" : "")
               << "; " << summary(loaded->checked) << "; " << plan.trials.size() << " trials\n";
     return kExitOk;
@@ -104,7 +105,10 @@ Command run_command() {
     if (vm.count("output")) options.output = vm["output"].as<std::string>();
     options.resume = vm.count("resume") > 0;
     if (vm.count("set")) options.overrides = vm["set"].as<std::vector<std::string>>();
-    const auto dir = run_experiment(*loaded, options);
+    const auto dir = run_experiment(*loaded, plan, options);
+    const ReportFiles report = write_report(dir);
+    std::cout << report.tables_md << "\n";
+    host_log()->info("report: {}", (dir / "report.html").string());
     std::cout << "report: " << (dir / "report.html").string() << "\n";
     return kExitOk;
   };

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/logging.h"
+#include "common/logging.h"
 #include "scaffold/scaffold.h"
 
 namespace medadv::host {

@@ -1,7 +1,7 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "cli/logging.h"
+#include "common/logging.h"
 #include "cli/schema_text.h"
 
 namespace medadv::host {

@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "cli/command.h"
-#include "cli/logging.h"
-#include "engine/host_context.h"
+#include "common/logging.h"
+#include "common/host_context.h"
 #include "experiment/toml_value.h"
 #include "loader/guard.h"
 #include "medadv/dataset.h"
@@ -74,9 +74,9 @@ int preview(const po::variables_map& vm, const GlobalOptions& g) {
   const Params params = preview_params(plugin, assignments, tiles);
 
   ContextSettings settings{torch::Device(torch::kCPU), vm["seed"].as<std::uint64_t>(), 0, {}};
-  HostContext ctx(settings, host_log(), plugin.name());
+  auto ctx = std::make_shared<HostContext>(settings, host_log(), plugin.name());
   auto dataset = plugin.create<Dataset>(params, ctx);
-  const DatasetContents d = guarded(plugin.describe(), "load", [&] { return dataset->load(ctx); });
+  const DatasetContents d = guarded(plugin.describe(), "load", [&] { return dataset->load(*ctx); });
   if (!d.images.defined() || d.images.dim() != 4 || d.images.size(0) == 0)
     throw PluginFailure(plugin.describe() + " returned no images [N,C,H,W]");
   if (d.images.size(1) != 1 && d.images.size(1) != 3)

@@ -5,15 +5,15 @@
 
 #include "cli/command.h"
 #include "cli/experiment_loading.h"
-#include "cli/logging.h"
-#include "engine/host_context.h"
+#include "common/logging.h"
+#include "common/host_context.h"
 #include "loader/guard.h"
 #include "medadv/device.h"
 #include "medadv/plugin.h"
 #include "medadv/splits.h"
 #include "medadv/training.h"
 #include "train/model_provider.h"
-#include "train/train_keys.h"
+#include "experiment/train_keys.h"
 
 namespace medadv::host {
 
@@ -77,23 +77,21 @@ Command train_command() {
     const PluginUse& dataset_use = use_of(e, "dataset");
     const PluginUse& model_use = use_of(e, "model");
 
-    const ContextSettings settings{resolve_device(e.device), e.seed, e.threads, {}};
     auto log = host_log();
-    HostContext host_ctx(settings, log);
-    apply_compute_settings(host_ctx, e.cuda_math);
+    const ContextFactory contexts({resolve_device(e.device), e.seed, e.threads, {}}, log);
+    apply_compute_settings(*contexts(), e.cuda_math);
 
-    HostContext dataset_ctx(settings, log, dataset_use.plugin->name());
+    auto dataset_ctx = contexts(dataset_use.plugin->name());
     auto dataset = dataset_use.plugin->create<Dataset>(dataset_use.params, dataset_ctx);
     const DatasetContents data =
-        guarded(dataset_use.plugin->describe(), "load", [&] { return dataset->load(dataset_ctx); });
+        guarded(dataset_use.plugin->describe(), "load", [&] { return dataset->load(*dataset_ctx); });
     const SplitPlan plan = split_plan_from(*dataset_section.find("splits"), "dataset.splits");
     const auto splits = make_splits(data, plan, e.seed);
     log->info("splits: train {}, val {}, test {} (adv_train {}, adv_test {})", splits.at(kTrainSplit).numel(),
               splits.at(kValSplit).numel(), splits.at(kTestSplit).numel(), splits.at(kAdvTrainSplit).numel(),
               splits.at(kAdvTestSplit).numel());
 
-    HostContext model_ctx(settings, log, model_use.plugin->name());
-    auto model_plugin = model_use.plugin->create<ModelPlugin>(model_use.params, model_ctx);
+    auto model_plugin = model_use.plugin->create<ModelPlugin>(model_use.params, contexts(model_use.plugin->name()));
     ModelRequest request;
     request.model = model_section;
     request.model_version = model_use.plugin->version();
@@ -102,13 +100,13 @@ Command train_command() {
     request.base_dir = experiment_dir;
     request.cache_root = default_cache_dir();
     request.force_training = vm.count("force") > 0;
-    HostContext train_ctx(settings, log, "train");
-    const PreparedModel prepared = prepare_model(request, *model_plugin, data, splits, train_ctx);
+    auto train_ctx = contexts("train");
+    const PreparedModel prepared = prepare_model(request, *model_plugin, data, splits, *train_ctx);
 
     const auto& test = splits.at(kTestSplit);
     const auto& targets = prepared.spec.task == Task::Segmentation ? data.masks : data.labels;
     const EvalMetrics test_metrics = evaluate_model(*prepared.module, data.images.index_select(0, test),
-                                                    targets.index_select(0, test), prepared.spec, train_ctx);
+                                                    targets.index_select(0, test), prepared.spec, *train_ctx);
     const char* source = prepared.from_checkpoint ? "checkpoint" : prepared.from_cache ? "cached" : "trained";
     std::cout << "model: " << model_use.plugin->name() << " (" << source << ") "
               << prepared.weights_file.lexically_normal().string() << "\n"

@@ -5,19 +5,12 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "experiment/experiment_check.h"
-#include "loader/registry.h"
+#include "experiment/loaded_experiment.h"
 
 namespace medadv::host {
 
 // FILE (positional) and --set KEY=VALUE (repeatable).
 void declare_experiment_options(po::options_description& o, po::positional_options_description& p);
-
-struct LoadedExperiment {
-  std::filesystem::path file;
-  PluginRegistry registry;
-  CheckedExperiment checked;
-};
 
 // Throws ValidationError with every problem found.
 std::unique_ptr<LoadedExperiment> load_experiment(const po::variables_map& vm, const GlobalOptions& g);

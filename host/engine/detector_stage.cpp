@@ -55,10 +55,12 @@ torch::Tensor score_all(Detector& detector, DifferentiableModel& model, const to
 DetectionOutcome run_detector(const DetectorPlan& plan, std::shared_ptr<DifferentiableModel> model,
                               const AttackPlan& attack, const SplitData& fit_split, const AttackOutcome& fit_attack,
                               const SplitData& test_split, const AttackOutcome& test_attack,
-                              const PluginRegistry& registry, std::int64_t batch_size, HostContext& ctx) {
+                              const PluginRegistry& registry, std::int64_t batch_size,
+                              const std::shared_ptr<HostContext>& context) {
+  HostContext& ctx = *context;
   const PluginHandle& p = *plan.use->plugin;
   const std::string who = p.describe();
-  auto detector = guarded(who, "create", [&] { return p.create<Detector>(plan.use->params, ctx); });
+  auto detector = guarded(who, "create", [&] { return p.create<Detector>(plan.use->params, context); });
   // `layers = [...]` in the experiment narrows the taps the detector may choose from.
   const auto layers = experiment_layers(plan);
   if (layers) model = std::make_shared<TapSubsetModel>(model, *layers, who);
@@ -83,7 +85,7 @@ DetectionOutcome run_detector(const DetectorPlan& plan, std::shared_ptr<Differen
   fit.labels = fit_split.labels.index_select(0, fit_index).to(ctx.device());
   const bool supervised = guarded(who, "supervised", [&] { return detector->supervised(); });
   if (supervised) fit.adversarial = fit_attack.adversarial.index_select(0, fit_index).to(ctx.device());
-  RegistryAttackFactory attacks(registry, ctx);
+  RegistryAttackFactory attacks(registry, context);
   guarded(who, "fit", [&] { detector->fit(*model, fit, ctx, &attacks); });
 
   const torch::Tensor clean = test_split.images.index_select(0, test_index);

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/attack_stage.h"
-#include "engine/host_context.h"
+#include "common/host_context.h"
 #include "experiment/plan.h"
 #include "loader/registry.h"
 #include "medadv/detector.h"
@@ -40,6 +40,7 @@ torch::Tensor turned_samples(const AttackPlan& attack, const SplitData& split, c
 DetectionOutcome run_detector(const DetectorPlan& detector, std::shared_ptr<DifferentiableModel> model,
                               const AttackPlan& attack, const SplitData& fit_split, const AttackOutcome& fit_attack,
                               const SplitData& test_split, const AttackOutcome& test_attack,
-                              const PluginRegistry& registry, std::int64_t batch_size, HostContext& ctx);
+                              const PluginRegistry& registry, std::int64_t batch_size,
+                              const std::shared_ptr<HostContext>& context);
 
 }  // namespace medadv::host

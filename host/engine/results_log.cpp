@@ -1,6 +1,6 @@
 #include "engine/results_log.h"
 
-#include "engine/atomic_file.h"
+#include "common/atomic_file.h"
 
 namespace medadv::host {
 

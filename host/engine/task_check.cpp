@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/text.h"
 #include "engine/attack_stage.h"
 #include "engine/detector_stage.h"
 #include "loader/guard.h"
@@ -14,24 +15,17 @@ namespace medadv::host {
 
 namespace {
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 bool offers(const TaskFacts& facts, const std::string& tap) {
   return std::find(facts.model_taps.begin(), facts.model_taps.end(), tap) != facts.model_taps.end();
 }
 
 std::string missing_tap(const TaskFacts& facts, const std::string& tap) {
-  return facts.model + " has no tap '" + tap + "' (its taps: " + joined(facts.model_taps) + ")";
+  return facts.model + " has no tap '" + tap + "' (its taps: " + joined(facts.model_taps, ", ") + ")";
 }
 
 }  // namespace
 
-std::vector<std::string> task_problems(const Plan& plan, const TaskFacts& facts,
-                                       const std::function<std::unique_ptr<RunContext>(const std::string&)>& context) {
+std::vector<std::string> task_problems(const Plan& plan, const TaskFacts& facts, const ContextFactory& contexts) {
   std::vector<std::string> problems;
   auto record = [&](const std::string& where, const std::string& what) { problems.push_back(where + ": " + what); };
 
@@ -42,8 +36,8 @@ std::vector<std::string> task_problems(const Plan& plan, const TaskFacts& facts,
     seen.push_back(a.section);
     const PluginHandle& p = *a.use->plugin;
     try {
-      auto ctx = context(p.name());
-      auto attack = guarded(p.describe(), "create", [&] { return p.create<Attack>(a.use->params, *ctx); });
+      auto ctx = contexts(p.name());
+      auto attack = guarded(p.describe(), "create", [&] { return p.create<Attack>(a.use->params, ctx); });
       guarded(p.describe(), "check_task", [&] { check_attack_task(a, *attack, facts.spec); });
     } catch (const InvalidInput& error) {
       record(a.section + " (" + p.describe() + ")", error.what());
@@ -51,8 +45,8 @@ std::vector<std::string> task_problems(const Plan& plan, const TaskFacts& facts,
     for (const PluginUse* term_use : a.terms) {
       const PluginHandle& tp = *term_use->plugin;
       try {
-        auto ctx = context(tp.name());
-        auto term = guarded(tp.describe(), "create", [&] { return tp.create<AttackTerm>(term_use->params, *ctx); });
+        auto ctx = contexts(tp.name());
+        auto term = guarded(tp.describe(), "create", [&] { return tp.create<AttackTerm>(term_use->params, ctx); });
         for (const auto& tap : term->taps())
           if (!offers(facts, tap)) record(term_use->section + " (" + tp.describe() + ")", missing_tap(facts, tap));
       } catch (const InvalidInput& error) {
@@ -73,8 +67,8 @@ std::vector<std::string> task_problems(const Plan& plan, const TaskFacts& facts,
     if (layers_missing) continue;  // said once, at `layers`
     // The detector's own choice (its `taps` parameter), as the detector stage will ask it.
     try {
-      auto ctx = context(p.name());
-      auto detector = guarded(p.describe(), "create", [&] { return p.create<Detector>(d.use->params, *ctx); });
+      auto ctx = contexts(p.name());
+      auto detector = guarded(p.describe(), "create", [&] { return p.create<Detector>(d.use->params, ctx); });
       chosen_taps(*detector, layers.value_or(facts.model_taps), p.describe());
     } catch (const InvalidInput& error) {
       record(d.use->section + " (" + p.describe() + ")", error.what());

@@ -3,10 +3,10 @@
 // every attack handles the task (Attack::check_task, the objective's loss), and every
 // tap an attack term, a detector's `layers` or a detector itself (Detector::taps, from its
 // `taps` parameter) names exists in the model.
-#include <functional>
 #include <string>
 #include <vector>
 
+#include "common/host_context.h"
 #include "experiment/plan.h"
 #include "medadv/context.h"
 #include "medadv/model.h"
@@ -21,7 +21,6 @@ struct TaskFacts {
 
 // Every problem found, one per line, each led by its section ("attack[1].add[0]",
 // "detector[0].layers"); empty when all is well.
-std::vector<std::string> task_problems(const Plan& plan, const TaskFacts& facts,
-                                       const std::function<std::unique_ptr<RunContext>(const std::string&)>& context);
+std::vector<std::string> task_problems(const Plan& plan, const TaskFacts& facts, const ContextFactory& contexts);
 
 }  // namespace medadv::host

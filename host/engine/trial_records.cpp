@@ -5,7 +5,7 @@
 
 #include "medadv/metrics.h"
 #include "medadv/objective.h"
-#include "report/json.h"
+#include "common/json.h"
 
 namespace medadv::host {
 

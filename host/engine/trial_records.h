@@ -6,19 +6,12 @@
 #include <vector>
 
 #include "engine/attack_stage.h"
+#include "engine/clean_stage.h"
 #include "engine/detector_stage.h"
 #include "experiment/plan.h"
 #include "medadv/dataset.h"
 
 namespace medadv::host {
-
-struct CleanEvaluation {
-  std::int64_t n = 0;
-  double accuracy = 0.0;  // classification
-  double dice = 0.0;      // segmentation
-  double miou = 0.0;
-  double seconds = 0.0;
-};
 
 struct ExampleInfo {
   std::string grid;  // path relative to the run directory

@@ -2,24 +2,25 @@
 
 #include "engine/defended_model.h"
 #include "loader/guard.h"
-#include "loader/sha256.h"
+#include "common/sha256.h"
 #include "medadv/defense.h"
 #include "medadv/error.h"
 #include "medadv/splits.h"
-#include "report/json.h"
+#include "common/json.h"
 
 namespace medadv::host {
 
 std::shared_ptr<Attack> RegistryAttackFactory::make(const std::string& plugin, const Value& params) {
   const PluginHandle& p = registry_.require(Kind::Attack, plugin);
   Params resolved = p.schema().resolve_or_throw(params, p.name());
-  return guarded(p.describe(), "create", [&] { return p.create<Attack>(resolved, ctx_); });
+  return guarded(p.describe(), "create", [&] { return p.create<Attack>(resolved, context_); });
 }
 
 namespace {
 
 std::shared_ptr<DifferentiableModel> trained_variant(const VariantPlan& variant, const VariantInputs& in,
-                                                     HostContext& ctx) {
+                                                     const std::shared_ptr<HostContext>& context) {
+  HostContext& ctx = *context;
   const PluginUse& use = *variant.defense;
   const PluginHandle& p = *use.plugin;
   const ModelSpec& spec = in.baseline->spec;
@@ -45,8 +46,8 @@ std::shared_ptr<DifferentiableModel> trained_variant(const VariantPlan& variant,
       set.val_labels = labels.index_select(0, s.at(kValSplit));
     }
     set.spec = spec;
-    auto trainer = guarded(p.describe(), "create", [&] { return p.create<Trainer>(use.params, ctx); });
-    RegistryAttackFactory attacks(*in.registry, ctx);
+    auto trainer = guarded(p.describe(), "create", [&] { return p.create<Trainer>(use.params, context); });
+    RegistryAttackFactory attacks(*in.registry, context);
     module->train();
     guarded(p.describe(), "train", [&] { trainer->train(*module, set, attacks, ctx); });
     module->eval();
@@ -59,7 +60,7 @@ std::shared_ptr<DifferentiableModel> trained_variant(const VariantPlan& variant,
 }  // namespace
 
 std::shared_ptr<DifferentiableModel> build_variant(const VariantPlan& variant, const VariantInputs& in,
-                                                   HostContext& ctx) {
+                                                   const std::shared_ptr<HostContext>& ctx) {
   const ModelSpec& spec = in.baseline->spec;
   auto baseline = std::make_shared<ModuleModel>(in.baseline->module, spec.num_classes, spec.task);
   if (!variant.defense) return baseline;
@@ -72,9 +73,10 @@ std::shared_ptr<DifferentiableModel> build_variant(const VariantPlan& variant, c
     }
     case Kind::Wrapper: {
       auto wrapper = guarded(p.describe(), "create", [&] { return p.create<Wrapper>(use.params, ctx); });
-      auto wrapped = guarded(p.describe(), "wrap", [&] { return wrapper->wrap(baseline, ctx); });
+      auto wrapped = guarded(p.describe(), "wrap", [&] { return wrapper->wrap(baseline, *ctx); });
       if (!wrapped) throw PluginFailure(p.describe() + " returned no model from wrap()");
-      return wrapped;
+      // The wrapped model may use the wrapper's state: the wrapper lives as long as it.
+      return std::shared_ptr<DifferentiableModel>(wrapped.get(), [wrapped, wrapper](DifferentiableModel*) {});
     }
     case Kind::Trainer: return trained_variant(variant, in, ctx);
     default: throw Error(use.section + ": " + p.describe() + " is not a defense");

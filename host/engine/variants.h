@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/host_context.h"
+#include "common/host_context.h"
 #include "experiment/plan.h"
 #include "loader/registry.h"
 #include "medadv/attack.h"
@@ -20,13 +20,15 @@ namespace medadv::host {
 // Attacks by plugin name, for trainers and adversarially trained detectors.
 class RegistryAttackFactory : public AttackFactory {
  public:
-  RegistryAttackFactory(const PluginRegistry& registry, RunContext& ctx) : registry_(registry), ctx_(ctx) {}
+  // Every attack made owns `context` (PluginHandle::create).
+  RegistryAttackFactory(const PluginRegistry& registry, std::shared_ptr<RunContext> context)
+      : registry_(registry), context_(std::move(context)) {}
   // `params` is validated against the attack's schema (InvalidInput naming the key).
   std::shared_ptr<Attack> make(const std::string& plugin, const Value& params) override;
 
  private:
   const PluginRegistry& registry_;
-  RunContext& ctx_;
+  std::shared_ptr<RunContext> context_;
 };
 
 struct VariantInputs {
@@ -41,6 +43,6 @@ struct VariantInputs {
 };
 
 std::shared_ptr<DifferentiableModel> build_variant(const VariantPlan& variant, const VariantInputs& in,
-                                                   HostContext& ctx);
+                                                   const std::shared_ptr<HostContext>& ctx);
 
 }  // namespace medadv::host

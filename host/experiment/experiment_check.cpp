@@ -4,7 +4,7 @@
 
 #include "experiment/attack_keys.h"
 #include "experiment/report_keys.h"
-#include "train/train_keys.h"
+#include "experiment/train_keys.h"
 #include "medadv/error.h"
 
 namespace medadv::host {

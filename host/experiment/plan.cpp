@@ -5,9 +5,9 @@
 #include <map>
 #include <sstream>
 
-#include "loader/sha256.h"
+#include "common/sha256.h"
 #include "medadv/error.h"
-#include "report/json.h"
+#include "common/json.h"
 
 namespace medadv::host {
 

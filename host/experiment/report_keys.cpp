@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "medadv/params.h"
-#include "report/tables.h"
+#include "experiment/table_spec.h"
 
 namespace medadv::host {
 

@@ -4,13 +4,14 @@
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <sstream>
 
 #include "loader/elf_symbols.h"
 #include "loader/guard.h"
-#include "loader/sha256.h"
+#include "common/sha256.h"
 #include "medadv/build_info.h"
 #include "medadv/version.h"
 
@@ -48,11 +49,14 @@ std::string version_text(std::uint32_t major, std::uint32_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
 }
 
+// The 1.0 layouts: the least this host accepts. A newer minor only appends fields, so
+// these stay fixed while sizeof grows.
+constexpr std::size_t kPluginInfoSize10 = offsetof(medadv_plugin_info, destroy) + sizeof(medadv_plugin_info::destroy);
+constexpr std::size_t kDescriptorSize10 =
+    offsetof(medadv_library_descriptor, plugins) + sizeof(medadv_library_descriptor::plugins);
+
 void check_plugin_info(const std::filesystem::path& file, const medadv_plugin_info& p, std::size_t index) {
   const std::string which = "plugin #" + std::to_string(index) + (p.name ? " '" + std::string(p.name) + "'" : "");
-  if (p.struct_size < sizeof(medadv_plugin_info))
-    refuse(file, which + " has a descriptor of " + std::to_string(p.struct_size) + " bytes, expected at least " +
-                     std::to_string(sizeof(medadv_plugin_info)) + "; " + rebuild_hint());
   if (!kind_name(p.kind)) refuse(file, which + " declares unknown kind " + std::to_string(p.kind));
   if (!p.name || !*p.name) refuse(file, which + " has no name");
   if (!p.version || !*p.version) refuse(file, which + " has no version");
@@ -62,6 +66,31 @@ void check_plugin_info(const std::filesystem::path& file, const medadv_plugin_in
       (p.threat_model < MEDADV_THREAT_WHITE_BOX || p.threat_model > MEDADV_THREAT_NO_BOX))
     refuse(file, which + " is an attack without a valid threat model (found " + std::to_string(p.threat_model) +
                      ")");
+}
+
+// The descriptor's plugin entries, stepped by the size the library wrote into the first
+// one (every entry of one library has the same layout). Only the 1.0 fields are read.
+std::vector<const medadv_plugin_info*> plugin_entries(const std::filesystem::path& file,
+                                                      const medadv_library_descriptor& d) {
+  const std::uint32_t stride = d.plugins[0].struct_size;
+  if (stride < kPluginInfoSize10)
+    refuse(file, "plugin #0 has a descriptor of " + std::to_string(stride) + " bytes, expected at least " +
+                     std::to_string(kPluginInfoSize10) + " (the ABI 1.0 layout); " + rebuild_hint());
+  if (stride % alignof(medadv_plugin_info) != 0)
+    refuse(file, "plugin descriptors are " + std::to_string(stride) + " bytes, not a multiple of their " +
+                     std::to_string(alignof(medadv_plugin_info)) + "-byte alignment; " + rebuild_hint());
+  std::vector<const medadv_plugin_info*> entries;
+  const auto* base = reinterpret_cast<const unsigned char*>(d.plugins);
+  for (std::uint32_t i = 0; i < d.plugin_count; ++i) {
+    const auto* entry = reinterpret_cast<const medadv_plugin_info*>(base + std::size_t{i} * stride);
+    if (entry->struct_size != stride)
+      refuse(file, "plugin #" + std::to_string(i) + " has a descriptor of " + std::to_string(entry->struct_size) +
+                       " bytes where plugin #0 has " + std::to_string(stride) +
+                       "; every entry of a library has one layout; " + rebuild_hint());
+    check_plugin_info(file, *entry, i);
+    entries.push_back(entry);
+  }
+  return entries;
 }
 
 }  // namespace
@@ -123,9 +152,9 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& 
   if (d->abi_major != host.abi_major)
     refuse(file, "descriptor declares plugin ABI " + version_text(d->abi_major, d->abi_minor) + ", expected " +
                      version_text(host.abi_major, host.abi_minor) + "; " + rebuild_hint());
-  if (d->struct_size < sizeof(medadv_library_descriptor))
+  if (d->struct_size < kDescriptorSize10)
     refuse(file, "descriptor is " + std::to_string(d->struct_size) + " bytes, expected at least " +
-                     std::to_string(sizeof(medadv_library_descriptor)) + "; " + rebuild_hint());
+                     std::to_string(kDescriptorSize10) + " (the ABI 1.0 layout); " + rebuild_hint());
   if (d->torch_major != host.torch_major || d->torch_minor != host.torch_minor)
     refuse(file, "compiled against LibTorch " + version_text(d->torch_major, d->torch_minor) +
                      ", but this medadv uses LibTorch " + version_text(host.torch_major, host.torch_minor) +
@@ -137,15 +166,14 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& 
                      "_GLIBCXX_USE_CXX11_ABI as LibTorch: " + rebuild_hint());
   if (!d->sdk_version) refuse(file, "descriptor has no SDK version");
   if (d->plugin_count == 0 || !d->plugins) refuse(file, "descriptor lists no plugins");
-  for (std::uint32_t i = 0; i < d->plugin_count; ++i) check_plugin_info(file, d->plugins[i], i);
+  library->entries_ = plugin_entries(file, *d);
   library->descriptor_ = d;
   return library;
 }
 
 std::vector<PluginHandle> PluginLibrary::plugins() const {
   std::vector<PluginHandle> handles;
-  for (std::uint32_t i = 0; i < descriptor_->plugin_count; ++i)
-    handles.emplace_back(shared_from_this(), &descriptor_->plugins[i]);
+  for (const medadv_plugin_info* entry : entries_) handles.emplace_back(shared_from_this(), entry);
   return handles;
 }
 

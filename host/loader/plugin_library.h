@@ -51,11 +51,13 @@ class PluginHandle {
 
   // The parameter schema (computed once, through the guard).
   const ParamSchema& schema() const;
-  // Creates an instance of the kind's interface; destroyed through the plugin.
+  // Creates an instance of the kind's interface; destroyed through the plugin. The
+  // instance owns `ctx` until it is destroyed: the SDK lets a plugin keep the context it
+  // was created with (and its logger) for its whole life.
   template <class Interface>
-  std::shared_ptr<Interface> create(const Params& params, RunContext& ctx) const {
-    return std::shared_ptr<Interface>(static_cast<Interface*>(create_raw(params, ctx)),
-                                      [info = info_](Interface* p) { info->destroy(p); });
+  std::shared_ptr<Interface> create(const Params& params, std::shared_ptr<RunContext> ctx) const {
+    auto* made = static_cast<Interface*>(create_raw(params, *ctx));
+    return std::shared_ptr<Interface>(made, [info = info_, ctx = std::move(ctx)](Interface* p) { info->destroy(p); });
   }
 
  private:
@@ -82,6 +84,9 @@ class PluginLibrary : public std::enable_shared_from_this<PluginLibrary> {
   std::string sha256_;
   void* handle_ = nullptr;  // never closed: objects made by the library may outlive us
   const medadv_library_descriptor* descriptor_ = nullptr;
+  // descriptor_->plugins stepped by the library's own struct_size (a newer minor's
+  // entries are larger than this host's medadv_plugin_info).
+  std::vector<const medadv_plugin_info*> entries_;
 };
 
 // What this host expects of every library.

@@ -5,7 +5,7 @@
 #include "report/csv.h"
 #include "report/embed.h"
 #include "report/html_sections.h"
-#include "report/json.h"
+#include "common/json.h"
 #include "report/svg.h"
 
 namespace medadv::host {

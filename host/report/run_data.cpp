@@ -2,9 +2,9 @@
 
 #include <map>
 
-#include "engine/atomic_file.h"
+#include "common/atomic_file.h"
 #include "medadv/error.h"
-#include "report/json.h"
+#include "common/json.h"
 
 namespace medadv::host {
 

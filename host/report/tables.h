@@ -5,28 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "experiment/table_spec.h"
 #include "medadv/value.h"
 
 namespace medadv::host {
-
-// One requested table: `table = { rows = "attack", cols = "epsilon", metrics = [...] }`.
-// rows and cols name any trial field (variant, attack, epsilon or epsilon_text, split,
-// detector, kind, targeted, ...). Optional: split (trials of that split only, default
-// "adv_test"), kind (trials of that kind only; default: the kind of the first trial that
-// has the first metric, so detector trials, which repeat their attack's success rate, stay
-// out of attack tables), title.
-struct TableSpec {
-  std::string rows, cols;
-  std::vector<std::string> metrics;
-  std::string split = "adv_test";
-  std::string kind;   // empty: any kind
-  std::string title;  // empty: the metric names
-};
-
-// The tables a [report] section (resolved experiment) asks for, from `table = {...}` and
-// `tables = [{...}, ...]`, in that order; empty when it asks for none. Throws InvalidInput
-// naming the key (e.g. "report.tables[1]: unknown key 'colums' (expected ...)").
-std::vector<TableSpec> table_specs(const Value& report);
 
 // The tables shown when the experiment asks for none, one per kind present: attacks
 // (rows attack, cols epsilon, robust_accuracy; adversarial_dice for segmentation),

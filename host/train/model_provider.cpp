@@ -12,13 +12,13 @@
 #include <sstream>
 
 #include "loader/guard.h"
-#include "loader/sha256.h"
+#include "common/sha256.h"
 #include "medadv/error.h"
 #include "medadv/splits.h"
 #include "medadv/torch_compat.h"
-#include "report/json.h"
+#include "common/json.h"
 #include "train/chance_check.h"
-#include "train/train_keys.h"
+#include "experiment/train_keys.h"
 
 namespace medadv::host {
 
@@ -289,6 +289,12 @@ PreparedModel load_or_train(const ModelRequest& request, ModelPlugin& plugin, co
 }
 
 }  // namespace
+
+std::string weights_origin(const PreparedModel& prepared) {
+  if (prepared.from_checkpoint) return "checkpoint " + prepared.weights_file.string();
+  if (prepared.from_cache) return "cached weights " + prepared.weights_file.string();
+  return "trained, stored in " + prepared.weights_file.string();
+}
 
 PreparedModel prepare_model(const ModelRequest& request, ModelPlugin& plugin, const DatasetContents& data,
                             const std::map<std::string, torch::Tensor>& splits, RunContext& ctx) {

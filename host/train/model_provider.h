@@ -46,6 +46,10 @@ struct PreparedModel {
 // "name version { resolved parameters }": a plugin use as the cache key records it.
 std::string plugin_identity(const PluginUse& use);
 
+// Where a prepared model's weights came from, for logs: "checkpoint FILE", "cached weights
+// FILE" or "trained, stored in FILE".
+std::string weights_origin(const PreparedModel& prepared);
+
 // What the model plugin is asked to build for a data set: channels, image size and task
 // of the data; classes from the class names (labels otherwise), 1 for a binary
 // segmentation mask (docs/decisions.md, "Segmentation logits"); per-channel mean and

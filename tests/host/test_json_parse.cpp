@@ -5,7 +5,7 @@
 #include <string>
 
 #include "medadv/error.h"
-#include "report/json.h"
+#include "common/json.h"
 
 using medadv::Value;
 using medadv::host::parse_json;

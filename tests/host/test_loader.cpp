@@ -9,8 +9,10 @@
 #include "loader/guard.h"
 #include "loader/plugin_library.h"
 #include "loader/registry.h"
-#include "loader/sha256.h"
+#include "common/sha256.h"
 #include "medadv/attack.h"
+#include "medadv/defense.h"
+#include "medadv/detector.h"
 #include "medadv/testing.h"
 
 using namespace medadv::host;
@@ -101,11 +103,54 @@ TEST(Loader, OtherLibTorchVersionIsRefusedBeforeAnyCall) {
   EXPECT_TRUE(contains(r.err, "LibTorch 9.1")) << r.err;
 }
 
+TEST(Loader, NewerMinorLibraryIsSteppedByItsOwnEntrySize) {
+  // Every entry is one pointer longer than this host's medadv_plugin_info: stepping by the
+  // host's size would read the second entry from the middle of the first.
+  const auto path = fixture("abi_next_minor", "libfixture_abi_next_minor.so");
+  auto lib = PluginLibrary::open(path);
+  EXPECT_EQ(lib->descriptor().abi_minor, host_abi().abi_minor + 1);
+  const auto plugins = lib->plugins();
+  ASSERT_EQ(plugins.size(), 3u);
+  EXPECT_EQ(plugins[0].name(), "fixture-next-noise");
+  EXPECT_EQ(plugins[0].kind(), medadv::Kind::Attack);
+  EXPECT_EQ(plugins[1].name(), "fixture-next-quantize");
+  EXPECT_EQ(plugins[1].kind(), medadv::Kind::Preprocessor);
+  EXPECT_EQ(plugins[2].name(), "fixture-next-hf");
+  EXPECT_EQ(plugins[2].kind(), medadv::Kind::Detector);
+
+  auto ctx = std::make_shared<medadv::testing::TestContext>();
+  auto quantize = plugins[1].create<medadv::Preprocessor>(plugins[1].schema().defaults(plugins[1].name()), ctx);
+  const auto x = torch::tensor({0.0F, 0.26F, 0.45F, 1.0F}).reshape({1, 1, 2, 2});
+  // 16 levels: multiples of 1/15, the closest to each pixel.
+  EXPECT_TRUE(torch::allclose(quantize->transform(x), torch::tensor({0.0F, 4 / 15.0F, 7 / 15.0F, 1.0F}).reshape({1, 1, 2, 2})));
+  EXPECT_NE(plugins[0].create<medadv::Attack>(plugins[0].schema().defaults(plugins[0].name()), ctx), nullptr);
+  EXPECT_NE(plugins[2].create<medadv::Detector>(plugins[2].schema().defaults(plugins[2].name()), ctx), nullptr);
+
+  const auto listed = run_medadv("plugins list --plugin-path " + fixture("abi_next_minor", ""));
+  EXPECT_EQ(listed.status, 0) << listed.all();
+  for (const char* name : {"fixture-next-noise", "fixture-next-quantize", "fixture-next-hf"})
+    EXPECT_TRUE(contains(listed.out, name)) << listed.out;
+  const auto checked = run_medadv("plugins check " + path);
+  EXPECT_EQ(checked.status, 0) << checked.all();
+}
+
+TEST(Loader, EntriesShorterThanTheFirstLayoutAreRefused) {
+  // The fixture's functions abort: reaching them would kill this test.
+  const auto path = fixture("abi_short_info", "libfixture_abi_short_info.so");
+  const auto m = open_error(path);
+  EXPECT_TRUE(contains(m, "libfixture_abi_short_info.so: plugin #0 has a descriptor of")) << m;
+  EXPECT_TRUE(contains(m, "(the ABI 1.0 layout)")) << m;
+  const auto r = run_medadv("plugins check " + path);
+  EXPECT_EQ(r.status, 2) << r.all();
+  EXPECT_TRUE(contains(r.err, "libfixture_abi_short_info.so")) << r.err;
+  EXPECT_TRUE(contains(r.err, "the ABI 1.0 layout")) << r.err;
+}
+
 TEST(Loader, ThrowingCreateIsGuarded) {
   auto lib = PluginLibrary::open(fixture("throws", "libfixture_throws.so"));
   const auto plugins = lib->plugins();
   const auto& p = plugins.front();
-  medadv::testing::TestContext ctx;
+  auto ctx = std::make_shared<medadv::testing::TestContext>();
   try {
     p.create<medadv::Attack>(p.schema().defaults(p.name()), ctx);
     FAIL() << "create() did not throw";

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "cli/logging.h"
+#include "common/logging.h"
 
 namespace fs = std::filesystem;
 using medadv::host::format_message;

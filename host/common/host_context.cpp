@@ -1,4 +1,4 @@
-#include "engine/host_context.h"
+#include "common/host_context.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "train/train_keys.h"
+#include "experiment/train_keys.h"
 
 #include "medadv/splits.h"
 #include "medadv/training.h"

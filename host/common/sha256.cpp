@@ -1,4 +1,4 @@
-#include "loader/sha256.h"
+#include "common/sha256.h"
 
 #include <cstring>
 #include <fstream>

@@ -1,4 +1,4 @@
-#include "cli/logging.h"
+#include "common/logging.h"
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>

@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "medadv/error.h"
-#include "report/json.h"
+#include "common/json.h"
 
 namespace medadv::host {
 

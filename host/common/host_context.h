@@ -7,7 +7,7 @@
 
 #include <c10/core/Device.h>
 
-#include "cli/logging.h"
+#include "common/logging.h"
 #include "medadv/context.h"
 #include "medadv/device.h"
 
@@ -66,6 +66,25 @@ class HostContext : public RunContext {
   ContextSettings settings_;
   PluginLogger logger_;
   LogProgress progress_;
+};
+
+// Makes the contexts one run hands its plugins: one run's settings and log, each context
+// with its plugin's prefix. Shared, so that an instance can own the context it was made
+// with (PluginHandle::create).
+class ContextFactory {
+ public:
+  ContextFactory(ContextSettings settings, std::shared_ptr<HostLog> log)
+      : settings_(std::move(settings)), log_(std::move(log)) {}
+  std::shared_ptr<HostContext> operator()(const std::string& plugin_prefix = "") const {
+    return std::make_shared<HostContext>(settings_, log_, plugin_prefix);
+  }
+  const ContextSettings& settings() const { return settings_; }
+  HostLog& log() const { return *log_; }
+  const std::shared_ptr<HostLog>& shared_log() const { return log_; }
+
+ private:
+  ContextSettings settings_;
+  std::shared_ptr<HostLog> log_;
 };
 
 // An experiment's process-wide compute settings, for the commands that compute

@@ -1,0 +1,32 @@
+#pragma once
+// One attack against one model variant: the attack and its `add` terms made and fitted
+// once (the terms on the clean adv_train images, a universal perturbation on adv_train),
+// then run on each split at most once. Both splits share the instance, so a universal
+// attack fitted on adv_train is the one applied to adv_test; detectors read both
+// outcomes.
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/host_context.h"
+#include "engine/attack_stage.h"
+#include "engine/data_stage.h"
+
+namespace medadv::host {
+
+class AttackSession {
+ public:
+  AttackSession(const AttackPlan& plan, std::shared_ptr<DifferentiableModel> model, const LoadedData& data,
+                std::int64_t batch_size, const ContextFactory& contexts);
+
+  // The attack's outcome on `split` (adv_train or adv_test), run the first time it is asked.
+  const AttackOutcome& outcome(const std::string& split, const std::string& stage);
+
+ private:
+  AttackRunInputs inputs_;
+  const LoadedData& data_;
+  const ContextFactory& contexts_;
+  std::map<std::string, AttackOutcome> outcomes_;
+};
+
+}  // namespace medadv::host

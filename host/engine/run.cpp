@@ -1,0 +1,126 @@
+#include "engine/run.h"
+
+#include <functional>
+#include <vector>
+
+#include "engine/attack_files.h"
+#include "engine/attack_session.h"
+#include "engine/clean_stage.h"
+#include "engine/data_stage.h"
+#include "engine/detector_stage.h"
+#include "engine/trial_records.h"
+#include "engine/variants.h"
+#include "medadv/device.h"
+#include "medadv/splits.h"
+#include "train/model_provider.h"
+
+namespace medadv::host {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+ContextFactory run_contexts(const CheckedExperiment& e) {
+  ContextFactory contexts({resolve_device(e.device), e.seed, e.threads, default_cache_dir()}, host_log());
+  apply_compute_settings(*contexts(), e.cuda_math);
+  return contexts;
+}
+
+PreparedModel train_or_load(const LoadedExperiment& experiment, const Plan& plan, const LoadedData& data,
+                            const ContextFactory& contexts) {
+  const PluginHandle& model = *plan.model->plugin;
+  ModelRequest request;
+  request.model = *experiment.checked.resolved.find("model");
+  request.model_version = model.version();
+  request.dataset_identity = plugin_identity(*plan.dataset);
+  request.seed = plan.seed;
+  request.base_dir = fs::absolute(experiment.file).parent_path();
+  request.cache_root = contexts.settings().cache_dir;
+  PreparedModel prepared = prepare_model(request, *data.model_plugin, data.contents, data.splits, *contexts(model.name()));
+  contexts.log().info("model: {} ({})", model.describe(), weights_origin(prepared));
+  return prepared;
+}
+
+std::shared_ptr<DifferentiableModel> defend(const VariantPlan& variant, const PreparedModel& baseline,
+                                            const LoadedData& data, const LoadedExperiment& experiment,
+                                            const Plan& plan, const ContextFactory& contexts) {
+  VariantInputs in;
+  in.baseline = &baseline;
+  in.model_plugin = data.model_plugin.get();
+  in.model_handle = plan.model->plugin;
+  in.data = &data.contents;
+  in.splits = &data.splits;
+  in.registry = &experiment.registry;
+  in.cache_root = contexts.settings().cache_dir;
+  in.model_hash = plan.model_hash;
+  return build_variant(variant, in, contexts(variant.defense ? variant.defense->plugin->name() : ""));
+}
+
+// The trials of `all` that `belongs` picks and the run has not finished yet.
+std::vector<const Trial*> pending_trials(const std::vector<const Trial*>& all, const RunRecord& record,
+                                         const std::function<bool(const Trial&)>& belongs) {
+  std::vector<const Trial*> out;
+  for (const Trial* t : all)
+    if (belongs(*t) && record.pending(*t)) out.push_back(t);
+  return out;
+}
+
+}  // namespace
+
+void check_against_data(const LoadedExperiment& experiment, const Plan& plan) {
+  load_data(plan, experiment.checked.seed, run_contexts(experiment.checked));
+}
+
+fs::path run_experiment(const LoadedExperiment& experiment, const Plan& plan, const RunOptions& options) {
+  const CheckedExperiment& e = experiment.checked;
+  const ContextFactory contexts = run_contexts(e);
+  RunRecord record(experiment, plan, options, contexts);
+  if (!record.any_pending()) {
+    record.finish();
+    return record.dir();
+  }
+  const LoadedData data = load_data(plan, e.seed, contexts);
+  const PreparedModel baseline = train_or_load(experiment, plan, data, contexts);
+  const DatasetMeta& meta = data.contents.meta;
+  const Value* report_keys = e.resolved.find("report");
+  const Value report = report_keys ? *report_keys : Value(Value::Table{});
+  std::vector<const Trial*> all;
+  for (const Trial& t : plan.trials) all.push_back(&t);
+
+  for (std::size_t v = 0; v < plan.variants.size(); ++v) {
+    const auto of_variant = pending_trials(all, record, [&](const Trial& t) { return t.variant == v; });
+    if (of_variant.empty()) continue;
+    const auto model = defend(plan.variants[v], baseline, data, experiment, plan, contexts);
+    for (const Trial* t : pending_trials(of_variant, record, [](const Trial& t) { return t.kind == TrialKind::Clean; })) {
+      record.begin(*t);
+      const auto clean = evaluate_clean(*model, data.split(t->split), e.batch_size, contexts.settings().device);
+      record.append(*t, clean_record(plan, *t, meta, clean));
+    }
+    for (std::size_t a = 0; a < plan.attacks.size(); ++a) {
+      const auto of_attack = pending_trials(of_variant, record, [&](const Trial& t) { return t.attack == a; });
+      if (of_attack.empty()) continue;
+      AttackSession attack(plan.attacks[a], model, data, e.batch_size, contexts);
+      for (const Trial* t : of_attack) {
+        const std::string stage = record.begin(*t);
+        if (t->kind == TrialKind::Attack) {
+          const SplitData& split = data.split(t->split);
+          const AttackOutcome& outcome = attack.outcome(t->split, stage);
+          const AttackFiles files = write_attack_files(record.dir(), report, *t, meta.task, split, outcome);
+          record.append(*t, attack_record(plan, *t, meta, split, outcome, files.files, files.examples));
+        } else {  // detect: fitted on the attack's adv_train outcome, scored on adv_test
+          const AttackOutcome& fit = attack.outcome(kAdvTrainSplit, stage + " (attack on adv_train)");
+          const AttackOutcome& test = attack.outcome(kAdvTestSplit, stage + " (attack on adv_test)");
+          const DetectorPlan& detector = plan.detectors[*t->detector];
+          const DetectionOutcome detection =
+              run_detector(detector, model, plan.attacks[a], data.adv_train, fit, data.adv_test, test,
+                           experiment.registry, e.batch_size, contexts(detector.use->plugin->name()));
+          record.append(*t, detector_record(plan, *t, data.adv_test, test, detection));
+        }
+      }
+    }
+  }
+  record.finish();
+  return record.dir();
+}
+
+}  // namespace medadv::host

@@ -1,0 +1,144 @@
+// The engine in-process, without the command line: a tiny experiment loaded, planned and
+// run through run_experiment, resumed, and run with a user's own TorchScript model.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <torch/script.h>
+
+#include "engine/run.h"
+#include "experiment/loaded_experiment.h"
+#include "experiment/plan.h"
+#include "host/run_command.h"
+#include "medadv/error.h"
+
+namespace fs = std::filesystem;
+using namespace medadv::host;
+
+namespace {
+
+const char* const kExperiment = R"(
+[experiment]
+name = "engine"
+seed = 2
+device = "cpu"
+threads = 1
+batch_size = 32
+
+[dataset]
+plugin = "phantom-fundus"
+image_size = 16
+count = 96
+
+[model]
+plugin = "small-cnn"
+width = 4
+[model.train]
+epochs = 1
+batch_size = 32
+
+[[attack]]
+label = "FGSM"
+plugin = "fgsm"
+epsilon = "8/255"
+
+[[detector]]
+plugin = "kd"
+)";
+
+// A folder of its own per test, and a cache inside it (the engine reads MEDADV_CACHE).
+struct Workspace {
+  fs::path root;
+  explicit Workspace(const std::string& name) {
+    root = fs::path(::testing::TempDir()) / ("medadv_engine_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    fs::create_directories(root);
+    ::setenv("MEDADV_CACHE", (root / "cache").c_str(), 1);
+  }
+  fs::path write(const std::string& name, const std::string& text) const {
+    std::ofstream(root / name) << text;
+    return root / name;
+  }
+};
+
+}  // namespace
+
+TEST(Engine, RunsAnExperimentInProcessAndResumesIt) {
+  Workspace w("run");
+  const auto loaded = load_experiment(w.write("engine.toml", kExperiment), {}, {});
+  const Plan plan = make_plan(loaded->checked);
+  // 2 clean, FGSM on 2 splits, kd against FGSM.
+  ASSERT_EQ(plan.trials.size(), 5u);
+
+  RunOptions options;
+  options.output = w.root / "run";
+  const fs::path dir = run_experiment(*loaded, plan, options);
+  EXPECT_EQ(dir, options.output);
+  const auto lines = lines_of((dir / "results.jsonl").string());
+  ASSERT_EQ(lines.size(), plan.trials.size());
+  for (std::size_t i = 0; i < plan.trials.size(); ++i)
+    EXPECT_NE(lines[i].find("\"trial\":\"" + plan.trials[i].id + "\""), std::string::npos)
+        << "trial " << i << " is " << plan.trials[i].id << ", line is " << lines[i];
+  EXPECT_NE(slurp((dir / "manifest.json").string()).find("\"finished\""), std::string::npos);
+
+  // A resumed run with nothing left loads no data and appends nothing.
+  options.resume = true;
+  run_experiment(*loaded, plan, options);
+  EXPECT_EQ(lines_of((dir / "results.jsonl").string()), lines);
+
+  // A run killed after its attack trials resumes with the detector only.
+  std::ofstream(dir / "results.jsonl", std::ios::trunc);
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) std::ofstream(dir / "results.jsonl", std::ios::app) << lines[i] << "\n";
+  run_experiment(*loaded, plan, options);
+  const auto resumed = lines_of((dir / "results.jsonl").string());
+  ASSERT_EQ(resumed.size(), lines.size());
+  EXPECT_NE(resumed.back().find("\"detector\":\"kd\""), std::string::npos) << resumed.back();
+}
+
+TEST(Engine, CheckAgainstDataRefusesAMissingTapBeforeTraining) {
+  Workspace w("check");
+  const auto loaded = load_experiment(w.write("engine.toml", std::string(kExperiment) + "layers = [\"block9\"]\n"),
+                                      {}, {});
+  const Plan plan = make_plan(loaded->checked);
+  try {
+    check_against_data(*loaded, plan);
+    FAIL() << "a detector layer the model lacks was accepted";
+  } catch (const medadv::InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("block9"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(w.root / "cache" / "models")) << "nothing was trained";
+}
+
+// A user's TorchScript classifier (it normalises its own input). The data set's mean and
+// std reach the model plugin's build(), which logs through the context it was created
+// with: that context must outlive the plugin's creation (it used to be destroyed first).
+TEST(Engine, TorchScriptModelRunsWithTheContextItWasCreatedWith) {
+  Workspace w("torchscript");
+  torch::jit::Module net("Net");
+  net.register_parameter("weight", (torch::randn({2, 3}) * 0.1).requires_grad_(true), false);
+  net.register_parameter("bias", torch::zeros({2}).requires_grad_(true), false);
+  net.define(R"(
+def forward(self, x):
+    return torch.matmul(x.mean([2, 3]) * 2.0 - 1.0, self.weight.t()) + self.bias
+)");
+  const fs::path model_file = w.root / "net.pt";
+  net.save(model_file.string());
+  std::string experiment = kExperiment;
+  const std::string small_cnn = "plugin = \"small-cnn\"\nwidth = 4\n";
+  experiment.replace(experiment.find(small_cnn), small_cnn.size(),
+                     "plugin = \"torchscript\"\npath = \"" + model_file.string() + "\"\n");
+  experiment = experiment.substr(0, experiment.find("[[detector]]"));
+
+  const auto loaded = load_experiment(w.write("torchscript.toml", experiment), {}, {});
+  const Plan plan = make_plan(loaded->checked);
+  RunOptions options;
+  options.output = w.root / "run";
+  const fs::path dir = run_experiment(*loaded, plan, options);
+  EXPECT_EQ(lines_of((dir / "results.jsonl").string()).size(), plan.trials.size());
+  EXPECT_NE(slurp((dir / "log.txt").string()).find("the spec's mean/std are not applied"), std::string::npos)
+      << "the plugin logged from build() through its creation context";
+}
