@@ -30,7 +30,7 @@ for kind in "${kinds[@]}"; do
   grep -q "^## Build, test, check" "$work/plugins/my-$kind/README.md"
 done
 # Every placeholder was substituted, in file names and contents.
-if grep -rl '@NAME@\|@TARGET@\|@CLASS@' "$work/plugins"; then
+if grep -rl '@NAME@\|@TARGET@\|@CLASS@' "$work/plugins" || find "$work/plugins" -name '*@*' | grep .; then
   echo "medadv new left placeholders in the files above" >&2
   exit 1
 fi
