@@ -1,14 +1,17 @@
 #include "scaffold/scaffold.h"
 
+#include <algorithm>
 #include <string_view>
 
 #include "medadv/error.h"
-#include "scaffold/kind_template.h"
+#include "scaffold/template_files.h"
 
-// The templates (scaffold/templates/, one file per kind) are the files a plugin author
-// starts from, so they are written to be read: each plugin is short, correct and
-// commented with the reasons a first reader needs, and each test checks behaviour that
-// a broken edit would violate. This file holds what every kind shares.
+// The templates (scaffold/templates/) are the files a plugin author starts from, so they
+// are written to be read: each plugin is short, correct and commented with the reasons a
+// first reader needs, and each test checks behaviour that a broken edit would violate.
+// templates/KIND/ holds a kind's files and templates/common/ what every kind shares; a
+// file in both (README.md) is the kind's part followed by the common part. File names
+// carry placeholders too (templates/attack/@TARGET@.h).
 //
 // Placeholders (chosen so they can never be valid C++, CMake or Markdown by accident):
 //   @NAME@    the plugin name as written in experiments     my-attack
@@ -76,112 +79,8 @@ std::string substitute(std::string_view text, const Names& n) {
   return out;
 }
 
-using scaffold::KindTemplate;
-
-KindTemplate template_for(Kind kind) {
-  using namespace scaffold;
-  switch (kind) {
-    case Kind::Attack: return attack_template();
-    case Kind::AttackTerm: return attack_term_template();
-    case Kind::Preprocessor: return preprocessor_template();
-    case Kind::Trainer: return trainer_template();
-    case Kind::Wrapper: return wrapper_template();
-    case Kind::Detector: return detector_template();
-    case Kind::Dataset: return dataset_template();
-    case Kind::Model: return model_template();
-  }
-  throw InvalidInput("medadv new: unknown plugin kind " + std::to_string(static_cast<std::uint32_t>(kind)));
-}
-
-// ------------------------------------------------------------ shared files
-
-std::string cmake_lists() {
-  return R"TPL(# The medadv plugin "@NAME@", built out of tree against an installed medadv:
-#   cmake -S @NAME@ -B @NAME@/build -DCMAKE_PREFIX_PATH=<medadv prefix> && cmake --build @NAME@/build
-cmake_minimum_required(VERSION 3.25)
-project(@TARGET@ LANGUAGES CXX)
-
-# The SDK headers and runtime (MedAdv::sdk), the LibTorch medadv was built with, and
-# medadv_add_plugin(). Building against that same LibTorch is what lets medadv load
-# the library.
-find_package(MedAdvSDK REQUIRED)
-
-# lib@TARGET@.so: a MODULE compiled with hidden visibility, so the entry symbol
-# written by MEDADV_PLUGINS(...) in @TARGET@.cpp is its only export.
-medadv_add_plugin(@TARGET@ SOURCES @TARGET@.cpp)
-
-# The test compiles the header-only plugin class into its own executable (no entry
-# symbol, no loading), so it can call the class directly. Without GoogleTest the test
-# is skipped and the plugin still builds.
-include(CTest)
-find_package(GTest)
-if(BUILD_TESTING AND GTest_FOUND)
-  add_executable(test_@TARGET@ test_@TARGET@.cpp)
-  target_link_libraries(test_@TARGET@ PRIVATE MedAdv::sdk GTest::gtest_main)
-  add_test(NAME test_@TARGET@ COMMAND test_@TARGET@)
-endif()
-)TPL";
-}
-
-std::string plugin_source(const KindTemplate& t) {
-  return std::string(R"TPL(// Registers the @NAME@ plugin. The class lives in @TARGET@.h so that
-// test_@TARGET@.cpp can use it without this library's entry symbol. A library has
-// exactly one MEDADV_PLUGINS line; to ship several plugins together, list them all in it.
-#include "@TARGET@.h"
-
-MEDADV_PLUGINS(medadv::)TPL") +
-         t.helper + "<@CLASS@>(\n    \"@NAME@\", \"0.1.0\", \"" + t.summary + "\"" + t.threat + "))\n";
-}
-
-std::string readme(Kind kind, const KindTemplate& t) {
-  return "# @NAME@\n\n" + std::string(t.summary) + ": a medadv " + kind_name(kind) + " plugin.\n\n" + t.about +
-         "\n" + R"TPL(
-## Files
-
-- `@TARGET@.h`: the plugin class, implemented in the header so the test can include it.
-- `@TARGET@.cpp`: the registration line (`MEDADV_PLUGINS`): name, version, summary.
-- `test_@TARGET@.cpp`: a GoogleTest test of the plugin's behaviour.
-- `CMakeLists.txt`: builds `lib@TARGET@.so` with `medadv_add_plugin()` and the test.
-
-## Build, test, check
-
-From the directory that contains `@NAME@/`, where `<medadv prefix>` is the prefix
-medadv was installed to (the one holding `lib/cmake/MedAdvSDK`, e.g. `/usr/local`):
-
-```sh
-cmake -S @NAME@ -B @NAME@/build -DCMAKE_PREFIX_PATH=<medadv prefix> && cmake --build @NAME@/build
-ctest --test-dir @NAME@/build --output-on-failure
-medadv plugins check @NAME@/build/lib@TARGET@.so
-medadv plugins list --plugin-path @NAME@/build
-```
-
-The test needs GoogleTest (Debian/Ubuntu: `libgtest-dev`); without it `ctest` finds no
-tests. `medadv plugins check` loads the library in a child process, checks its ABI,
-SDK, LibTorch and C++ ABI tags and its parameter schema, and smoke-runs the plugin on
-a tiny synthetic batch. `medadv plugins list --plugin-path @NAME@/build` shows it the
-way experiments will see it, and `medadv plugins info @NAME@ --plugin-path @NAME@/build`
-prints its parameters.
-
-## Install
-
-Copy the library into your user plugin directory, where every medadv command finds it:
-
-```sh
-mkdir -p ~/.local/share/medadv/plugins
-cp @NAME@/build/lib@TARGET@.so ~/.local/share/medadv/plugins/
-```
-
-(`$XDG_DATA_HOME/medadv/plugins` when `XDG_DATA_HOME` is set; `--plugin-path DIR` or
-`MEDADV_PLUGIN_PATH` work without copying.) Experiments then refer to it as `@NAME@`.
-
-## Share
-
-- Send `lib@TARGET@.so` to a collaborator whose medadv has the same plugin ABI (major
-  version) and the same LibTorch version, built with the same C++ ABI; their
-  `medadv plugins check lib@TARGET@.so` says whether it loads.
-- Otherwise send this folder (without `build/`); they build it as above against their
-  own medadv.
-)TPL";
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
 }
 
 }  // namespace
@@ -220,14 +119,23 @@ void validate_plugin_name(const std::string& name) {
 std::vector<ScaffoldFile> scaffold_plugin(Kind kind, const std::string& name) {
   validate_plugin_name(name);
   const Names names{name, target_of(name), class_of(name)};
-  const KindTemplate t = template_for(kind);
-  return {
-      {"CMakeLists.txt", substitute(cmake_lists(), names)},
-      {names.target + ".h", substitute(t.header, names)},
-      {names.target + ".cpp", substitute(plugin_source(t), names)},
-      {"test_" + names.target + ".cpp", substitute(t.test, names)},
-      {"README.md", substitute(readme(kind, t), names)},
-  };
+  const std::string kind_folder = std::string(kind_name(kind)) + "/";
+  constexpr std::string_view common_folder = "common/";
+  std::vector<ScaffoldFile> files;
+  for (const auto& t : scaffold::template_files())
+    if (starts_with(t.path, kind_folder))
+      files.push_back({substitute(t.path.substr(kind_folder.size()), names), substitute(t.content, names)});
+  if (files.empty()) throw Error("medadv new: this medadv has no template for " + kind_folder);
+  for (const auto& t : scaffold::template_files()) {
+    if (!starts_with(t.path, common_folder)) continue;
+    ScaffoldFile common{substitute(t.path.substr(common_folder.size()), names), substitute(t.content, names)};
+    auto same = std::find_if(files.begin(), files.end(), [&](const ScaffoldFile& f) { return f.path == common.path; });
+    if (same == files.end())
+      files.push_back(std::move(common));
+    else
+      same->content += common.content;
+  }
+  return files;
 }
 
 }  // namespace medadv::host

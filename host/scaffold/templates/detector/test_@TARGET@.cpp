@@ -1,75 +1,4 @@
-// The `medadv new detector` template: the plugin class and its test.
-#include "scaffold/kind_template.h"
-
-namespace medadv::host::scaffold {
-
-KindTemplate detector_template() {
-  KindTemplate t;
-  t.helper = "detector";
-  t.threat = "";
-  t.summary = "Maximum-softmax uncertainty score (Hendrycks and Gimpel)";
-  t.about = R"TPL(An unsupervised detector: the score is `1 - max softmax(logits / temperature)`
-(Hendrycks and Gimpel, 2017), between 0 (confident) and 1 - 1/K (uniform over K
-classes); higher means more likely adversarial. It never sees adversarial data and is
-differentiable, so adaptive attacks can evade it with a detector-evasion term.
-
-| parameter | type | default | meaning |
-|-----------|------|---------|---------|
-| `temperature` | float > 0 | `1.0` | divides the logits before the softmax; above 1 flattens it |
-
-A supervised detector would return `supervised() == true`, read the taps it needs via
-`taps(available)` and fit on `data.clean` and `data.adversarial` in `fit()`.)TPL";
-  t.header = R"TPL(#pragma once
-// @NAME@: maximum-softmax uncertainty detector (Hendrycks and Gimpel, 2017).
-//
-// Implemented inline here so that test_@TARGET@.cpp can use the class without the
-// library's entry symbol; @TARGET@.cpp registers it.
-#include <cstdint>
-#include <string>
-#include <tuple>
-#include <vector>
-
-#include <medadv/medadv.h>
-
-class @CLASS@ : public medadv::Detector {
- public:
-  static void schema(medadv::ParamSchema& s) {
-    s.add_float("temperature", 1.0, "divides the logits before the softmax; above 1 flattens it")
-        .min_exclusive(0.0);
-  }
-
-  @CLASS@(const medadv::Params& p, medadv::RunContext& /*ctx*/) : temperature_(p.get_float("temperature")) {}
-
-  // The logits are all it reads, and every forward returns them.
-  std::vector<std::string> taps(const std::vector<std::string>& /*available*/) const override { return {}; }
-
-  bool supervised() const override { return false; }
-  bool differentiable() const override { return true; }
-
-  void fit(medadv::DifferentiableModel& model, const medadv::DetectorFitData& data, medadv::RunContext& ctx,
-           medadv::AttackFactory* /*attacks*/) override {
-    // Nothing to learn. The clean mean score is logged as a reference for thresholds;
-    // in chunks, since the fit split may not fit in memory in one forward.
-    torch::NoGradGuard no_grad;
-    double total = 0.0;
-    for (const torch::Tensor& chunk : data.clean.split(256))
-      total += score(model, chunk.to(ctx.device())).sum().item<double>();
-    ctx.log().info("@NAME@: mean score on " + std::to_string(data.clean.size(0)) + " clean images: " +
-                   std::to_string(total / static_cast<double>(data.clean.size(0))));
-  }
-
-  torch::Tensor score(medadv::DifferentiableModel& model, const torch::Tensor& x) override {
-    const torch::Tensor probs = torch::softmax(model.logits(x) / temperature_, 1);
-    const torch::Tensor s = 1.0 - std::get<0>(probs.max(1));
-    // Segmentation logits give a score per pixel: average them to one per image.
-    return s.dim() > 1 ? s.flatten(1).mean(1) : s;
-  }
-
- private:
-  double temperature_;
-};
-)TPL";
-  t.test = R"TPL(// Tests of @NAME@: the score's range, closed-form values and its dependence on the
+// Tests of @NAME@: the score's range, closed-form values and its dependence on the
 // temperature.
 #include "@TARGET@.h"
 
@@ -155,8 +84,3 @@ TEST(@CLASS@, ClosedFormScoresAndGradient) {
 }
 
 }  // namespace
-)TPL";
-  return t;
-}
-
-}  // namespace medadv::host::scaffold

@@ -1,0 +1,48 @@
+#pragma once
+// @NAME@: an add-on attack term that moves the mean activation of one tap.
+//
+// Implemented inline here so that test_@TARGET@.cpp can use the class without the
+// library's entry symbol; @TARGET@.cpp registers it.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <medadv/medadv.h>
+
+class @CLASS@ : public medadv::AttackTerm {
+ public:
+  static void schema(medadv::ParamSchema& s) {
+    s.add_string("tap", "penultimate", "model tap whose mean activation the term moves");
+    s.add_enum("direction", {"up", "down"}, "up", "raise (up) or lower (down) the tap's mean activation");
+  }
+
+  @CLASS@(const medadv::Params& p, medadv::RunContext& /*ctx*/)
+      : tap_(p.get_string("tap")), sign_(p.get_string("direction") == "up" ? 1.0 : -1.0) {}
+
+  std::vector<std::string> taps() const override { return {tap_}; }
+
+  void fit(medadv::DifferentiableModel& model, const torch::Tensor& images, const torch::Tensor& /*labels*/,
+           medadv::RunContext& ctx) override {
+    // A wrong tap name fails here, before any attack work, naming what the model offers.
+    const std::vector<std::string> offered = model.tap_names();
+    if (std::find(offered.begin(), offered.end(), tap_) == offered.end()) {
+      std::string list;
+      for (const auto& name : offered) list += (list.empty() ? "" : ", ") + name;
+      throw medadv::InvalidInput("@NAME@: the model has no tap '" + tap_ + "'" + medadv::did_you_mean(tap_, offered) +
+                                 "; its taps: " + list);
+    }
+    torch::NoGradGuard no_grad;
+    const double clean_mean = model.forward(images, {tap_}).tap(tap_).mean().item<double>();
+    ctx.log().info("@NAME@: clean mean activation of '" + tap_ + "' is " + std::to_string(clean_mean));
+  }
+
+  torch::Tensor loss(const medadv::ModelOutput& out, const torch::Tensor& /*x_adv*/) override {
+    // A mean rather than a sum, so the term's scale does not grow with the tap's size and
+    // one weight in the experiment means the same thing for every tap.
+    return sign_ * out.tap(tap_).flatten(1).mean(1);
+  }
+
+ private:
+  std::string tap_;
+  double sign_;
+};

@@ -1,0 +1,58 @@
+// Tests of @NAME@ on a tiny classifier.
+#include "@TARGET@.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <medadv/testing.h>
+
+namespace {
+
+medadv::Params params_with(medadv::Value::Table overrides) {
+  medadv::ParamSchema s;
+  @CLASS@::schema(s);
+  return s.resolve_or_throw(medadv::Value(std::move(overrides)), "@NAME@");
+}
+
+std::shared_ptr<medadv::ModuleModel> tiny_model() {
+  return std::make_shared<medadv::ModuleModel>(std::make_shared<medadv::testing::TinyClassifier>(3, 3, 0), 3,
+                                               medadv::Task::Classification);
+}
+
+TEST(@CLASS@, PerSampleLossAndDirection) {
+  medadv::ParamSchema s;
+  @CLASS@::schema(s);
+  const auto params = s.defaults("@NAME@");
+  medadv::testing::TestContext ctx;
+  @CLASS@ up(params, ctx);
+  @CLASS@ down(params_with({{"direction", medadv::Value("down")}}), ctx);
+  auto model = tiny_model();
+  const torch::Tensor x = medadv::testing::random_images(4, 3, 32, 1);
+  const torch::Tensor y = torch::tensor({0, 1, 2, 0}, torch::kInt64);
+  up.fit(*model, x, y, ctx);
+  down.fit(*model, x, y, ctx);
+
+  const torch::Tensor xr = x.clone().requires_grad_(true);
+  const medadv::ModelOutput out = model->forward(xr, up.taps());
+  const torch::Tensor lu = up.loss(out, xr);
+  const torch::Tensor ld = down.loss(out, xr);
+  ASSERT_EQ(lu.sizes().vec(), std::vector<std::int64_t>{4});
+  EXPECT_TRUE(torch::allclose(ld, -lu));
+  // The default tap is post-ReLU, so "up" starts from a non-negative mean.
+  EXPECT_GE(lu.min().item<double>(), 0.0);
+  // The attack needs a gradient from the term to the input.
+  const torch::Tensor grad = torch::autograd::grad({lu.sum()}, {xr})[0];
+  EXPECT_GT(grad.abs().sum().item<double>(), 0.0);
+}
+
+TEST(@CLASS@, UnknownTapFailsInFit) {
+  medadv::testing::TestContext ctx;
+  @CLASS@ term(params_with({{"tap", medadv::Value("no-such-tap")}}), ctx);
+  auto model = tiny_model();
+  EXPECT_THROW(term.fit(*model, medadv::testing::random_images(2, 3, 32, 1), torch::tensor({0, 1}), ctx),
+               medadv::InvalidInput);
+}
+
+}  // namespace
