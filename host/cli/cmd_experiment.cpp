@@ -3,6 +3,7 @@
 #include "cli/command.h"
 #include "cli/experiment_loading.h"
 #include "cli/logging.h"
+#include "common/json.h"
 #include "engine/host_context.h"
 #include "engine/runner.h"
 #include "experiment/experiment_check.h"
@@ -12,7 +13,6 @@
 #include "medadv/device.h"
 #include "medadv/plugin.h"
 #include "medadv/splits.h"
-#include "report/json.h"
 
 namespace medadv::host {
 

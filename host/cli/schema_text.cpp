@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "report/json.h"
+#include "common/json.h"
 
 namespace medadv::host {
 

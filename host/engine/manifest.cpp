@@ -6,11 +6,11 @@
 
 #include <torch/version.h>
 
-#include "engine/atomic_file.h"
+#include "common/json.h"
 #include "engine/run_directory.h"
+#include "medadv/atomic_file.h"
 #include "medadv/build_info.h"
 #include "medadv/version.h"
-#include "report/json.h"
 
 namespace medadv::host {
 

@@ -6,7 +6,8 @@
 #include <optional>
 
 #include "cli/logging.h"
-#include "engine/atomic_file.h"
+#include "common/json.h"
+#include "common/text_file.h"
 #include "engine/attack_stage.h"
 #include "engine/task_check.h"
 #include "engine/detector_stage.h"
@@ -19,13 +20,13 @@
 #include "engine/variants.h"
 #include "experiment/plan.h"
 #include "loader/guard.h"
+#include "medadv/atomic_file.h"
 #include "medadv/device.h"
 #include "medadv/error.h"
 #include "medadv/image_io.h"
 #include "medadv/metrics.h"
 #include "medadv/npz.h"
 #include "medadv/splits.h"
-#include "report/json.h"
 #include "report/report.h"
 #include "train/model_provider.h"
 
@@ -200,7 +201,7 @@ struct Run {
     return model;
   }
 
-  const SplitData& split_data(const std::string& split) { return split == kAdvTrain ? adv_train : adv_test; }
+  const SplitData& split_data(const std::string& split) { return split == kAdvTrainSplit ? adv_train : adv_test; }
 
   // The attack of a trial with its fitted terms, made once per variant: both splits use
   // the same instance, so a universal attack fitted on adv_train is applied to adv_test.
@@ -288,8 +289,8 @@ struct Run {
       }
       case TrialKind::Detector: {
         const AttackPlan& a = plan.attacks[*trial.attack];
-        const AttackOutcome& fit = attack_outcome(trial, kAdvTrain, stage + " (attack on adv_train)");
-        const AttackOutcome& test = attack_outcome(trial, kAdvTest, stage + " (attack on adv_test)");
+        const AttackOutcome& fit = attack_outcome(trial, kAdvTrainSplit, stage + " (attack on adv_train)");
+        const AttackOutcome& test = attack_outcome(trial, kAdvTestSplit, stage + " (attack on adv_test)");
         const DetectorPlan& d = plan.detectors[*trial.detector];
         HostContext dctx = context(d.use->plugin->name());
         DetectionOutcome detection = run_detector(d, variant_ptr(trial.variant), a, adv_train, fit, adv_test, test,

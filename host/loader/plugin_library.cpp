@@ -8,9 +8,9 @@
 #include <mutex>
 #include <sstream>
 
+#include "common/sha256.h"
 #include "loader/elf_symbols.h"
 #include "loader/guard.h"
-#include "loader/sha256.h"
 #include "medadv/build_info.h"
 #include "medadv/version.h"
 

@@ -2,9 +2,9 @@
 
 #include <map>
 
-#include "engine/atomic_file.h"
+#include "common/json.h"
+#include "common/text_file.h"
 #include "medadv/error.h"
-#include "report/json.h"
 
 namespace medadv::host {
 

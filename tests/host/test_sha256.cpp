@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "loader/sha256.h"
+#include "common/sha256.h"
 #include "medadv/error.h"
 
 using medadv::host::sha256_file;
