@@ -7,7 +7,9 @@ MEDADV_PACKAGES=(cmake ninja-build g++ ccache pkg-config
   libtorch-dev libboost-dev libboost-program-options-dev
   libtomlplusplus-dev libspdlog-dev libgtest-dev
   libpng-dev libjpeg-dev zlib1g-dev
-  libsvm-dev libsvm-tools)  # libsvm: the svm detector; its tools: the test's oracle
+  nlohmann-json3-dev libssl-dev libzip-dev
+  libsvm-dev libsvm-tools  # libsvm: the svm detector; its tools: the test's oracle
+  python3)  # its zipfile: the npz test's zip64 oracle
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

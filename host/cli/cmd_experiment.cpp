@@ -2,8 +2,9 @@
 
 #include "cli/command.h"
 #include "cli/experiment_loading.h"
-#include "common/logging.h"
 #include "common/host_context.h"
+#include "common/json.h"
+#include "common/logging.h"
 #include "engine/run.h"
 #include "experiment/experiment_check.h"
 #include "experiment/plan.h"
@@ -12,7 +13,6 @@
 #include "medadv/device.h"
 #include "medadv/plugin.h"
 #include "medadv/splits.h"
-#include "common/json.h"
 #include "report/report.h"
 
 namespace medadv::host {

@@ -1,27 +1,31 @@
 #pragma once
-// SHA-256 (FIPS 180-4) of files, for the run manifest's record of every library loaded.
-#include <array>
-#include <cstdint>
+// SHA-256 (OpenSSL's EVP) as lowercase hex: the run manifest's record of every library
+// loaded, and the keys of trials, trained models and variants.
+#include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <string_view>
 
 namespace medadv::host {
 
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
   void update(const void* data, std::size_t size);
-  std::array<std::uint8_t, 32> finish();
+  // The digest of everything given to update(), as 64 lowercase hex digits.
+  std::string hex_digest();
 
  private:
-  void block(const std::uint8_t* p);
-  std::array<std::uint32_t, 8> h_;
-  std::array<std::uint8_t, 64> buffer_{};
-  std::size_t buffered_ = 0;
-  std::uint64_t total_ = 0;
+  struct Context;
+  std::unique_ptr<Context> context_;
 };
 
-std::string sha256_hex(const std::string& data);
+std::string sha256_hex(std::string_view data);
 // Throws medadv::InvalidInput naming the file when it cannot be read.
 std::string sha256_file(const std::filesystem::path& file);
 

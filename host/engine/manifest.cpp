@@ -6,11 +6,11 @@
 
 #include <torch/version.h>
 
-#include "common/atomic_file.h"
+#include "common/json.h"
+#include "medadv/atomic_file.h"
 #include "engine/run_directory.h"
 #include "medadv/build_info.h"
 #include "medadv/version.h"
-#include "common/json.h"
 
 namespace medadv::host {
 

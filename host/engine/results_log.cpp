@@ -1,17 +1,26 @@
 #include "engine/results_log.h"
 
-#include "common/atomic_file.h"
+#include "common/json.h"
+#include "common/text_file.h"
+#include "medadv/atomic_file.h"
+#include "medadv/error.h"
 
 namespace medadv::host {
 
-std::string json_string_field(const std::string& line, const std::string& key) {
-  const std::string needle = "\"" + key + "\":\"";
-  const auto at = line.find(needle);
-  if (at == std::string::npos) return "";
-  const auto begin = at + needle.size();
-  const auto end = line.find('"', begin);
-  return end == std::string::npos ? "" : line.substr(begin, end - begin);
+namespace {
+
+// The trial hash of one line, or "" when the line is not a whole result (cut short by a crash).
+std::string hash_of(const std::string& line) {
+  try {
+    const Value result = parse_json(line, "results.jsonl");
+    const Value* hash = result.find("hash");
+    return hash && hash->type() == Value::Type::String ? hash->as_string() : "";
+  } catch (const InvalidInput&) {
+    return "";
+  }
 }
+
+}  // namespace
 
 ResultsLog::ResultsLog(std::filesystem::path file) : file_(std::move(file)) {
   if (!std::filesystem::exists(file_)) return;
@@ -21,9 +30,8 @@ ResultsLog::ResultsLog(std::filesystem::path file) : file_(std::move(file)) {
   while (begin < text.size()) {
     const auto end = text.find('\n', begin);
     const std::string line = text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
-    const bool complete = end != std::string::npos && line.size() >= 2 && line.front() == '{' && line.back() == '}';
-    const std::string hash = complete ? json_string_field(line, "hash") : "";
-    if (complete && !hash.empty()) {
+    const std::string hash = end != std::string::npos ? hash_of(line) : "";
+    if (!hash.empty()) {
       finished_.insert(hash);
       kept += line + "\n";
     } else if (!line.empty()) {

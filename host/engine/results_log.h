@@ -26,7 +26,4 @@ class ResultsLog {
   int dropped_ = 0;
 };
 
-// The value of a top-level string field written by our JsonWriter ("hash":"...").
-std::string json_string_field(const std::string& line, const std::string& key);
-
 }  // namespace medadv::host

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-#include "common/atomic_file.h"
+#include "common/text_file.h"
+#include "medadv/atomic_file.h"
 #include "common/json.h"
 #include "engine/run_directory.h"
 #include "medadv/device.h"

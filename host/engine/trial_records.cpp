@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/json.h"
 #include "medadv/metrics.h"
 #include "medadv/objective.h"
-#include "common/json.h"
 
 namespace medadv::host {
 

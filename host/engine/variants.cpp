@@ -1,12 +1,13 @@
 #include "engine/variants.h"
 
+#include "common/canonical_json.h"
+#include "common/sha256.h"
 #include "engine/defended_model.h"
 #include "loader/guard.h"
-#include "common/sha256.h"
+#include "common/json.h"
 #include "medadv/defense.h"
 #include "medadv/error.h"
 #include "medadv/splits.h"
-#include "common/json.h"
 
 namespace medadv::host {
 
@@ -29,7 +30,7 @@ std::shared_ptr<DifferentiableModel> trained_variant(const VariantPlan& variant,
   module->to(ctx.device());
 
   const std::string key = sha256_hex("medadv-trained-variant/1\n" + in.model_hash + "\n" + p.name() + " " +
-                                     p.version() + " " + to_json(use.params.to_value()));
+                                     p.version() + " " + canonical_json(use.params.to_value()));
   const std::filesystem::path file = in.cache_root / "models" / (key + ".pt");
   if (std::filesystem::exists(file)) {
     load_weights(*module, file, ctx.device());

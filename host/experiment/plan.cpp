@@ -5,9 +5,11 @@
 #include <map>
 #include <sstream>
 
+#include "common/canonical_json.h"
+#include "common/json.h"
 #include "common/sha256.h"
 #include "medadv/error.h"
-#include "common/json.h"
+#include "medadv/splits.h"
 
 namespace medadv::host {
 
@@ -23,7 +25,7 @@ std::string canonical(const PluginUse* use) {
   t.emplace_back("plugin", Value(use->plugin->name()));
   t.emplace_back("version", Value(use->plugin->version()));
   t.emplace_back("params", use->params.to_value());
-  return to_json(Value(t));
+  return canonical_json(Value(t));
 }
 
 void require_unique(const std::vector<std::string>& labels, const std::vector<const PluginUse*>& uses,
@@ -116,12 +118,12 @@ Plan make_plan(const CheckedExperiment& e) {
   if (!problems.empty()) throw ValidationError(std::move(problems));
 
   plan.model_hash = sha256_hex("medadv-model/1\n" + canonical(plan.dataset) + "\n" + canonical(plan.model) + "\n" +
-                               (plan.model ? to_json(plan.model->host_keys) : "") + "\nseed " +
+                               (plan.model ? canonical_json(plan.model->host_keys) : "") + "\nseed " +
                                std::to_string(e.seed) + "\n" +
-                               (plan.dataset ? to_json(plan.dataset->host_keys) : ""));
+                               (plan.dataset ? canonical_json(plan.dataset->host_keys) : ""));
 
   auto attack_hash_text = [&](const AttackPlan& a) {
-    std::string text = canonical(a.use) + "\nobjective " + to_json(a.use->objective.to_value());
+    std::string text = canonical(a.use) + "\nobjective " + canonical_json(a.use->objective.to_value());
     for (std::size_t t = 0; t < a.terms.size(); ++t)
       text += "\nterm " + canonical(a.terms[t]) + " weight " + std::to_string(a.term_weights[t]);
     return text;
@@ -132,7 +134,7 @@ Plan make_plan(const CheckedExperiment& e) {
     const VariantPlan& variant = plan.variants[v];
     const std::string variant_text = "variant " + canonical(variant.defense);
     const std::string vid = file_safe(variant.label);
-    for (const char* split : {kAdvTrain, kAdvTest}) {
+    for (const char* split : {kAdvTrainSplit, kAdvTestSplit}) {
       Trial t;
       t.kind = TrialKind::Clean;
       t.variant = v;
@@ -145,8 +147,8 @@ Plan make_plan(const CheckedExperiment& e) {
       const AttackPlan& attack = plan.attacks[a];
       const std::string aid = vid + "__" + file_safe(attack.label) +
                               (attack.epsilon_text.empty() ? "" : "__" + file_safe(attack.epsilon_text));
-      for (const char* split : {kAdvTrain, kAdvTest}) {
-        if (split == std::string(kAdvTrain) && !e.attack_adv_train) continue;
+      for (const char* split : {kAdvTrainSplit, kAdvTestSplit}) {
+        if (split == std::string(kAdvTrainSplit) && !e.attack_adv_train) continue;
         Trial t;
         t.kind = TrialKind::Attack;
         t.variant = v;
@@ -162,10 +164,10 @@ Plan make_plan(const CheckedExperiment& e) {
         t.variant = v;
         t.attack = a;
         t.detector = d;
-        t.split = kAdvTest;
+        t.split = kAdvTestSplit;
         t.id = aid + "__" + file_safe(plan.detectors[d].label);
         t.hash = hash(variant_text + "\n" + attack_hash_text(attack) + "\ndetector " +
-                      canonical(plan.detectors[d].use) + " " + to_json(plan.detectors[d].use->host_keys));
+                      canonical(plan.detectors[d].use) + " " + canonical_json(plan.detectors[d].use->host_keys));
         plan.trials.push_back(t);
       }
     }
@@ -196,7 +198,7 @@ std::string describe_plan(const Plan& plan, std::int64_t adv_train_images, std::
   out << ": " << plan.trials.size() << " trials\n";
   std::int64_t forward = 0, backward = 0;
   for (const Trial& t : plan.trials) {
-    const std::int64_t n = t.split == kAdvTrain ? adv_train_images : adv_test_images;
+    const std::int64_t n = t.split == kAdvTrainSplit ? adv_train_images : adv_test_images;
     const TrialCost c = cost_per_image(plan, t);
     const std::int64_t images = t.kind == TrialKind::Detector ? adv_train_images + adv_test_images : n;
     forward += c.forward * images;

@@ -13,9 +13,6 @@
 
 namespace medadv::host {
 
-inline constexpr const char* kAdvTrain = "adv_train";
-inline constexpr const char* kAdvTest = "adv_test";
-
 struct VariantPlan {
   std::string label;                   // "baseline" or the defense's label
   const PluginUse* defense = nullptr;  // null for the baseline

@@ -9,9 +9,9 @@
 #include <mutex>
 #include <sstream>
 
+#include "common/sha256.h"
 #include "loader/elf_symbols.h"
 #include "loader/guard.h"
-#include "common/sha256.h"
 #include "medadv/build_info.h"
 #include "medadv/version.h"
 

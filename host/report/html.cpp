@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
+#include "common/json.h"
 #include "report/csv.h"
 #include "report/embed.h"
 #include "report/html_sections.h"
-#include "common/json.h"
 #include "report/svg.h"
 
 namespace medadv::host {

@@ -1,6 +1,6 @@
 #include "report/report.h"
 
-#include "common/atomic_file.h"
+#include "medadv/atomic_file.h"
 #include "medadv/error.h"
 #include "report/csv.h"
 #include "report/html.h"

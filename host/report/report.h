@@ -11,8 +11,8 @@ struct ReportFiles {
 };
 
 // Tables come from the resolved experiment's [report] table/tables, else the defaults
-// (report/tables.h). Each file is written to FILE.tmp and renamed over FILE, so a reader
-// never sees half a report. Throws InvalidInput for a missing or malformed input file
+// (report/tables.h). Each file is written by write_file_atomically (medadv/atomic_file.h),
+// so a reader never sees half a report. Throws InvalidInput for a missing or malformed input file
 // (naming it, with the line for results.jsonl) and Error when a file cannot be written.
 ReportFiles write_report(const std::filesystem::path& run_dir);
 

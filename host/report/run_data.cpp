@@ -2,9 +2,10 @@
 
 #include <map>
 
-#include "common/atomic_file.h"
-#include "medadv/error.h"
 #include "common/json.h"
+#include "common/text_file.h"
+#include "medadv/atomic_file.h"
+#include "medadv/error.h"
 
 namespace medadv::host {
 

@@ -1,22 +1,16 @@
 #include "train/model_provider.h"
 
-#include <unistd.h>
-
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <sstream>
 
-#include "loader/guard.h"
+#include "common/json.h"
 #include "common/sha256.h"
+#include "common/text_file.h"
+#include "loader/guard.h"
+#include "medadv/atomic_file.h"
 #include "medadv/error.h"
 #include "medadv/splits.h"
 #include "medadv/torch_compat.h"
-#include "common/json.h"
 #include "train/chance_check.h"
 #include "experiment/train_keys.h"
 
@@ -47,63 +41,11 @@ std::string indices_digest(const torch::Tensor& indices) {
   const auto t = indices.to(torch::kCPU, torch::kLong).contiguous();
   Sha256 h;
   h.update(t.data_ptr(), static_cast<std::size_t>(t.numel()) * sizeof(std::int64_t));
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (std::uint8_t b : h.finish()) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return "n=" + std::to_string(t.numel()) + " sha256=" + out;
-}
-
-// ---- reading a report back: JSON (as written by to_json) -> Value -------------------
-
-Value scalar_of(const std::string& text) {
-  if (text == "null") return Value();
-  if (text == "true") return Value(true);
-  if (text == "false") return Value(false);
-  errno = 0;
-  char* end = nullptr;
-  const long long i = std::strtoll(text.c_str(), &end, 10);
-  if (!text.empty() && errno == 0 && end == text.c_str() + text.size()) return Value(static_cast<std::int64_t>(i));
-  errno = 0;
-  const double d = std::strtod(text.c_str(), &end);
-  if (!text.empty() && errno == 0 && end == text.c_str() + text.size()) return Value(d);
-  return Value(text);
-}
-
-// Property trees keep every leaf as text and arrays as children with empty names; the
-// report holds no strings, so numbers, booleans and null are recovered from the text.
-Value value_of(const boost::property_tree::ptree& node) {
-  if (node.empty()) return scalar_of(node.data());
-  if (node.front().first.empty()) {
-    Value::Array items;
-    for (const auto& [name, child] : node) items.push_back(value_of(child));
-    return Value(std::move(items));
-  }
-  Value::Table table;
-  for (const auto& [name, child] : node) table.emplace_back(name, value_of(child));
-  return Value(std::move(table));
+  return "n=" + std::to_string(t.numel()) + " sha256=" + h.hex_digest();
 }
 
 TrainingReport read_report(const std::filesystem::path& file) {
-  boost::property_tree::ptree tree;
-  try {
-    boost::property_tree::read_json(file.string(), tree);
-  } catch (const std::exception& e) {
-    throw InvalidInput(file.string() + ": not a training report: " + e.what());
-  }
-  return TrainingReport::from_value(value_of(tree));
-}
-
-void write_text_atomically(const std::filesystem::path& file, const std::string& text) {
-  const auto tmp = file.string() + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw Error("cannot write " + tmp);
-  }
-  std::filesystem::rename(tmp, file);
+  return TrainingReport::from_value(parse_json(read_text_file(file), file.string()));
 }
 
 std::string metrics_text(const EvalMetrics& m) {
@@ -170,11 +112,9 @@ std::string model_cache_text(const ModelRequest& request, const std::map<std::st
 
 void save_weights(torch::nn::Module& module, const std::filesystem::path& file) {
   std::filesystem::create_directories(file.parent_path());
-  const auto tmp = file.string() + ".tmp-" + std::to_string(::getpid());
   torch::serialize::OutputArchive archive;
   module.save(archive);
-  archive.save_to(tmp);
-  std::filesystem::rename(tmp, file);
+  write_file_atomically(file, [&](const std::filesystem::path& temporary) { archive.save_to(temporary.string()); });
 }
 
 void load_weights(torch::nn::Module& module, const std::filesystem::path& file, const c10::Device& device) {
@@ -279,8 +219,8 @@ PreparedModel load_or_train(const ModelRequest& request, ModelPlugin& plugin, co
 
   std::filesystem::create_directories(dir);
   save_weights(module, prepared.weights_file);
-  write_text_atomically(report_file, to_json(prepared.report.to_value()) + "\n");
-  write_text_atomically(dir / (prepared.key + ".txt"), text);
+  write_file_atomically(report_file, to_json(prepared.report.to_value()) + "\n");
+  write_file_atomically(dir / (prepared.key + ".txt"), text);
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.1f", prepared.report.seconds);
   ctx.log().info(std::string("trained in ") + seconds + " s; val " +

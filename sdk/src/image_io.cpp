@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "image_codecs.h"
+#include "medadv/atomic_file.h"
 #include "medadv/error.h"
 
 namespace medadv {
@@ -151,24 +152,10 @@ std::vector<std::uint8_t> encode_png(const torch::Tensor& image, int bit_depth) 
 
 void write_png(const std::filesystem::path& file, const torch::Tensor& image, int bit_depth) {
   const auto bytes = encode_png(image, bit_depth);
-  const auto temporary = std::filesystem::path(file.string() + ".tmp");
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot write image '" + file.string() + "': cannot create '" + temporary.string() + "'");
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(temporary, ignored);
-      throw Error("cannot write image '" + file.string() + "': write failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, file, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw Error("cannot write image '" + file.string() + "': " + ec.message());
+  try {
+    write_file_atomically(file, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  } catch (const Error& e) {
+    throw Error("cannot write image '" + file.string() + "': " + e.what());
   }
 }
 

@@ -4,12 +4,12 @@
 
 #include <fstream>
 
+#include "common/sha256.h"
 #include "host/run_command.h"
 #include "loader/elf_symbols.h"
 #include "loader/guard.h"
 #include "loader/plugin_library.h"
 #include "loader/registry.h"
-#include "common/sha256.h"
 #include "medadv/attack.h"
 #include "medadv/defense.h"
 #include "medadv/detector.h"

@@ -240,9 +240,8 @@ TEST_F(FileDatasets, DecodedDataAreCachedUntilAFileChanges) {
   EXPECT_EQ(ctx.take_log().find("read from cache"), std::string::npos);
   std::vector<fs::path> caches;
   for (const auto& e : fs::directory_iterator(ctx.cache_dir() / "datasets")) caches.push_back(e.path());
-  ASSERT_EQ(caches.size(), 1u);
+  ASSERT_EQ(caches.size(), 1u) << "the cache and no temporary file";
   EXPECT_EQ(caches[0].extension(), ".npz");
-  EXPECT_FALSE(fs::exists(caches[0].string() + ".tmp"));
 
   auto second = load<medadv::files::ImageFolder>(ctx, table);
   expect_contains(ctx.take_log(), "read from cache");
@@ -355,6 +354,32 @@ TEST_F(FileDatasets, MedmnistRefusesMultiLabelAndNamesMissingArrays) {
     load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "good.npz").string()}, {"class_names", Value::Array{Value("a")}}});
   });
   expect_contains(message, "class_names");
+}
+
+// A corrupt label (4e9) would otherwise make billions of classes: refused, naming the file
+// and the array, as is a label past the class_names given.
+TEST_F(FileDatasets, MedmnistRefusesLabelsOutOfRangeNamingTheFileAndTheArray) {
+  medadv::testing::TestContext ctx;
+  auto arrays = medmnist_arrays(false);
+  arrays[3].second = torch::tensor({std::int64_t{0}, std::int64_t{4000000000}}).view({2, 1});  // val_labels
+  medadv::write_npz(dir_ / "corrupt.npz", arrays);
+  auto message = error_of([&] { load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "corrupt.npz").string()}}); });
+  expect_contains(message, "corrupt.npz");
+  expect_contains(message, "'val_labels' holds label 4000000000");
+  expect_contains(message, "9 labels");
+
+  // The largest label the 9 labels allow without class_names is 8.
+  arrays[3].second = torch::tensor({std::int64_t{0}, std::int64_t{8}}).view({2, 1});
+  medadv::write_npz(dir_ / "sparse.npz", arrays);
+  auto d = load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "sparse.npz").string()}});
+  EXPECT_EQ(d.meta.class_names.size(), 9u);
+
+  message = error_of([&] {
+    load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "sparse.npz").string()},
+                                        {"class_names", Value::Array{Value("a"), Value("b"), Value("c")}}});
+  });
+  expect_contains(message, "'val_labels' holds label 8");
+  expect_contains(message, "'class_names' names 3 classes");
 }
 
 // ---- segmentation-folder ----------------------------------------------------------

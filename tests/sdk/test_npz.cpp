@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -90,15 +91,19 @@ Bytes raw_deflate(const Bytes& in) {
 }
 
 // A zip written by hand: per entry deflated or stored, with its sizes in 32-bit fields or
-// (zip64) as 0xffffffff markers plus a zip64 extra field in the central directory.
+// (zip64) as 0xffffffff markers plus a zip64 extra field in the central directory. The
+// central directory can declare another uncompressed size than the data's (a corrupt or
+// malicious archive). With zip64_end, the end record points to a zip64 end record, as in
+// archives over 4 GiB or 65535 entries.
 struct HandEntry {
   std::string name;
   Bytes data;
   bool deflate = true;
   bool zip64 = false;
+  std::uint64_t declared_size = 0;  // 0: the data's size
 };
 
-Bytes hand_zip(const std::vector<HandEntry>& entries) {
+Bytes hand_zip(const std::vector<HandEntry>& entries, bool zip64_end = false) {
   Bytes out, directory;
   for (const auto& e : entries) {
     const Bytes payload = e.deflate ? raw_deflate(e.data) : e.data;
@@ -124,8 +129,9 @@ Bytes hand_zip(const std::vector<HandEntry>& entries) {
     put(directory, e.deflate ? 8 : 0, 2);
     put(directory, 0, 4);
     put(directory, crc, 4);
+    const std::uint64_t size = e.declared_size ? e.declared_size : e.data.size();
     put(directory, e.zip64 ? 0xffffffff : payload.size(), 4);
-    put(directory, e.zip64 ? 0xffffffff : e.data.size(), 4);
+    put(directory, e.zip64 ? 0xffffffff : size, 4);
     put(directory, e.name.size(), 2);
     put(directory, e.zip64 ? 28 : 0, 2);
     put(directory, 0, 2);
@@ -137,19 +143,36 @@ Bytes hand_zip(const std::vector<HandEntry>& entries) {
     if (e.zip64) {  // order fixed by the zip spec: uncompressed, compressed, offset
       put(directory, 1, 2);
       put(directory, 24, 2);
-      put(directory, e.data.size(), 8);
+      put(directory, size, 8);
       put(directory, payload.size(), 8);
       put(directory, offset, 8);
     }
   }
   const std::uint64_t directory_offset = out.size();
   out.insert(out.end(), directory.begin(), directory.end());
+  if (zip64_end) {
+    const std::uint64_t record_offset = out.size();
+    put(out, 0x06064b50, 4);
+    put(out, 44, 8);  // the size of the rest of the record
+    put(out, 45, 2);
+    put(out, 45, 2);
+    put(out, 0, 4);
+    put(out, 0, 4);
+    put(out, entries.size(), 8);
+    put(out, entries.size(), 8);
+    put(out, directory.size(), 8);
+    put(out, directory_offset, 8);
+    put(out, 0x07064b50, 4);  // the locator
+    put(out, 0, 4);
+    put(out, record_offset, 8);
+    put(out, 1, 4);
+  }
   put(out, 0x06054b50, 4);
   put(out, 0, 4);
-  put(out, entries.size(), 2);
-  put(out, entries.size(), 2);
-  put(out, directory.size(), 4);
-  put(out, directory_offset, 4);
+  put(out, zip64_end ? 0xffff : entries.size(), 2);
+  put(out, zip64_end ? 0xffff : entries.size(), 2);
+  put(out, zip64_end ? 0xffffffff : directory.size(), 4);
+  put(out, zip64_end ? 0xffffffff : directory_offset, 4);
   put(out, 0, 2);
   return out;
 }
@@ -178,7 +201,7 @@ TEST_F(Npz, EveryDtypeRoundTrips) {
       {"strided", torch::arange(12, torch::kFloat32).view({3, 4}).t()},  // written as its values, C order
   };
   medadv::write_npz(file("all.npz"), arrays);
-  EXPECT_FALSE(fs::exists(file("all.npz.tmp")));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1) << "no temporary file left";
   auto back = medadv::read_npz(file("all.npz"));
   ASSERT_EQ(back.size(), arrays.size());
   for (const auto& [name, tensor] : arrays) {
@@ -218,26 +241,31 @@ TEST_F(Npz, HandBuiltDeflatedFortranAndZip64EntriesReadCorrectly) {
   const Bytes flags = npy("|b1", "(3,)", false, {1, 0, 1});
   const Bytes scalar = npy("<f4", "()", false, little_endian<std::uint32_t>({0x3fc00000u}));  // 1.5f
 
-  write_bytes(file("hand.npz"), hand_zip({{"fortran.npy", fortran, true, false},
+  const std::vector<HandEntry> entries = {{"fortran.npy", fortran, true, false},
                                           {"cube.npy", npy("<f8", "(2, 3, 2)", true, cube_bytes), true, true},
                                           {"u16.npy", unsigned16, false, true},
                                           {"u32.npy", unsigned32, true, false},
                                           {"flags.npy", flags, false, false},
                                           {"scalar.npy", scalar, true, false},
-                                          {"README.txt", {'h', 'i'}, false, false}}));
-  auto a = medadv::read_npz(file("hand.npz"));
-  EXPECT_EQ(a.size(), 6u);  // README.txt is not an array
-  EXPECT_TRUE(torch::equal(a["fortran"], torch::tensor({1, 2, 3, 4, 5, 6}, torch::kInt32).view({2, 3})));
-  ASSERT_EQ(a["cube"].sizes(), (std::vector<std::int64_t>{2, 3, 2}));
-  for (int i = 0; i < 2; ++i)
-    for (int j = 0; j < 3; ++j)
-      for (int k = 0; k < 2; ++k) EXPECT_EQ(a["cube"][i][j][k].item<double>(), 100 * i + 10 * j + k);
-  EXPECT_TRUE(a["cube"].is_contiguous());
-  EXPECT_TRUE(torch::equal(a["u16"], torch::tensor({0, 40000, 65535}, torch::kInt32)));
-  EXPECT_TRUE(torch::equal(a["u32"], torch::tensor({std::int64_t{4000000000}, std::int64_t{7}}, torch::kInt64)));
-  EXPECT_TRUE(torch::equal(a["flags"], torch::tensor({true, false, true})));
-  EXPECT_EQ(a["scalar"].dim(), 0);
-  EXPECT_EQ(a["scalar"].item<float>(), 1.5f);
+                                          {"README.txt", {'h', 'i'}, false, false}};
+  write_bytes(file("hand.npz"), hand_zip(entries));
+  write_bytes(file("hand64.npz"), hand_zip(entries, true));
+  for (const char* name : {"hand.npz", "hand64.npz"}) {
+    SCOPED_TRACE(name);
+    auto a = medadv::read_npz(file(name));
+    EXPECT_EQ(a.size(), 6u);  // README.txt is not an array
+    EXPECT_TRUE(torch::equal(a["fortran"], torch::tensor({1, 2, 3, 4, 5, 6}, torch::kInt32).view({2, 3})));
+    ASSERT_EQ(a["cube"].sizes(), (std::vector<std::int64_t>{2, 3, 2}));
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 3; ++j)
+        for (int k = 0; k < 2; ++k) EXPECT_EQ(a["cube"][i][j][k].item<double>(), 100 * i + 10 * j + k);
+    EXPECT_TRUE(a["cube"].is_contiguous());
+    EXPECT_TRUE(torch::equal(a["u16"], torch::tensor({0, 40000, 65535}, torch::kInt32)));
+    EXPECT_TRUE(torch::equal(a["u32"], torch::tensor({std::int64_t{4000000000}, std::int64_t{7}}, torch::kInt64)));
+    EXPECT_TRUE(torch::equal(a["flags"], torch::tensor({true, false, true})));
+    EXPECT_EQ(a["scalar"].dim(), 0);
+    EXPECT_EQ(a["scalar"].item<float>(), 1.5f);
+  }
 }
 
 TEST_F(Npz, BrokenArchivesNameTheFileAndTheArray) {
@@ -287,6 +315,74 @@ TEST_F(Npz, BrokenArchivesNameTheFileAndTheArray) {
 
   message = error_of([&] { medadv::read_npz(file("absent.npz")); });
   EXPECT_NE(message.find("absent.npz"), std::string::npos) << message;
+}
+
+// numpy's savez writes every member through zipfile with force_zip64=True (zip64 local
+// headers, version 4.5). Python's zipfile builds the archive here, so the reader is checked
+// against the library numpy uses, stored and deflated.
+TEST_F(Npz, ReadsZip64ArchivesWrittenByPythonsZipfile) {
+  const Bytes labels = npy("<i8", "(3,)", false, little_endian<std::int64_t>({2, -1, 1LL << 40}));
+  const Bytes image = npy("<f4", "(2, 2)", false, little_endian<std::uint32_t>({0x3f800000u, 0, 0xbf800000u, 0x40000000u}));
+  write_bytes(file("labels.npy"), labels);
+  write_bytes(file("image.npy"), image);
+  const std::string script =
+      "import sys, zipfile\n"
+      "out, folder = sys.argv[1], sys.argv[2]\n"
+      "with zipfile.ZipFile(out, 'w') as z:\n"
+      "    for name, method in (('labels', zipfile.ZIP_STORED), ('image', zipfile.ZIP_DEFLATED)):\n"
+      "        info = zipfile.ZipInfo(name + '.npy')\n"
+      "        info.compress_type = method\n"
+      "        with z.open(info, 'w', force_zip64=True) as f:\n"
+      "            f.write(open(folder + '/' + name + '.npy', 'rb').read())\n";
+  std::ofstream(file("make.py")) << script;
+  const std::string command =
+      "python3 " + file("make.py").string() + " " + file("python.npz").string() + " " + dir_.string();
+  ASSERT_EQ(std::system(command.c_str()), 0) << command << " (python3 is in scripts/common.sh's packages)";
+  const Bytes zip = read_bytes(file("python.npz"));
+  ASSERT_GE(zip.size(), 30u);
+  EXPECT_EQ(zip[4], 45) << "version needed 4.5: zip64";
+
+  auto a = medadv::read_npz(file("python.npz"));
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_TRUE(torch::equal(a["labels"], torch::tensor({std::int64_t{2}, std::int64_t{-1}, std::int64_t{1} << 40})));
+  EXPECT_TRUE(torch::equal(a["image"], torch::tensor({1.0f, 0.0f, -1.0f, 2.0f}).view({2, 2})));
+}
+
+// Sizes read from a file never reach the allocator unchecked: each of these once ended in
+// std::bad_alloc (exit 1) naming neither the file nor the array.
+TEST_F(Npz, CorruptSizesAreRefusedBeforeAllocatingNamingTheFileAndTheArray) {
+  // 2^61 float64 values: 2^64 bytes, which wraps to 0 in 64 bits and matches an empty member.
+  write_bytes(file("wraps.npz"), hand_zip({{"huge.npy", npy("<f8", "(2305843009213693952,)", false, {}), false, false}}));
+  auto message = error_of([&] { medadv::read_npz(file("wraps.npz")); });
+  EXPECT_NE(message.find(file("wraps.npz").string()), std::string::npos) << message;
+  EXPECT_NE(message.find("array 'huge'"), std::string::npos) << message;
+  EXPECT_NE(message.find("overflows"), std::string::npos) << message;
+
+  // A 3 KB archive whose directory and .npy header agree on 64 GiB of float64 zeros.
+  const std::uint64_t declared_values = std::uint64_t{1} << 33;
+  const Bytes header = npy("<f8", "(" + std::to_string(declared_values) + ",)", false, {});
+  Bytes start = header;
+  start.resize(header.size() + 3000, 0);
+  HandEntry bomb{"zeros.npy", start, true, true, header.size() + declared_values * 8};
+  write_bytes(file("bomb.npz"), hand_zip({bomb}));
+  ASSERT_LT(fs::file_size(file("bomb.npz")), 3000u);
+  message = error_of([&] { medadv::read_npz(file("bomb.npz")); });
+  EXPECT_NE(message.find(file("bomb.npz").string()), std::string::npos) << message;
+  EXPECT_NE(message.find("array 'zeros'"), std::string::npos) << message;
+  EXPECT_NE(message.find("more than deflate can produce"), std::string::npos) << message;
+
+  // The same declared size, stored: more bytes than the whole file.
+  bomb.deflate = false;
+  write_bytes(file("stored.npz"), hand_zip({bomb}));
+  message = error_of([&] { medadv::read_npz(file("stored.npz")); });
+  EXPECT_NE(message.find("array 'zeros'"), std::string::npos) << message;
+  EXPECT_NE(message.find("stored.npz"), std::string::npos) << message;
+
+  // A header that disagrees with the member's size in the archive.
+  write_bytes(file("long.npz"), hand_zip({{"x.npy", npy("<f4", "(2,)", false, Bytes(12, 0)), true, false}}));
+  message = error_of([&] { medadv::read_npz(file("long.npz")); });
+  EXPECT_NE(message.find("array 'x'"), std::string::npos) << message;
+  EXPECT_NE(message.find("4 unexpected bytes"), std::string::npos) << message;
 }
 
 TEST_F(Npz, WriteRefusesBadArraysAndKeepsTheOldFile) {

@@ -55,6 +55,21 @@ std::pair<torch::Tensor, torch::Tensor> split_arrays(const std::map<std::string,
   return {nchw, flat};
 }
 
+// Class indices run from 0 to `classes` - 1: the count of class_names when given, else the
+// number of labels in the archive (a larger index would mean classes without one image,
+// and a corrupt label such as 4e9 would mean billions of them).
+void check_label_range(const torch::Tensor& labels, const std::string& split, std::int64_t classes, bool named,
+                       const std::string& where) {
+  if (labels.numel() == 0) return;
+  const std::int64_t largest = labels.max().item<std::int64_t>();
+  if (largest < classes) return;
+  throw InvalidInput(where + ": '" + split + "_labels' holds label " + std::to_string(largest) + ", out of range: " +
+                     (named ? "parameter 'class_names' names " + std::to_string(classes) + " classes"
+                            : "the archive holds " + std::to_string(classes) +
+                                  " labels in all, so at most that many classes (name them with 'class_names' "
+                                  "if there are more)"));
+}
+
 }  // namespace
 
 void MedMnist::schema(ParamSchema& s) {
@@ -102,11 +117,17 @@ DatasetContents MedMnist::load(RunContext& ctx) {
                        (found.empty() ? std::string("no arrays") : found));
   }
 
+  std::int64_t label_count = 0;
+  for (const auto& split : present) label_count += arrays.at(split + "_labels").numel();
+  const bool named = !class_names_.empty();
+  const std::int64_t classes = named ? static_cast<std::int64_t>(class_names_.size()) : label_count;
+
   std::vector<torch::Tensor> images, labels;
   DatasetContents out;
   std::int64_t offset = 0;
   for (const auto& split : present) {
     auto [x, y] = split_arrays(arrays, split, where);
+    check_label_range(y, split, classes, named, where);
     if (!images.empty() && x.sizes().slice(1) != images.front().sizes().slice(1)) {
       throw InvalidInput(where + ": '" + split + "_images' are " + c10::str(x.sizes().slice(1)) + " per image but '" +
                          present.front() + "_images' " + c10::str(images.front().sizes().slice(1)));
@@ -117,14 +138,11 @@ DatasetContents MedMnist::load(RunContext& ctx) {
     labels.push_back(y);
   }
   out.labels = torch::cat(labels);
-  const auto K = out.labels.numel() > 0 ? out.labels.max().item<std::int64_t>() + 1 : 0;
-  if (class_names_.empty()) {
-    for (std::int64_t k = 0; k < K; ++k) out.meta.class_names.push_back(std::to_string(k));
-  } else if (static_cast<std::int64_t>(class_names_.size()) < K) {
-    throw InvalidInput(std::string(kPlugin) + ": parameter 'class_names' names " + std::to_string(class_names_.size()) +
-                       " classes but the labels go up to " + std::to_string(K - 1));
-  } else {
+  if (named) {
     out.meta.class_names = class_names_;
+  } else {
+    const auto K = out.labels.numel() > 0 ? out.labels.max().item<std::int64_t>() + 1 : 0;
+    for (std::int64_t k = 0; k < K; ++k) out.meta.class_names.push_back(std::to_string(k));
   }
   out.meta.task = Task::Classification;
   out.meta.modality = modality_;

@@ -34,7 +34,7 @@ MEDADV_API torch::Tensor convert_channels(const torch::Tensor& image, int channe
 // bit_depth 8 or 16. Throws InvalidInput for other shapes or non-finite values.
 MEDADV_API std::vector<std::uint8_t> encode_png(const torch::Tensor& image, int bit_depth = 8);
 
-// encode_png written to `file` + ".tmp", then renamed over `file`, so readers never see
+// encode_png written by write_file_atomically (medadv/atomic_file.h), so readers never see
 // a half-written image. The parent directory must exist. Errors name the file.
 MEDADV_API void write_png(const std::filesystem::path& file, const torch::Tensor& image, int bit_depth = 8);
 

@@ -6,7 +6,7 @@
 // - Inputs may live on any device; they are detached and compared there. Scalar results
 //   are `double`; per-sample results are CPU tensors ([N] float64, or bool for success).
 // - An undefined value (a rate with an empty denominator) is NaN. The JSON writer
-//   (host/report/json.h) writes NaN and infinities as `null`, and reports show them as "-".
+//   (host/common/json.h) writes NaN and infinities as `null`, and reports show them as "-".
 // - Shapes are checked: mismatches throw medadv::InvalidInput naming the metric and both
 //   shapes.
 #include <cstdint>

@@ -18,15 +18,18 @@ namespace medadv {
 // included); .npy format versions 1 to 3; C or Fortran order (returned contiguous in C
 // order). dtypes: |u1 -> uint8, |i1 -> int8, <i2 -> int16, <u2 and <i4 -> int32,
 // <u4 and <i8 -> int64, <f2 -> float16, <f4 -> float32, <f8 -> float64, |b1 -> bool.
-// Problems (not a zip, truncated, corrupt, big-endian or unsupported dtype, ...) throw
-// InvalidInput naming the file and the array.
+// Problems (not a zip, truncated, corrupt, big-endian or unsupported dtype, a shape whose
+// byte count overflows or disagrees with the member's size, a member declaring more bytes
+// than its compressed data can hold, ...) throw InvalidInput naming the file and the
+// array, before anything is allocated; an array too large for memory throws Error naming
+// them.
 MEDADV_API std::map<std::string, torch::Tensor> read_npz(const std::filesystem::path& file);
 
 // Writes the arrays (entries `name.npy`, in the order given) as an uncompressed npz
 // readable by numpy.load. Tensors of dtype float16/32/64, int8/16/32/64, uint8 or bool,
-// on any device (copied to the CPU). Written to `file` + ".tmp", then renamed over
-// `file`: a crash never leaves a half-written archive. Bad names or dtypes throw
-// InvalidInput; I/O failures throw Error naming the file.
+// on any device (copied to the CPU). Written by write_file_atomically (medadv/atomic_file.h):
+// a crash never leaves a half-written archive. Bad names or dtypes throw InvalidInput; I/O
+// failures throw Error naming the file.
 MEDADV_API void write_npz(const std::filesystem::path& file,
                           const std::vector<std::pair<std::string, torch::Tensor>>& arrays);
 
