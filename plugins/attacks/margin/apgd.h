@@ -29,22 +29,9 @@
 #include <medadv/perturbation.h>
 #include <medadv/white_box.h>
 
-namespace medadv::plugins::margin {
+#include "white_box_names.h"
 
-using medadv::perturbation::add_linf_epsilon_check;
-using medadv::perturbation::ascent_direction;
-using medadv::perturbation::Norm;
-using medadv::perturbation::norm_names;
-using medadv::perturbation::per_sample;
-using medadv::perturbation::project_and_clip;
-using medadv::perturbation::random_start;
-using medadv::white_box::best_of_restarts;
-using medadv::white_box::evaluate;
-using medadv::white_box::evaluate_with_grad;
-using medadv::white_box::make_problem;
-using medadv::white_box::Outcome;
-using medadv::white_box::Problem;
-using medadv::white_box::to_result;
+namespace medadv::plugins::margin {
 
 // The checkpoints W = {w_0 = 0, w_1, ...} of N iterations: w_j = ceil(p_j N), p_j as
 // above, kept while p_j <= 1 and distinct. The fractions are whole hundredths, so they

@@ -26,15 +26,9 @@
 #include <medadv/white_box.h>
 
 #include "classification_only.h"
+#include "white_box_names.h"
 
 namespace medadv::plugins::margin {
-
-using medadv::perturbation::per_sample;
-using medadv::white_box::evaluate;
-using medadv::white_box::make_problem;
-using medadv::white_box::Outcome;
-using medadv::white_box::Problem;
-using medadv::white_box::to_result;
 
 struct CwL2Config {
   std::int64_t searches = 5;

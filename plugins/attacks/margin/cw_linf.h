@@ -15,18 +15,9 @@
 #include <medadv/white_box.h>
 
 #include "classification_only.h"
+#include "white_box_names.h"
 
 namespace medadv::plugins::margin {
-
-using medadv::perturbation::Norm;
-using medadv::perturbation::random_start;
-using medadv::white_box::best_of_restarts;
-using medadv::white_box::iterate;
-using medadv::white_box::IterativeConfig;
-using medadv::white_box::make_problem;
-using medadv::white_box::Outcome;
-using medadv::white_box::Problem;
-using medadv::white_box::to_result;
 
 class CwLinf : public Attack {
  public:

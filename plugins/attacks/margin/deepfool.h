@@ -28,17 +28,9 @@
 #include <medadv/white_box.h>
 
 #include "classification_only.h"
+#include "white_box_names.h"
 
 namespace medadv::plugins::margin {
-
-using medadv::perturbation::Norm;
-using medadv::perturbation::norm_names;
-using medadv::perturbation::per_sample;
-using medadv::white_box::evaluate;
-using medadv::white_box::make_problem;
-using medadv::white_box::Outcome;
-using medadv::white_box::Problem;
-using medadv::white_box::to_result;
 
 struct DeepFoolConfig {
   Norm norm = Norm::L2;
