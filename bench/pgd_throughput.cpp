@@ -76,8 +76,8 @@ struct Settings {
 };
 
 medadv::DatasetContents phantom_fundus(const Settings& s, std::int64_t count, BenchContext& ctx) {
-  medadv::phantom::PhantomFundus fundus(
-      resolve(&medadv::phantom::PhantomFundus::schema,
+  medadv::plugins::phantom::PhantomFundus fundus(
+      resolve(&medadv::plugins::phantom::PhantomFundus::schema,
               {{"image_size", s.image_size}, {"count", count}, {"classes", 2}}, "phantom-fundus"),
       ctx);
   return fundus.load(ctx);

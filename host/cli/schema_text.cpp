@@ -20,6 +20,20 @@ void collect(const ParamSchema& schema, const std::string& prefix, std::vector<R
     if (s.nested()) collect(*s.nested(), prefix + s.name() + ".", rows);
   }
 }
+
+// The schema's rules between parameters (ParamSchema::add_check), nested tables' too,
+// each named by its description ("in train: ..." for a nested table's).
+void collect_checks(const ParamSchema& schema, const std::string& table, std::vector<std::string>& out) {
+  for (const auto& c : schema.checks()) out.push_back(table.empty() ? c.description : "in " + table + ": " + c.description);
+  for (const auto& s : schema.specs())
+    if (s.nested()) collect_checks(*s.nested(), table.empty() ? s.name() : table + "." + s.name(), out);
+}
+
+std::vector<std::string> checks_of(const ParamSchema& schema) {
+  std::vector<std::string> out;
+  collect_checks(schema, "", out);
+  return out;
+}
 }  // namespace
 
 std::string schema_table(const ParamSchema& schema) {
@@ -38,6 +52,7 @@ std::string schema_table(const ParamSchema& schema) {
         << std::string(w[1] - r.type.size() + 2, ' ') << r.def << std::string(w[2] - r.def.size() + 2, ' ') << r.doc
         << "\n";
   }
+  for (const auto& check : checks_of(schema)) out << "  checked: " << check << "\n";
   return out.str();
 }
 
@@ -55,6 +70,12 @@ std::string schema_markdown(const ParamSchema& schema) {
   for (const auto& r : rows)
     out << "| `" << r.name << "` | " << cell(r.type) << " | " << (r.def.empty() ? "" : "`" + cell(r.def) + "`")
         << " | " << cell(r.doc) << " |\n";
+  const auto checks = checks_of(schema);
+  if (!checks.empty()) {
+    out << "\nAlso checked:";
+    for (std::size_t i = 0; i < checks.size(); ++i) out << (i ? "; " : " ") << checks[i];
+    out << ".\n";
+  }
   return out.str();
 }
 
@@ -107,6 +128,9 @@ std::string plugin_json(const PluginHandle& p) {
   j.key("sha256").value(p.library().sha256());
   j.key("sdk_version").value(p.library().descriptor().sdk_version);
   j.key("parameters").raw(schema_json(p.schema()));
+  j.key("checks").begin_array();
+  for (const auto& check : checks_of(p.schema())) j.value(check);
+  j.end_array();
   j.end_object();
   return j.str();
 }

@@ -34,7 +34,11 @@ ParamSchema attack_objective_schema() {
                "K) or a class index such as \"0\". Segmentation: \"empty\" (make the structure vanish), \"full\" "
                "(everything foreground) or a PNG mask file (foreground where the gray level is above 0.5, resized "
                "to the images), relative to the experiment file.");
-  s.add_enum("loss", {"ce", "cw", "dlr", "bce", "iou", "dice", "none"}, "ce",
+  EnumNames<BaseLoss> losses;
+  for (BaseLoss b : {BaseLoss::CrossEntropy, BaseLoss::CWMargin, BaseLoss::DLR, BaseLoss::BCE, BaseLoss::SoftIoU,
+                     BaseLoss::SoftDice, BaseLoss::None})
+    losses.emplace_back(base_loss_name(b), b);
+  s.add_enum<BaseLoss>("loss", losses, BaseLoss::CrossEntropy,
              "Base loss of the objective. Classification: cross-entropy, Carlini-Wagner margin, or AutoAttack's "
              "DLR (three classes or more). Segmentation: mean binary cross-entropy, soft IoU or soft Dice loss "
              "against the mask (targeted: towards the target mask). \"none\": no base loss, only the `add` terms "
@@ -121,14 +125,7 @@ ObjectiveSpec objective_spec_from(const Params& p) {
   ObjectiveSpec s;
   s.targeted = p.get_bool("targeted");
   s.target = parse_target(p.get_string("target"));
-  const std::string& loss = p.get_string("loss");
-  s.loss = loss == "cw"     ? BaseLoss::CWMargin
-           : loss == "dlr"  ? BaseLoss::DLR
-           : loss == "bce"  ? BaseLoss::BCE
-           : loss == "iou"  ? BaseLoss::SoftIoU
-           : loss == "dice" ? BaseLoss::SoftDice
-           : loss == "none" ? BaseLoss::None
-                            : BaseLoss::CrossEntropy;
+  s.loss = p.get_enum<BaseLoss>("loss");
   s.kappa = p.get_float("kappa");
   return s;
 }

@@ -19,7 +19,8 @@ ParamSchema experiment_schema() {
   s.add_int("seed", 0, "Seed of every random stream in the run.").min(0);
   s.add_string("device", "auto", "auto | cpu | cuda | cuda:N.");
   s.add_int("threads", 0, "CPU threads; 0 means all cores.").min(0);
-  s.add_enum("cuda_math", {"reproducible", "fast"}, "reproducible",
+  s.add_enum<CudaMath>("cuda_math", {{"reproducible", CudaMath::Reproducible}, {"fast", CudaMath::Fast}},
+                       CudaMath::Reproducible,
              "On CUDA: reproducible (deterministic cuDNN algorithms, full fp32, no TF32: a seed repeats a run) "
              "or fast (cuDNN autotuner and TF32 convolutions and matrix products; not repeatable).");
   s.add_int("batch_size", 64, "Images per batch when attacking, evaluating and detecting.").min(1);
@@ -267,7 +268,7 @@ struct Checker {
       result.seed = static_cast<std::uint64_t>(settings.get_int("seed"));
       result.device = settings.get_string("device");
       result.threads = static_cast<int>(settings.get_int("threads"));
-      result.cuda_math = settings.get_string("cuda_math") == "fast" ? CudaMath::Fast : CudaMath::Reproducible;
+      result.cuda_math = settings.get_enum<CudaMath>("cuda_math");
       result.batch_size = settings.get_int("batch_size");
       result.attack_adv_train = settings.get_bool("attack_adv_train");
       const std::string& d = result.device;

@@ -43,12 +43,6 @@ void check_model_keys(const Value& model_table, const std::string& key, Value::T
   const std::size_t before = out.size();
   const Params params = model_train_schema().resolve(train ? *train : empty, "", key + ".train.", out);
   if (out.size() != before) return;
-  try {
-    train_options_from(params);
-  } catch (const InvalidInput& e) {
-    out.push_back(Diagnostic{train ? train->where() : model_table.where(), key + ".train", "", e.what()});
-    return;
-  }
   Value resolved = params.to_value();
   resolved.located(train ? train->where() : model_table.where());
   set_host_key(host, "train", std::move(resolved));

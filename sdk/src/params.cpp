@@ -88,6 +88,8 @@ std::string ParamSpec::type_description() const {
     return out.str();
   }
   out << param_type_name(type_);
+  if (type_ == ParamType::String && min_length_ > 0)
+    out << (min_length_ == 1 ? std::string(" (not empty)") : " (at least " + std::to_string(min_length_) + " characters)");
   if (type_ == ParamType::Epsilon) out << " (number or fraction)";
   if (min_ && max_) {
     out << " in " << (min_exclusive_ ? "(" : "[") << number_text(*min_) << ", " << number_text(*max_)
@@ -125,6 +127,16 @@ ParamSpec& ParamSchema::add_enum(const std::string& name, std::vector<std::strin
                                  const std::string& doc) {
   return add(ParamSpec(name, ParamType::Enum, doc).choices(std::move(choices)).default_value(def));
 }
+ParamSpec& ParamSchema::add_typed_enum(const std::string& name, std::vector<std::string> choices,
+                                       std::vector<std::int64_t> values, const char* type,
+                                       const std::optional<std::string>& def, const std::string& doc) {
+  if (!def) throw Error("enum parameter '" + name + "': its default is not one of its names");
+  ParamSpec spec(name, ParamType::Enum, doc);
+  spec.choices(std::move(choices)).default_value(*def);
+  spec.enum_values_ = std::move(values);
+  spec.enum_type_ = type;
+  return add(std::move(spec));
+}
 ParamSpec& ParamSchema::add_epsilon(const std::string& name, const std::string& def, const std::string& doc) {
   return add(ParamSpec(name, ParamType::Epsilon, doc).min(0.0).default_value(def));
 }
@@ -140,6 +152,16 @@ ParamSpec& ParamSchema::add_table(const std::string& name, ParamSchema nested, c
   spec.nested_ = std::make_shared<ParamSchema>(std::move(nested));
   spec.default_value(Value(Value::Table{}));
   return add(std::move(spec));
+}
+
+void ParamSchema::add_check(const std::string& description, std::vector<std::string> keys, ParamRule rule) {
+  if (description.empty() || keys.empty() || !rule)
+    throw Error("a parameter check needs a description, the keys it reads and its rule");
+  for (const auto& key : keys)
+    if (!find(key))
+      throw Error("check '" + description + "' reads '" + key +
+                  "', which the schema does not declare (declare parameters before their checks)");
+  checks_.push_back(ParamCheck{description, std::move(keys), std::move(rule)});
 }
 
 const ParamSpec* ParamSchema::find(const std::string& name) const {
@@ -203,6 +225,11 @@ struct Checker {
         return Value(v.as_double()).located(v.where());
       case ParamType::String:
         if (v.type() != Value::Type::String) return expect("a string");
+        if (v.as_string().size() < spec.min_elements()) {
+          fail(v, key, spec.min_elements() == 1 ? "must not be empty" : v.to_string() + " is shorter than " +
+                       std::to_string(spec.min_elements()) + " characters");
+          return Value();
+        }
         return v;
       case ParamType::Enum: {
         if (v.type() != Value::Type::String) return expect("a string");
@@ -300,12 +327,38 @@ Params ParamSchema::resolve(const Value& table, const std::string& plugin, const
       if (!given) out.back().message += " (in the plugin's own default)";
       continue;
     }
+    if (!spec.enum_values().empty()) {
+      const auto& names = spec.allowed();
+      const auto at = std::find(names.begin(), names.end(), resolved.as_string()) - names.begin();
+      result.enums_[spec.name()] = Params::EnumValue{spec.enum_type(), spec.enum_values()[static_cast<std::size_t>(at)]};
+    }
     result.order_.push_back(spec.name());
     result.values_[spec.name()] = std::move(resolved);
     if (!text.empty()) result.texts_[spec.name()] = text;
     if (spec.type() == ParamType::Table) result.tables_[spec.name()] = std::move(nested);
   }
+  run_checks(table, result, plugin, key_prefix, out);
   return result;
+}
+
+void ParamSchema::run_checks(const Value& table, const Params& resolved, const std::string& plugin,
+                             const std::string& key_prefix, std::vector<Diagnostic>& out) const {
+  for (const auto& check : checks_) {
+    // A key that failed its own checks was reported already; its rules would only repeat it.
+    const bool all_resolved = std::all_of(check.keys.begin(), check.keys.end(),
+                                          [&](const std::string& key) { return resolved.has(key); });
+    if (!all_resolved) continue;
+    const std::optional<std::string> problem = check.rule(resolved);
+    if (!problem) continue;
+    const auto blamed = std::find_if(check.keys.begin(), check.keys.end(),
+                                     [&](const std::string& key) { return table.find(key) != nullptr; });
+    if (blamed != check.keys.end()) {
+      out.push_back(Diagnostic{table.find(*blamed)->where(), key_prefix + *blamed, plugin, *problem});
+    } else {
+      out.push_back(Diagnostic{table.where(), key_prefix + check.keys.front(), plugin,
+                               *problem + " (in the plugin's own defaults)"});
+    }
+  }
 }
 
 Params ParamSchema::resolve_or_throw(const Value& table, const std::string& plugin,
@@ -336,6 +389,19 @@ bool Params::get_bool(const std::string& key) const { return raw(key).as_bool();
 std::int64_t Params::get_int(const std::string& key) const { return raw(key).as_int(); }
 double Params::get_float(const std::string& key) const { return raw(key).as_double(); }
 const std::string& Params::get_string(const std::string& key) const { return raw(key).as_string(); }
+
+std::int64_t Params::enum_value(const std::string& key, const char* type) const {
+  raw(key);
+  const auto it = enums_.find(key);
+  const std::string who = "plugin " + (plugin_.empty() ? std::string("?") : plugin_);
+  if (it == enums_.end())
+    throw Error(who + " reads parameter '" + key + "' as a typed enum, but its schema declares it " +
+                "without values (add_enum<E> declares them)");
+  if (it->second.type != type)
+    throw Error(who + " reads enum parameter '" + key + "' as type " + type + ", but its schema declares type " +
+                it->second.type);
+  return it->second.value;
+}
 const Value::Array& Params::get_list(const std::string& key) const { return raw(key).as_array(); }
 
 std::vector<double> Params::get_float_list(const std::string& key) const {

@@ -17,13 +17,6 @@ constexpr double kCyclicFloorDivisor = 25.0;  // the one-cycle policy starts and
 
 double nan() { return std::numeric_limits<double>::quiet_NaN(); }
 
-template <class E>
-E enum_of(const std::string& text, const std::vector<std::pair<const char*, E>>& names, const char* key) {
-  for (const auto& [name, value] : names)
-    if (text == name) return value;
-  throw InvalidInput(std::string("train option '") + key + "': unknown value \"" + text + "\"");
-}
-
 // ------------------------------------------------------------ augmentation
 
 // Pads by p zero pixels and crops the original size back at offset (dy, dx) per sample:
@@ -120,12 +113,18 @@ void train_options_schema(ParamSchema& s) {
   const TrainOptions d;
   s.add_int("epochs", d.epochs, "Passes over the train split").min(1).max(100000);
   s.add_int("batch_size", d.batch_size, "Samples per optimisation step").min(1).max(1 << 20);
-  s.add_enum("optimizer", {"sgd", "adam"}, "adam", "sgd (with momentum) or adam");
+  s.add_enum<OptimizerKind>("optimizer", {{"sgd", OptimizerKind::Sgd}, {"adam", OptimizerKind::Adam}}, d.optimizer,
+                            "sgd (with momentum) or adam");
   s.add_float("lr", d.lr, "Learning rate (the peak of the schedule)").min_exclusive(0.0).max(10.0);
   s.add_float("momentum", d.momentum, "SGD momentum").min(0.0).max_exclusive(1.0);
   s.add_bool("nesterov", d.nesterov, "Nesterov momentum (sgd with momentum > 0)");
   s.add_float("weight_decay", d.weight_decay, "L2 penalty on every parameter").min(0.0).max(1.0);
-  s.add_enum("schedule", {"constant", "step", "cosine", "cyclic"}, "cosine",
+  s.add_enum<ScheduleKind>("schedule",
+                           {{"constant", ScheduleKind::Constant},
+                            {"step", ScheduleKind::Step},
+                            {"cosine", ScheduleKind::Cosine},
+                            {"cyclic", ScheduleKind::Cyclic}},
+                           d.schedule,
              "Learning rate per iteration: constant; step (times gamma every step_size epochs); cosine "
              "(annealed to 0); cyclic (one cycle: lr/25 up to lr at half-time and back, as fast AT uses)");
   s.add_int("step_size", d.step_size, "step schedule: epochs between two decays").min(1);
@@ -140,31 +139,35 @@ void train_options_schema(ParamSchema& s) {
             "Augment: pad by this many zero pixels and crop back at a random offset (0 = off)")
       .min(0)
       .max(256);
-  s.add_enum("class_weighting", {"none", "balanced"}, "none",
+  s.add_enum<ClassWeighting>("class_weighting", {{"none", ClassWeighting::None}, {"balanced", ClassWeighting::Balanced}},
+                             d.class_weighting,
              "Cross-entropy class weights: none, or balanced (inverse class frequencies of the train split)");
   s.add_int("early_stopping", d.early_stopping,
             "Patience in epochs on the val loss; the weights of the best epoch are kept (0 = off)")
       .min(0);
-  s.add_enum("loss", {"auto", "ce", "bce_dice"}, "auto",
-             "auto (ce for classification, bce_dice for a binary segmentation), ce (cross-entropy), bce_dice");
+  s.add_enum<TrainLoss>("loss",
+                        {{"auto", TrainLoss::Auto}, {"ce", TrainLoss::CrossEntropy}, {"bce_dice", TrainLoss::BceDice}},
+                        d.loss, "auto (ce for classification, bce_dice for a binary segmentation), ce (cross-entropy), bce_dice");
+  s.add_check("nesterov needs sgd with momentum > 0", {"nesterov", "optimizer", "momentum"},
+              [](const Params& p) -> std::optional<std::string> {
+                if (!p.get_bool("nesterov")) return std::nullopt;
+                if (p.get_enum<OptimizerKind>("optimizer") != OptimizerKind::Sgd)
+                  return "nesterov = true needs optimizer = \"sgd\"";
+                if (p.get_float("momentum") <= 0.0) return "nesterov = true needs momentum > 0";
+                return std::nullopt;
+              });
 }
 
 TrainOptions train_options_from(const Params& p) {
   TrainOptions o;
   o.epochs = p.get_int("epochs");
   o.batch_size = p.get_int("batch_size");
-  o.optimizer = enum_of<OptimizerKind>(p.get_string("optimizer"), {{"sgd", OptimizerKind::Sgd}, {"adam", OptimizerKind::Adam}},
-                                       "optimizer");
+  o.optimizer = p.get_enum<OptimizerKind>("optimizer");
   o.lr = p.get_float("lr");
   o.momentum = p.get_float("momentum");
   o.nesterov = p.get_bool("nesterov");
   o.weight_decay = p.get_float("weight_decay");
-  o.schedule = enum_of<ScheduleKind>(p.get_string("schedule"),
-                                     {{"constant", ScheduleKind::Constant},
-                                      {"step", ScheduleKind::Step},
-                                      {"cosine", ScheduleKind::Cosine},
-                                      {"cyclic", ScheduleKind::Cyclic}},
-                                     "schedule");
+  o.schedule = p.get_enum<ScheduleKind>("schedule");
   o.step_size = p.get_int("step_size");
   o.gamma = p.get_float("gamma");
   o.augment.hflip = p.get_bool("hflip");
@@ -172,16 +175,9 @@ TrainOptions train_options_from(const Params& p) {
   o.augment.rot90 = p.get_bool("rot90");
   o.augment.rotation = p.get_float("rotation");
   o.augment.crop_padding = p.get_int("crop_padding");
-  o.class_weighting = enum_of<ClassWeighting>(p.get_string("class_weighting"),
-                                              {{"none", ClassWeighting::None}, {"balanced", ClassWeighting::Balanced}},
-                                              "class_weighting");
+  o.class_weighting = p.get_enum<ClassWeighting>("class_weighting");
   o.early_stopping = p.get_int("early_stopping");
-  o.loss = enum_of<TrainLoss>(p.get_string("loss"),
-                              {{"auto", TrainLoss::Auto}, {"ce", TrainLoss::CrossEntropy}, {"bce_dice", TrainLoss::BceDice}},
-                              "loss");
-  if (o.nesterov && o.optimizer != OptimizerKind::Sgd)
-    throw InvalidInput("train option 'nesterov' = true needs optimizer = \"sgd\"");
-  if (o.nesterov && o.momentum <= 0.0) throw InvalidInput("train option 'nesterov' = true needs momentum > 0");
+  o.loss = p.get_enum<TrainLoss>("loss");
   return o;
 }
 

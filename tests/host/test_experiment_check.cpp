@@ -93,3 +93,29 @@ TEST(ExperimentCheck, TomlLocationsArePrecise) {
   const auto root = parse_toml_text("[a]\nx = 1\n  y = \"z\"\n", "mem.toml");
   EXPECT_EQ(root.find("a")->find("y")->where().to_string(), "mem.toml:3:7");
 }
+
+// A schema's rules between parameters (ParamSchema::add_check) are reported like a range:
+// at the value the rule blames, with its key and plugin; each budget of a list on its own.
+TEST(ExperimentCheck, SchemaRulesCarryTheLocationKeyAndPlugin) {
+  const auto root = parse_toml_text(
+      "[dataset]\nplugin = \"phantom-fundus\"\n[model]\nplugin = \"small-cnn\"\n"
+      "[[attack]]\nplugin = \"pgd\"\nepsilon = [\"1/255\", \"3/2\"]\n"
+      "[[attack]]\nplugin = \"pgd\"\nnorm = \"l2\"\nepsilon = \"3/2\"\n"
+      "[[detector]]\nplugin = \"kd\"\nbandwidth = \"wide\"\n",
+      "rules.toml");
+  try {
+    check_experiment(root, builtin_registry());
+    FAIL() << "the rules were not applied";
+  } catch (const medadv::ValidationError& e) {
+    const auto& problems = e.diagnostics();
+    ASSERT_EQ(problems.size(), 2u) << e.what();  // an L2 radius of 1.5 breaks no rule
+    EXPECT_EQ(problems[0].where.to_string(), "rules.toml:7:21");
+    EXPECT_EQ(problems[0].key, "attack[0].epsilon");
+    EXPECT_EQ(problems[0].plugin, "pgd");
+    EXPECT_EQ(problems[0].message, "an L-inf epsilon above 1 (3/2) exceeds the [0,1] pixel range");
+    EXPECT_EQ(problems[1].where.to_string(), "rules.toml:14:13");
+    EXPECT_EQ(problems[1].key, "detector[0].bandwidth");
+    EXPECT_EQ(problems[1].plugin, "kd");
+    EXPECT_NE(problems[1].message.find("\"auto\" or a positive number, got \"wide\""), std::string::npos);
+  }
+}

@@ -150,8 +150,8 @@ TEST(FeatureDetectors, KdScoresMinusTheLogDensityOfThePredictedClassAndIsDiffere
   kd->score(*model, probe).sum().backward();
   EXPECT_GT(probe.grad().abs().sum().item<double>(), 0.0);
 
-  EXPECT_THROW(make<f::Kd>("kd", {{"bandwidth", "wide"}}, ctx), medadv::InvalidInput);
-  EXPECT_THROW(make<f::Kd>("kd", {{"bandwidth", "-1"}}, ctx), medadv::InvalidInput);
+  EXPECT_THROW(params_of<f::Kd>("kd", {{"bandwidth", "wide"}}), medadv::ValidationError);
+  EXPECT_THROW(params_of<f::Kd>("kd", {{"bandwidth", "-1"}}), medadv::ValidationError);
 }
 
 // ---- mahalanobis, mgm, gmm --------------------------------------------------------------
@@ -335,7 +335,7 @@ TEST(FeatureDetectors, MahalanobisPreprocessingLowersTheDistanceToTheClosestClas
   const auto probe = x.clone().requires_grad_(true);
   pre->score(*model, probe).sum().backward();
   EXPECT_GT(probe.grad().abs().sum().item<double>(), 0.0);
-  EXPECT_THROW(make<f::Mahalanobis>("mahalanobis", {{"eps_pre", "2"}}, ctx), medadv::InvalidInput);
+  EXPECT_THROW(params_of<f::Mahalanobis>("mahalanobis", {{"eps_pre", "2"}}), medadv::ValidationError);
 }
 
 // ---- lid -------------------------------------------------------------------------------
@@ -413,7 +413,8 @@ TEST(FeatureDetectors, BuRecoversTheLinearHeadIsZeroWithoutDropoutAndRefusesANon
   } catch (const medadv::InvalidInput& e) {
     EXPECT_NE(std::string(e.what()).find("'penultimate'"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(make<f::Bu>("bu", {{"taps", Value::Array{Value("a"), Value("b")}}}, ctx), medadv::InvalidInput);
+  EXPECT_THROW(params_of<f::Bu>("bu", {{"taps", Value::Array{Value("a"), Value("b")}}}), medadv::ValidationError);
+  EXPECT_THROW(params_of<f::Bu>("bu", {{"taps", Value::Array{Value("all")}}}), medadv::ValidationError);
 }
 
 // ---- schemas, taps, determinism ---------------------------------------------------------

@@ -115,7 +115,7 @@ TEST_F(FileDatasets, ClassFoldersGiveSortedClassesLabelsAndPixels) {
   png("data/benign/.hidden.png", gray(0));
   medadv::testing::TestContext ctx;
 
-  auto rgb = load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}, {"image_size", 8}});
+  auto rgb = load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}, {"image_size", 8}});
   ASSERT_EQ(rgb.images.sizes(), (std::vector<std::int64_t>{3, 3, 8, 8}));
   EXPECT_EQ(rgb.meta.class_names, (std::vector<std::string>{"benign", "malignant"}));
   EXPECT_TRUE(torch::equal(rgb.labels, torch::tensor({0, 0, 1}, torch::kInt64)));
@@ -125,7 +125,7 @@ TEST_F(FileDatasets, ClassFoldersGiveSortedClassesLabelsAndPixels) {
   auto expected = torch::stack({constant(51, 102, 153, 8, 8), gray(40, 8, 8).expand({3, 8, 8}), constant(255, 0, 0, 8, 8)});
   EXPECT_TRUE(torch::allclose(rgb.images, expected, 0, 1e-6));
 
-  auto one = load<medadv::files::ImageFolder>(
+  auto one = load<medadv::plugins::files::ImageFolder>(
       ctx, {{"root", (dir_ / "data").string()}, {"image_size", 8}, {"channels", 1}, {"modality", "dermoscopy"}});
   ASSERT_EQ(one.images.sizes(), (std::vector<std::int64_t>{3, 1, 8, 8}));
   const float luma = 0.299f * 0.2f + 0.587f * 0.4f + 0.114f * 0.6f;  // of (51, 102, 153)
@@ -141,7 +141,7 @@ TEST_F(FileDatasets, TexturedAndSixteenBitImagesAreReadAndResized) {
   const auto file = png("data/a/texture.png", texture);
   png("data/b/deep.png", torch::full({1, 9, 9}, 40000.0f / 65535.0f), 16);
   medadv::testing::TestContext ctx;
-  auto d = load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}, {"image_size", 16}});
+  auto d = load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}, {"image_size", 16}});
   EXPECT_TRUE(torch::allclose(d.images[0], medadv::resize_image(texture, 16), 0, 1e-6));
   EXPECT_TRUE(torch::equal(d.images[0], medadv::resize_image(medadv::read_image(file, 3), 16)));
   // 16 bits survive: 40000/65535 is no 8-bit level.
@@ -157,7 +157,7 @@ TEST_F(FileDatasets, SplitFoldersGivePredefinedSplits) {
   png("xray/test/PNEUMONIA/p2.png", gray(14));
   png("xray/test/NORMAL/n4.png", gray(15));
   medadv::testing::TestContext ctx;
-  auto d = load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "xray").string()}, {"channels", 1}, {"image_size", 8}});
+  auto d = load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "xray").string()}, {"channels", 1}, {"image_size", 8}});
   EXPECT_EQ(d.meta.class_names, (std::vector<std::string>{"NORMAL", "PNEUMONIA"}));
   // Order: train, val, test; within a split by class, then by name.
   auto levels = (d.images.mean({1, 2, 3}) * 255).round().to(torch::kInt64);
@@ -172,35 +172,43 @@ TEST_F(FileDatasets, SplitFoldersGivePredefinedSplits) {
 TEST_F(FileDatasets, BadLayoutsAreNamed) {
   medadv::testing::TestContext ctx;
   fs::create_directories(dir_ / "empty");
-  auto message = error_of([&] { load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "empty").string()}}); });
+  auto message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "empty").string()}}); });
   expect_contains(message, (dir_ / "empty").string());
 
   png("loose/a.png", gray(1));
-  message = error_of([&] { load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "loose").string()}}); });
+  message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "loose").string()}}); });
   expect_contains(message, "directly in it");
 
   png("mixed/train/x/a.png", gray(1));
   png("mixed/cats/b.png", gray(1));
-  message = error_of([&] { load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "mixed").string()}}); });
+  message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "mixed").string()}}); });
   expect_contains(message, "train");
   expect_contains(message, "cats");
 
   png("notest/train/x/a.png", gray(1));
-  message = error_of([&] { load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "notest").string()}}); });
+  message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "notest").string()}}); });
   expect_contains(message, "'test'");
 
   fs::create_directories(dir_ / "noimages/a");
   std::ofstream(dir_ / "noimages/a/readme.txt") << "x";
-  message = error_of([&] { load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "noimages").string()}}); });
+  message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "noimages").string()}}); });
   expect_contains(message, "no images");
 
-  message = error_of([&] { load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "absent").string()}}); });
+  message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "absent").string()}}); });
   expect_contains(message, "absent");
 
-  message = error_of([&] { params_of<medadv::files::ImageFolder>({{"root", "x"}, {"image_size", 4}}); });
+  message = error_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"image_size", 4}}); });
   expect_contains(message, "image_size");
-  message = error_of([&] { medadv::files::ImageFolder(params_of<medadv::files::ImageFolder>({{"root", "x"}, {"channels", 2}}), ctx); });
-  expect_contains(message, "channels");
+  // Rules between values are the schema's too, so an experiment reports them with their location.
+  message = error_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"channels", 2}}); });
+  expect_contains(message, "key 'channels'");
+  expect_contains(message, "must be 1 or 3, got 2");
+  message = error_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"extensions", Value::Array{Value(".")}}}); });
+  expect_contains(message, "key 'extensions'");
+  message = error_of([&] { params_of<medadv::plugins::files::MedMnist>({{"path", "x"}, {"image_size", 4}}); });
+  expect_contains(message, "0 (keep the stored size) or at least 8, got 4");
+  message = error_of([&] { params_of<medadv::plugins::files::MedMnist>({{"path", "x"}, {"channels", 2}}); });
+  expect_contains(message, "0 (as stored), 1 or 3");
 }
 
 TEST_F(FileDatasets, CorruptFilesFailByNameOrAreSkippedAndCounted) {
@@ -210,12 +218,12 @@ TEST_F(FileDatasets, CorruptFilesFailByNameOrAreSkippedAndCounted) {
   const auto bad = dir_ / "data/b/bad.png";
   std::ofstream(bad, std::ios::binary) << "this is not a PNG at all";
   RecordingContext ctx;
-  auto message = error_of([&] { load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}}); });
+  auto message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}}); });
   expect_contains(message, bad.string());
   expect_contains(message, "skip_bad");
 
   ctx.take_log();
-  auto d = load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}, {"skip_bad", true}, {"channels", 1}});
+  auto d = load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}, {"skip_bad", true}, {"channels", 1}});
   auto log = ctx.take_log();
   expect_contains(log, "skipped 1 unreadable files of 4");
   expect_contains(log, bad.string());
@@ -223,7 +231,7 @@ TEST_F(FileDatasets, CorruptFilesFailByNameOrAreSkippedAndCounted) {
   EXPECT_TRUE(torch::equal(d.labels, torch::tensor({0, 0, 1}, torch::kInt64)));
   EXPECT_NEAR(d.images[2].mean().item<float>(), 120.0f / 255.0f, 1e-6);
   // From the cache the skipped file is reported again.
-  load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}, {"skip_bad", true}, {"channels", 1}});
+  load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}, {"skip_bad", true}, {"channels", 1}});
   log = ctx.take_log();
   expect_contains(log, "read from cache");
   expect_contains(log, "skipped 1 unreadable files of 4");
@@ -236,34 +244,34 @@ TEST_F(FileDatasets, DecodedDataAreCachedUntilAFileChanges) {
   RecordingContext ctx;
   const Value::Table table = {{"root", (dir_ / "data").string()}, {"image_size", 8}};
 
-  auto first = load<medadv::files::ImageFolder>(ctx, table);
+  auto first = load<medadv::plugins::files::ImageFolder>(ctx, table);
   EXPECT_EQ(ctx.take_log().find("read from cache"), std::string::npos);
   std::vector<fs::path> caches;
   for (const auto& e : fs::directory_iterator(ctx.cache_dir() / "datasets")) caches.push_back(e.path());
   ASSERT_EQ(caches.size(), 1u) << "the cache and no temporary file";
   EXPECT_EQ(caches[0].extension(), ".npz");
 
-  auto second = load<medadv::files::ImageFolder>(ctx, table);
+  auto second = load<medadv::plugins::files::ImageFolder>(ctx, table);
   expect_contains(ctx.take_log(), "read from cache");
   EXPECT_TRUE(torch::equal(first.images, second.images));
   EXPECT_TRUE(torch::equal(first.labels, second.labels));
   EXPECT_EQ(first.meta.class_names, second.meta.class_names);
 
   // Other parameters: another cache entry.
-  load<medadv::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}, {"image_size", 9}});
+  load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}, {"image_size", 9}});
   EXPECT_EQ(ctx.take_log().find("read from cache"), std::string::npos);
 
   // A changed file (new content, later modification time) is decoded afresh.
   medadv::write_png(changing, constant(200, 100, 0));
   fs::last_write_time(changing, fs::last_write_time(changing) + std::chrono::seconds(5));
-  auto third = load<medadv::files::ImageFolder>(ctx, table);
+  auto third = load<medadv::plugins::files::ImageFolder>(ctx, table);
   EXPECT_EQ(ctx.take_log().find("read from cache"), std::string::npos);
   EXPECT_TRUE(torch::equal(third.images[0], first.images[0]));
   EXPECT_NEAR(third.images[1][0].mean().item<float>(), 200.0f / 255.0f, 1e-6);
 
   // A cache file that is not an npz is ignored with a warning, and replaced.
   for (const auto& e : fs::directory_iterator(ctx.cache_dir() / "datasets")) std::ofstream(e.path()) << "garbage";
-  auto fourth = load<medadv::files::ImageFolder>(ctx, table);
+  auto fourth = load<medadv::plugins::files::ImageFolder>(ctx, table);
   expect_contains(ctx.take_log(), "unreadable cache");
   EXPECT_TRUE(torch::equal(fourth.images, third.images));
 }
@@ -289,7 +297,7 @@ std::vector<std::pair<std::string, torch::Tensor>> medmnist_arrays(bool rgb, std
 TEST_F(FileDatasets, MedmnistArchiveGivesImagesLabelsAndSplits) {
   medadv::write_npz(dir_ / "gray.npz", medmnist_arrays(false));
   medadv::testing::TestContext ctx;
-  auto d = load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "gray.npz").string()}});
+  auto d = load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "gray.npz").string()}});
   ASSERT_EQ(d.images.sizes(), (std::vector<std::int64_t>{9, 1, 6, 6}));
   EXPECT_EQ(d.images.scalar_type(), torch::kFloat32);
   EXPECT_TRUE(torch::allclose(d.images.mean({1, 2, 3}), torch::arange(9, torch::kFloat32) * 10 / 255.0, 0, 1e-6));
@@ -305,18 +313,18 @@ TEST_F(FileDatasets, MedmnistArchiveGivesImagesLabelsAndSplits) {
                               {"channels", 1},
                               {"image_size", 8},
                               {"class_names", Value::Array{Value("adipose"), Value("debris"), Value("mucus")}}};
-  auto c = load<medadv::files::MedMnist>(rctx, table);
+  auto c = load<medadv::plugins::files::MedMnist>(rctx, table);
   ASSERT_EQ(c.images.sizes(), (std::vector<std::int64_t>{9, 1, 8, 8}));
   // Image 5: levels (50, 51, 52) -> luma by hand; constant images stay constant when resized.
   EXPECT_NEAR(c.images[5].mean().item<double>(), (0.299 * 50 + 0.587 * 51 + 0.114 * 52) / 255.0, 1e-5);
   EXPECT_NEAR((c.images[5].max() - c.images[5].min()).item<double>(), 0.0, 1e-6);
   EXPECT_EQ(c.meta.class_names, (std::vector<std::string>{"adipose", "debris", "mucus"}));
   EXPECT_EQ(rctx.take_log().find("read from cache"), std::string::npos);
-  auto again = load<medadv::files::MedMnist>(rctx, table);
+  auto again = load<medadv::plugins::files::MedMnist>(rctx, table);
   expect_contains(rctx.take_log(), "read from cache");
   EXPECT_TRUE(torch::equal(again.images, c.images));
 
-  auto three = load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "gray.npz").string()}, {"channels", 3}});
+  auto three = load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "gray.npz").string()}, {"channels", 3}});
   EXPECT_EQ(three.images.size(1), 3);
   EXPECT_TRUE(torch::equal(three.images[4][0], three.images[4][2]));
 }
@@ -326,13 +334,13 @@ TEST_F(FileDatasets, MedmnistRefusesMultiLabelAndNamesMissingArrays) {
   auto arrays = medmnist_arrays(false);
   arrays[1].second = torch::zeros({4, 14}, torch::kUInt8);  // chestmnist-like train_labels
   medadv::write_npz(dir_ / "chest.npz", arrays);
-  auto message = error_of([&] { load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "chest.npz").string()}}); });
+  auto message = error_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "chest.npz").string()}}); });
   expect_contains(message, "multi-label MedMNIST sets (e.g. chestmnist) are not supported yet");
   expect_contains(message, "train_labels");
 
   medadv::write_npz(dir_ / "keras.npz", {{"x_train", torch::zeros({2, 4, 4}, torch::kUInt8)},
                                          {"y_train", torch::zeros({2}, torch::kUInt8)}});
-  message = error_of([&] { load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "keras.npz").string()}}); });
+  message = error_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "keras.npz").string()}}); });
   expect_contains(message, "keras.npz");
   expect_contains(message, "train_images");
   expect_contains(message, "x_train");
@@ -340,18 +348,18 @@ TEST_F(FileDatasets, MedmnistRefusesMultiLabelAndNamesMissingArrays) {
   auto floats = medmnist_arrays(false);
   floats[0].second = floats[0].second.to(torch::kFloat32);
   medadv::write_npz(dir_ / "floats.npz", floats);
-  message = error_of([&] { load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "floats.npz").string()}}); });
+  message = error_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "floats.npz").string()}}); });
   expect_contains(message, "uint8");
 
   auto short_labels = medmnist_arrays(false);
   short_labels[5].second = torch::zeros({2, 1}, torch::kUInt8);  // test_labels for 3 images
   medadv::write_npz(dir_ / "short.npz", short_labels);
-  message = error_of([&] { load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "short.npz").string()}}); });
+  message = error_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "short.npz").string()}}); });
   expect_contains(message, "test_labels");
 
   medadv::write_npz(dir_ / "good.npz", medmnist_arrays(false));
   message = error_of([&] {
-    load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "good.npz").string()}, {"class_names", Value::Array{Value("a")}}});
+    load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "good.npz").string()}, {"class_names", Value::Array{Value("a")}}});
   });
   expect_contains(message, "class_names");
 }
@@ -396,7 +404,7 @@ TEST_F(FileDatasets, SegmentationPairsByStemWithBinaryMasks) {
   png("seg/masks/c_mask.png", left * 0.6 + 0.3 * (1 - left));  // gray levels around the threshold
   png("seg/masks/orphan.png", left);                       // no image: ignored
   medadv::testing::TestContext ctx;
-  auto d = load<medadv::files::SegmentationFolder>(
+  auto d = load<medadv::plugins::files::SegmentationFolder>(
       ctx, {{"images", (dir_ / "seg/images").string()}, {"masks", (dir_ / "seg/masks").string()}, {"image_size", 8}});
   ASSERT_EQ(d.images.sizes(), (std::vector<std::int64_t>{3, 3, 8, 8}));
   ASSERT_EQ(d.masks.sizes(), (std::vector<std::int64_t>{3, 1, 8, 8}));
@@ -408,7 +416,7 @@ TEST_F(FileDatasets, SegmentationPairsByStemWithBinaryMasks) {
   EXPECT_NEAR(d.images[1][1].mean().item<float>(), 200.0f / 255.0f, 1e-6);
 
   // A higher threshold turns c's 0.6 foreground into background.
-  auto strict = load<medadv::files::SegmentationFolder>(ctx, {{"images", (dir_ / "seg/images").string()},
+  auto strict = load<medadv::plugins::files::SegmentationFolder>(ctx, {{"images", (dir_ / "seg/images").string()},
                                                               {"masks", (dir_ / "seg/masks").string()},
                                                               {"image_size", 8},
                                                               {"mask_threshold", 0.7}});
@@ -422,21 +430,21 @@ TEST_F(FileDatasets, SegmentationMissingMaskIsNamedOrSkipped) {
   png("seg/masks/a_mask.png", gray(255, 8, 8));
   RecordingContext ctx;
   const Value::Table table = {{"images", (dir_ / "seg/images").string()}, {"masks", (dir_ / "seg/masks").string()}};
-  auto message = error_of([&] { load<medadv::files::SegmentationFolder>(ctx, table); });
+  auto message = error_of([&] { load<medadv::plugins::files::SegmentationFolder>(ctx, table); });
   expect_contains(message, "lonely.png");
   expect_contains(message, "no mask");
 
   auto skipping = table;
   skipping.emplace_back("skip_bad", true);
   ctx.take_log();
-  auto d = load<medadv::files::SegmentationFolder>(ctx, skipping);
+  auto d = load<medadv::plugins::files::SegmentationFolder>(ctx, skipping);
   EXPECT_EQ(d.images.size(0), 1);
   EXPECT_EQ(d.masks.sum().item<float>(), 64.0f * 64.0f);  // resized to the default 64, all foreground
   expect_contains(ctx.take_log(), "skipped 1 unreadable files of 2");
 
   // A mask of another size than its image is a pairing mistake.
   png("seg/masks/lonely.png", gray(255, 4, 4));
-  message = error_of([&] { load<medadv::files::SegmentationFolder>(ctx, table); });
+  message = error_of([&] { load<medadv::plugins::files::SegmentationFolder>(ctx, table); });
   expect_contains(message, "lonely.png");
   expect_contains(message, "4x4");
 }

@@ -106,7 +106,7 @@ TEST(GradientAttacks, SchemasDefaultsAndRanges) {
   medadv::testing::TestContext ctx;
   // step 0 stands for epsilon / 10 (the classic BIM alpha).
   EXPECT_NEAR(g::Pgd(params_of<g::Pgd>("pgd", {{"step", 0}}), ctx).settings().iter.step, 0.8 / 255, 1e-12);
-  EXPECT_THROW(g::Pgd(params_of<g::Pgd>("pgd", {{"epsilon", 1.5}}), ctx), medadv::InvalidInput);
+  EXPECT_THROW(params_of<g::Pgd>("pgd", {{"epsilon", 1.5}}), medadv::ValidationError);
   EXPECT_NO_THROW(g::Pgd(params_of<g::Pgd>("pgd", {{"epsilon", 1.5}, {"norm", "l2"}}), ctx));
 }
 
@@ -187,7 +187,7 @@ TEST(GradientAttacks, ProjectionEqualsTheDirectComputation) {
   for (double eps : {1.0 / 255, 8.0 / 255, 0.5}) {
     SCOPED_TRACE("eps " + std::to_string(eps));
     // L-inf: clamp(delta, -eps, eps), then clip x + delta to [0,1].
-    const auto linf = g::project_and_clip(clean + delta, clean, g::Norm::Linf, eps);
+    const auto linf = medadv::perturbation::project_and_clip(clean + delta, clean, g::Norm::Linf, eps);
     EXPECT_TRUE(torch::allclose(linf, (clean + delta.clamp(-eps, eps)).clamp(0, 1), 0.0, 1e-7));
     EXPECT_TRUE(torch::equal(g::project_delta(delta, g::Norm::Linf, eps),
                              torch::max(torch::min(delta, torch::full_like(delta, eps)), torch::full_like(delta, -eps))));
@@ -198,7 +198,7 @@ TEST(GradientAttacks, ProjectionEqualsTheDirectComputation) {
       const double factor = norm > 0 ? std::min(1.0, eps / norm) : 1.0;
       EXPECT_TRUE(torch::allclose(l2[i], delta[i] * factor, 1e-6, 1e-9)) << "sample " << i;
     }
-    const auto l2_clipped = g::project_and_clip(clean + delta, clean, g::Norm::L2, eps);
+    const auto l2_clipped = medadv::perturbation::project_and_clip(clean + delta, clean, g::Norm::L2, eps);
     EXPECT_TRUE(torch::allclose(l2_clipped, (clean + l2).clamp(0, 1), 0.0, 1e-7));
     EXPECT_LE(medadv::metrics::l2_norm(clean, l2_clipped).max().item<double>(), eps + 1e-6);
   }
@@ -227,7 +227,7 @@ TEST(GradientAttacks, KeepBestPrefersSuccessThenObjective) {
   // Candidate for rows 0..3: success on 0 and 1, lower objective on 2, higher on 3.
   g::Outcome cand{torch::ones({4, 1, 1, 1}), torch::tensor({true, true, false, false}),
                   torch::tensor({0.0f, 0.0f, 0.5f, 2.0f}), torch::tensor({2, 3, 5, 5})};
-  g::keep_best(best, cand);
+  medadv::white_box::keep_best(best, cand);
   EXPECT_TRUE(torch::equal(best.adversarial.flatten(), torch::tensor({0.0f, 1.0f, 0.0f, 1.0f})));
   EXPECT_TRUE(torch::equal(best.success, torch::tensor({true, true, false, false})));
   EXPECT_TRUE(torch::equal(best.value, torch::tensor({1.0f, 0.0f, 1.0f, 2.0f})));

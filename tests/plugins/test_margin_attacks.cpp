@@ -111,7 +111,7 @@ TEST(MarginAttacks, SchemasDefaultsAndRanges) {
   EXPECT_EQ(ap.get_int("restarts"), 1);
   EXPECT_THROW(params_of<m::Apgd>("apgd", {{"momentum", 1.5}}), medadv::ValidationError);
   EXPECT_THROW(params_of<m::Apgd>("apgd", {{"norm", "l1"}}), medadv::ValidationError);
-  EXPECT_THROW(m::Apgd(params_of<m::Apgd>("apgd", {{"epsilon", 1.5}}), ctx), medadv::InvalidInput);
+  EXPECT_THROW(params_of<m::Apgd>("apgd", {{"epsilon", 1.5}}), medadv::ValidationError);
 }
 
 // ---- APGD's checkpoints ---------------------------------------------------------------

@@ -23,10 +23,10 @@
 namespace {
 
 using medadv::Value;
-using medadv::phantom::FundusLayout;
-using medadv::phantom::FundusSpec;
-using medadv::phantom::kFundusFovRadius;
-using medadv::phantom::PhantomFundus;
+using medadv::plugins::phantom::FundusLayout;
+using medadv::plugins::phantom::FundusSpec;
+using medadv::plugins::phantom::kFundusFovRadius;
+using medadv::plugins::phantom::PhantomFundus;
 using phantom_testing::roc_auc;
 
 medadv::ParamSchema fundus_schema() {
@@ -263,7 +263,7 @@ TEST(PhantomFundus, OpticDiscBrightMaculaDarkWhereTheLayoutSays) {
     spec.image_size = 64;
     FundusLayout layout;
     torch::Tensor mask;
-    const auto img = medadv::phantom::render_fundus(spec, gen, &mask, &layout);
+    const auto img = medadv::plugins::phantom::render_fundus(spec, gen, &mask, &layout);
     ASSERT_EQ(img.sizes(), (std::vector<std::int64_t>{3, 64, 64}));
     EXPECT_EQ(mask.sum().item<float>(), 0.0f);  // grade 0
     // Disc diameter about 1/8 of the image's; the fovea 2.5 disc diameters away on

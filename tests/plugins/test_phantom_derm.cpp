@@ -22,10 +22,10 @@
 namespace {
 
 using medadv::Value;
-using medadv::phantom::DermLayout;
-using medadv::phantom::DermLesion;
-using medadv::phantom::DermSpec;
-using medadv::phantom::PhantomDerm;
+using medadv::plugins::phantom::DermLayout;
+using medadv::plugins::phantom::DermLesion;
+using medadv::plugins::phantom::DermSpec;
+using medadv::plugins::phantom::PhantomDerm;
 using phantom_testing::roc_auc;
 
 medadv::DatasetContents load_derm(Value::Table table, std::uint64_t seed = 0) {
@@ -195,7 +195,7 @@ TEST(PhantomDerm, MaskHoldsTheLesionWhichIsDarkerThanTheSkinAroundIt) {
       spec.hair = 0;
       torch::Tensor mask;
       DermLayout layout;
-      const auto img = medadv::phantom::render_derm(spec, gen, &mask, &layout);
+      const auto img = medadv::plugins::phantom::render_derm(spec, gen, &mask, &layout);
       auto inside = mask[0] > 0.5;
       ASSERT_TRUE(((mask == 0) | (mask == 1)).all().item<bool>());
       // The centre lies in the mask, whose area is about that of a disc of the lesion's
@@ -203,7 +203,7 @@ TEST(PhantomDerm, MaskHoldsTheLesionWhichIsDarkerThanTheSkinAroundIt) {
       auto at_centre = ((x - layout.cx).pow(2) + (y - layout.cy).pow(2)).argmin();
       EXPECT_TRUE(inside.view({-1})[at_centre.item<std::int64_t>()].item<bool>());
       const double area = inside.sum().item<double>() * std::pow(2.0 / 64, 2);
-      const double disc = medadv::phantom::kPi * layout.radius * layout.radius;
+      const double disc = medadv::plugins::phantom::kPi * layout.radius * layout.radius;
       EXPECT_GT(area, 0.6 * disc) << static_cast<int>(kind) << "/" << i;
       EXPECT_LT(area, 1.5 * disc) << static_cast<int>(kind) << "/" << i;
       // Pigment: darker than the skin around it, whatever the skin's tone.

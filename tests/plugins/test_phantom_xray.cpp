@@ -21,10 +21,10 @@
 namespace {
 
 using medadv::Value;
-using medadv::phantom::PhantomXray;
-using medadv::phantom::XrayFinding;
-using medadv::phantom::XrayLayout;
-using medadv::phantom::XraySpec;
+using medadv::plugins::phantom::PhantomXray;
+using medadv::plugins::phantom::XrayFinding;
+using medadv::plugins::phantom::XrayLayout;
+using medadv::plugins::phantom::XraySpec;
 using phantom_testing::roc_auc;
 
 medadv::DatasetContents load_xray(Value::Table table, std::uint64_t seed = 0) {
@@ -52,7 +52,7 @@ Rendered render(XrayFinding finding, int i, double lesion_scale = 1.0, double op
   spec.opacity = opacity;
   spec.aeration = aeration;
   Rendered r;
-  r.image = medadv::phantom::render_xray(spec, gen, &r.lungs, &r.layout);
+  r.image = medadv::plugins::phantom::render_xray(spec, gen, &r.lungs, &r.layout);
   return r;
 }
 

@@ -91,8 +91,8 @@ inline const TrainedVictim& fundus_small_cnn() {
   static const TrainedVictim victim = [] {
     TestContext ctx(0);
     ParamSchema dataset_schema;
-    phantom::PhantomFundus::schema(dataset_schema);
-    phantom::PhantomFundus fundus(
+    plugins::phantom::PhantomFundus::schema(dataset_schema);
+    plugins::phantom::PhantomFundus fundus(
         dataset_schema.resolve_or_throw(
             Value(Value::Table{{"image_size", 32}, {"count", 600}, {"lesion_scale", 3.0}}), "phantom-fundus"),
         ctx);
@@ -114,8 +114,8 @@ inline TrainedVictim xray_unet(std::int64_t image_size, std::int64_t count, std:
                                const TrainOptions& training, TrainOn train_on) {
   TestContext ctx(0);
   ParamSchema dataset_schema;
-  phantom::PhantomXray::schema(dataset_schema);
-  phantom::PhantomXray xray(
+  plugins::phantom::PhantomXray::schema(dataset_schema);
+  plugins::phantom::PhantomXray xray(
       dataset_schema.resolve_or_throw(
           Value(Value::Table{{"image_size", image_size}, {"count", count}, {"task", "segmentation"}}), "phantom-xray"),
       ctx);

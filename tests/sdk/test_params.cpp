@@ -197,3 +197,157 @@ TEST(Value, FloatsPrintShortestExactText) {
   EXPECT_EQ(Value(1.0 / 3.0).to_string(), "0.3333333333333333");
   EXPECT_EQ(Value("a\"b").to_string(), "\"a\\\"b\"");
 }
+
+// ---- typed enums --------------------------------------------------------------------
+
+namespace {
+
+enum class Shape { Round = 3, Square = 7 };
+enum class Colour { Red, Blue };
+
+ParamSchema shape_schema() {
+  ParamSchema s;
+  s.add_enum<Shape>("shape", {{"round", Shape::Round}, {"square", Shape::Square}}, Shape::Square, "Shape");
+  s.add_enum("mode", {"fast", "slow"}, "fast", "An enum read as text");
+  return s;
+}
+
+}  // namespace
+
+TEST(TypedEnums, ReadBackTheValueEachNameStandsFor) {
+  const auto defaults = shape_schema().defaults("p");
+  EXPECT_EQ(defaults.get_enum<Shape>("shape"), Shape::Square);
+  EXPECT_EQ(defaults.get_string("shape"), "square");  // the text stays, for reports
+  const auto given = shape_schema().resolve_or_throw(table({{"shape", Value("round")}}), "p");
+  EXPECT_EQ(given.get_enum<Shape>("shape"), Shape::Round);
+  EXPECT_EQ(static_cast<int>(given.get_enum<Shape>("shape")), 3);
+}
+
+TEST(TypedEnums, DescribeAndRejectLikeEnumsOfText) {
+  const ParamSchema s = shape_schema();
+  EXPECT_EQ(s.find("shape")->type_description(), "one of round | square");
+  EXPECT_EQ(s.find("shape")->allowed(), (std::vector<std::string>{"round", "square"}));
+  EXPECT_EQ(s.find("shape")->enum_values(), (std::vector<std::int64_t>{3, 7}));
+  EXPECT_TRUE(s.find("mode")->enum_values().empty());
+  const auto m = problems_of(table({{"shape", Value("sqare")}}), s);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m.front().key, "attack[0].shape");
+  EXPECT_NE(m.front().message.find("is not one of round | square (did you mean 'square'?)"), std::string::npos)
+      << m.front().message;
+}
+
+TEST(TypedEnums, ReadingAsAnotherTypeIsAPluginBug) {
+  const auto p = shape_schema().defaults("p");
+  EXPECT_THROW(p.get_enum<Colour>("shape"), medadv::Error);  // declared as Shape
+  EXPECT_THROW(p.get_enum<Colour>("mode"), medadv::Error);   // declared as text
+  EXPECT_THROW(p.get_enum<Shape>("colour"), medadv::Error);  // not declared
+}
+
+TEST(TypedEnums, DefaultMustBeOneOfTheNames) {
+  ParamSchema s;
+  EXPECT_THROW(s.add_enum<Shape>("shape", {{"round", Shape::Round}}, Shape::Square, "Shape"), medadv::Error);
+}
+
+TEST(TypedEnums, NestedTablesKeepTheirValues) {
+  ParamSchema s;
+  s.add_table("inner", shape_schema(), "Nested");
+  const auto p = s.resolve_or_throw(table({{"inner", table({{"shape", Value("round")}})}}), "p");
+  EXPECT_EQ(p.get_table("inner").get_enum<Shape>("shape"), Shape::Round);
+}
+
+// ---- schema checks --------------------------------------------------------------------
+
+namespace {
+
+// k-means style bounds: min_k < max_k, blamed on max_k when the table gives it.
+ParamSchema bounds_schema() {
+  ParamSchema s;
+  s.add_int("min_k", 2, "Smallest k").min(1);
+  s.add_int("max_k", 8, "Largest k").min(1);
+  s.add_check("min_k < max_k", {"max_k", "min_k"}, [](const medadv::Params& p) -> std::optional<std::string> {
+    if (p.get_int("min_k") < p.get_int("max_k")) return std::nullopt;
+    return "max_k (" + std::to_string(p.get_int("max_k")) + ") must exceed min_k (" +
+           std::to_string(p.get_int("min_k")) + ")";
+  });
+  return s;
+}
+
+Value located(Value v, int line, int column) {
+  v.located({"exp.toml", line, column});
+  return v;
+}
+
+}  // namespace
+
+TEST(SchemaChecks, AFailedRuleIsReportedAtTheKeyItBlames) {
+  const Value t = located(
+      Value(Value::Table{{"min_k", located(Value(5), 3, 9)}, {"max_k", located(Value(4), 4, 9)}}), 2, 1);
+  const auto out = problems_of(t, bounds_schema());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out.front().to_string(), "exp.toml:4:9: key 'attack[0].max_k' (plugin pgd): max_k (4) must exceed min_k (5)");
+  EXPECT_TRUE(problems_of(table({{"min_k", Value(3)}}), bounds_schema()).empty());
+}
+
+TEST(SchemaChecks, WithoutTheFirstKeyTheNextGivenOneIsBlamed) {
+  const Value t = located(Value(Value::Table{{"min_k", located(Value(9), 3, 9)}}), 2, 1);
+  const auto out = problems_of(t, bounds_schema());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out.front().where.to_string(), "exp.toml:3:9");
+  EXPECT_EQ(out.front().key, "attack[0].min_k");
+}
+
+TEST(SchemaChecks, RulesOverKeysThatFailedThemselvesAreSkipped) {
+  // max_k = 0 is out of range; the rule would only repeat that.
+  const auto out = problems_of(table({{"min_k", Value(5)}, {"max_k", Value(0)}}), bounds_schema());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NE(out.front().message.find("must be >= 1"), std::string::npos);
+}
+
+TEST(SchemaChecks, ABrokenDefaultIsReportedAtTheTable) {
+  ParamSchema s;
+  s.add_int("min_k", 9, "Smallest k");
+  s.add_int("max_k", 8, "Largest k");
+  s.add_check("min_k < max_k", {"max_k", "min_k"}, [](const medadv::Params& p) -> std::optional<std::string> {
+    if (p.get_int("min_k") < p.get_int("max_k")) return std::nullopt;
+    return "max_k must exceed min_k";
+  });
+  std::vector<Diagnostic> out;
+  s.resolve(located(Value(Value::Table{}), 2, 1), "km", "", out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out.front().to_string(), "exp.toml:2:1: key 'max_k' (plugin km): max_k must exceed min_k (in the plugin's own defaults)");
+  EXPECT_THROW(s.defaults("km"), medadv::ValidationError);
+}
+
+TEST(SchemaChecks, AreListedAndMustReadDeclaredKeys) {
+  const ParamSchema s = bounds_schema();
+  ASSERT_EQ(s.checks().size(), 1u);
+  EXPECT_EQ(s.checks().front().description, "min_k < max_k");
+  EXPECT_EQ(s.checks().front().keys, (std::vector<std::string>{"max_k", "min_k"}));
+  ParamSchema bad;
+  bad.add_int("k", 1, "k");
+  const auto always = [](const medadv::Params&) -> std::optional<std::string> { return std::nullopt; };
+  EXPECT_THROW(bad.add_check("k < n", {"k", "n"}, always), medadv::Error);  // n is not declared
+  EXPECT_THROW(bad.add_check("", {"k"}, always), medadv::Error);
+  EXPECT_THROW(bad.add_check("k", {}, always), medadv::Error);
+}
+
+TEST(SchemaChecks, TypedEnumsAreReadableInRules) {
+  ParamSchema s = shape_schema();
+  s.add_int("side", 1, "Side").min(1);
+  s.add_check("round shapes have side 1", {"side", "shape"}, [](const medadv::Params& p) -> std::optional<std::string> {
+    if (p.get_enum<Shape>("shape") == Shape::Round && p.get_int("side") != 1) return "a round shape has side 1";
+    return std::nullopt;
+  });
+  EXPECT_EQ(problems_of(table({{"shape", Value("round")}, {"side", Value(2)}}), s).size(), 1u);
+  EXPECT_TRUE(problems_of(table({{"shape", Value("square")}, {"side", Value(2)}}), s).empty());
+}
+
+TEST(Params, StringsCanRequireAMinimumLength) {
+  ParamSchema s;
+  s.add_string("tap", "penultimate", "Tap").min_length(1);
+  EXPECT_EQ(s.find("tap")->type_description(), "string (not empty)");
+  const auto out = problems_of(table({{"tap", Value("")}}), s);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out.front().message, "must not be empty");
+  EXPECT_TRUE(problems_of(table({{"tap", Value("x")}}), s).empty());
+}

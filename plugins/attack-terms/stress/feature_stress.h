@@ -23,18 +23,20 @@ namespace medadv::plugins::stress {
 
 class FeatureStress : public AttackTerm {
  public:
+  // The sign of the term: down is -mean f_tap(x), up is +mean f_tap(x).
+  enum class Direction { Down = -1, Up = 1 };
+
   static void schema(ParamSchema& s) {
     s.add_string("tap", "penultimate",
                  "Model tap whose mean activation the term moves (block1 ... blockN, penultimate, or the "
-                 "model's own layer names)");
-    s.add_enum("direction", {"down", "up"}, "down",
-               "Push the tap's mean activation down (the term is -mean f_tap(x)) or up (+mean f_tap(x))");
+                 "model's own layer names)")
+        .min_length(1);
+    s.add_enum<Direction>("direction", {{"down", Direction::Down}, {"up", Direction::Up}}, Direction::Down,
+                          "Push the tap's mean activation down (the term is -mean f_tap(x)) or up (+mean f_tap(x))");
   }
 
   FeatureStress(const Params& p, RunContext&)
-      : tap_(p.get_string("tap")), sign_(p.get_string("direction") == "up" ? 1.0 : -1.0) {
-    if (tap_.empty()) throw InvalidInput("feature-stress: `tap` must name a model tap, e.g. \"penultimate\"");
-  }
+      : tap_(p.get_string("tap")), sign_(static_cast<double>(p.get_enum<Direction>("direction"))) {}
 
   std::vector<std::string> taps() const override { return {tap_}; }
 

@@ -19,8 +19,23 @@
 
 namespace medadv::plugins::gradient {
 
-using namespace medadv::perturbation;
-using namespace medadv::white_box;
+// The norm-ball geometry and the white-box loop the family is built on.
+using medadv::perturbation::add_linf_epsilon_check;
+using medadv::perturbation::ascent_direction;
+using medadv::perturbation::Norm;
+using medadv::perturbation::norm_names;
+using medadv::perturbation::project_delta;
+using medadv::perturbation::random_start;
+using medadv::white_box::best_of_restarts;
+using medadv::white_box::evaluate;
+using medadv::white_box::evaluate_with_grad;
+using medadv::white_box::iterate;
+using medadv::white_box::IterativeConfig;
+using medadv::white_box::make_problem;
+using medadv::white_box::Outcome;
+using medadv::white_box::Problem;
+using medadv::white_box::StepHooks;
+using medadv::white_box::to_result;
 
 // ---- Projected gradient ascent with random starts and restarts --------------------
 

@@ -16,16 +16,15 @@
 #include <torch/torch.h>
 
 #include <medadv/error.h>
+#include <medadv/params.h>
 #include <medadv/torch_compat.h>
 
 namespace medadv::plugins::gradient {
 
 enum class Interpolation { Nearest, Bilinear };
 
-inline Interpolation parse_interpolation(const std::string& name) {
-  if (name == "nearest") return Interpolation::Nearest;
-  if (name == "bilinear") return Interpolation::Bilinear;
-  throw InvalidInput("unknown interpolation '" + name + "' (expected nearest or bilinear)");
+inline EnumNames<Interpolation> interpolation_names() {
+  return {{"nearest", Interpolation::Nearest}, {"bilinear", Interpolation::Bilinear}};
 }
 
 // One step's transform: resize to height x width, then place at (top, left) in a zero

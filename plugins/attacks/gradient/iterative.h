@@ -58,7 +58,7 @@ inline void add_iterative_options(ParamSchema& s, const IterativePreset& preset)
                 "grad / ||grad||_2 per sample for l2. 0 means epsilon / 10 (the classic BIM alpha), "
                 "which follows epsilon when an experiment lists several budgets");
   s.add_int("steps", 10, "Number of iterations per restart").min(1).max(100000);
-  s.add_enum("norm", {"linf", "l2"}, "linf", "Norm of the perturbation ball");
+  s.add_enum<Norm>("norm", norm_names(), Norm::Linf, "Norm of the perturbation ball");
   s.add_bool("random_start", preset.random_start,
              "Start from a uniform random point of the ball (linf: uniform in [-eps, eps] per pixel; "
              "l2: uniform in the ball); false starts from the clean image (BIM / I-FGSM)");
@@ -74,7 +74,8 @@ inline void add_iterative_options(ParamSchema& s, const IterativePreset& preset)
               "Momentum mu of MI-FGSM (Dong et al. 2018): the step follows g = mu * g + grad / norm(grad); "
               "0 turns momentum off (mim: 1.0; the HFC code used 0.5 with l2 normalisation)")
       .min(0.0);
-  s.add_enum("momentum_normalization", {"mean-abs", "l2"}, "mean-abs",
+  s.add_enum<MomentumNormalization>("momentum_normalization", momentum_normalization_names(),
+                                    MomentumNormalization::MeanAbs,
              "Per-sample normalisation of the gradient before it enters the momentum: its mean absolute "
              "value (Dong et al.) or its L2 norm (the HFC code)");
   s.add_float("diversity_prob", preset.diversity_prob,
@@ -86,7 +87,7 @@ inline void add_iterative_options(ParamSchema& s, const IterativePreset& preset)
   s.add_float("diversity_scale", 0.9, "Smallest resize factor of input diversity")
       .min_exclusive(0.0)
       .max_exclusive(1.0);
-  s.add_enum("diversity_interpolation", {"nearest", "bilinear"}, "nearest",
+  s.add_enum<Interpolation>("diversity_interpolation", interpolation_names(), Interpolation::Nearest,
              "Resize of input diversity: nearest neighbour (the authors' code) or bilinear");
   s.add_bool("translation_invariance", preset.translation_invariance,
              "Translation invariance (TIM, Dong et al. 2019): convolve the gradient depthwise with a "
@@ -100,13 +101,20 @@ inline void add_iterative_options(ParamSchema& s, const IterativePreset& preset)
               "The Gaussian kernel samples the normal density at linspace(-nsig, nsig, kernel)")
       .min_exclusive(0.0)
       .max(10.0);
+  add_linf_epsilon_check(s);
+  s.add_check("translation_kernel is odd or 0", {"translation_kernel"}, [](const Params& p) -> std::optional<std::string> {
+    const std::int64_t kernel = p.get_int("translation_kernel");
+    if (kernel > 0 && kernel % 2 == 0)
+      return "translation_kernel must be odd (or 0: by image size), got " + std::to_string(kernel);
+    return std::nullopt;
+  });
 }
 
 inline IterativeOptions read_iterative_options(const Params& p, const IterativePreset& preset) {
   IterativeOptions o;
   o.name = preset.name;
   ProjectedSettings& s = o.projected;
-  s.iter.norm = parse_norm(p.get_string("norm"));
+  s.iter.norm = p.get_enum<Norm>("norm");
   s.iter.epsilon = p.get_float("epsilon");
   const double step = p.get_float("step");
   s.iter.step = step > 0.0 ? step : s.iter.epsilon / 10.0;
@@ -116,18 +124,13 @@ inline IterativeOptions read_iterative_options(const Params& p, const IterativeP
   s.restarts = p.get_int("restarts");
   s.seed_purpose = o.name + "/random-start/";
   o.momentum = p.get_float("momentum");
-  o.momentum_normalization = parse_momentum_normalization(p.get_string("momentum_normalization"));
+  o.momentum_normalization = p.get_enum<MomentumNormalization>("momentum_normalization");
   o.diversity_prob = p.get_float("diversity_prob");
   o.diversity_scale = p.get_float("diversity_scale");
-  o.diversity_interpolation = parse_interpolation(p.get_string("diversity_interpolation"));
+  o.diversity_interpolation = p.get_enum<Interpolation>("diversity_interpolation");
   o.translation_invariance = p.get_bool("translation_invariance");
   o.translation_kernel = p.get_int("translation_kernel");
   o.translation_nsig = p.get_float("translation_nsig");
-  if (s.iter.norm == Norm::Linf && s.iter.epsilon > 1.0)
-    throw InvalidInput(o.name + ": an L-inf epsilon above 1 (" + p.text_of("epsilon") +
-                       ") exceeds the [0,1] pixel range");
-  if (o.translation_kernel > 0 && o.translation_kernel % 2 == 0)
-    throw InvalidInput(o.name + ": translation_kernel must be odd (got " + std::to_string(o.translation_kernel) + ")");
   // Restarts differ only through randomness: a random start or input diversity.
   if (!s.random_start && o.diversity_prob <= 0.0) s.restarts = 1;
   return o;

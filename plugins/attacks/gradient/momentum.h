@@ -10,17 +10,15 @@
 
 #include <torch/torch.h>
 
-#include <medadv/error.h>
+#include <medadv/params.h>
 #include <medadv/perturbation.h>
 
 namespace medadv::plugins::gradient {
 
 enum class MomentumNormalization { MeanAbs, L2 };
 
-inline MomentumNormalization parse_momentum_normalization(const std::string& name) {
-  if (name == "mean-abs") return MomentumNormalization::MeanAbs;
-  if (name == "l2") return MomentumNormalization::L2;
-  throw InvalidInput("unknown momentum normalisation '" + name + "' (expected mean-abs or l2)");
+inline EnumNames<MomentumNormalization> momentum_normalization_names() {
+  return {{"mean-abs", MomentumNormalization::MeanAbs}, {"l2", MomentumNormalization::L2}};
 }
 
 // grad_b / mean(|grad_b|) or grad_b / ||grad_b||_2 per sample (zero where grad_b is zero).

@@ -30,16 +30,14 @@ class Uap : public UniversalAttack {
                   "Step size of each batch's update of the perturbation: along the sign of the batch's mean "
                   "gradient for linf, along it divided by its L2 norm for l2. 0 means epsilon / 10");
     s.add_int("epochs", 10, "Passes over the fitting split, one update per batch").min(1).max(10000);
-    s.add_enum("norm", {"linf", "l2"}, "linf", "Norm of the perturbation ball");
+    s.add_enum<Norm>("norm", norm_names(), Norm::Linf, "Norm of the perturbation ball");
+    add_linf_epsilon_check(s);
   }
 
   Uap(const Params& p, RunContext&)
-      : norm_(parse_norm(p.get_string("norm"))), epsilon_(p.get_float("epsilon")), epochs_(p.get_int("epochs")) {
+      : norm_(p.get_enum<Norm>("norm")), epsilon_(p.get_float("epsilon")), epochs_(p.get_int("epochs")) {
     const double step = p.get_float("step");
     step_ = step > 0.0 ? step : epsilon_ / 10.0;
-    if (norm_ == Norm::Linf && epsilon_ > 1.0)
-      throw InvalidInput("uap: an L-inf epsilon above 1 (" + p.text_of("epsilon") +
-                         ") exceeds the [0,1] pixel range");
   }
 
   void fit(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& targets,

@@ -29,10 +29,9 @@
 #include <medadv/perturbation.h>
 #include <medadv/white_box.h>
 
-namespace medadv::plugins::margin {
+#include "white_box_names.h"
 
-using namespace medadv::perturbation;
-using namespace medadv::white_box;
+namespace medadv::plugins::margin {
 
 // The checkpoints W = {w_0 = 0, w_1, ...} of N iterations: w_j = ceil(p_j N), p_j as
 // above, kept while p_j <= 1 and distinct. The fractions are whole hundredths, so they
@@ -141,7 +140,8 @@ class Apgd : public Attack {
     s.add_epsilon("epsilon", "8/255",
                   "Radius of the norm ball around the clean image, in pixel units ([0,1] images); at most 1 for "
                   "linf");
-    s.add_enum("norm", {"linf", "l2"}, "linf", "Norm of the perturbation ball");
+    s.add_enum<Norm>("norm", norm_names(), Norm::Linf, "Norm of the perturbation ball");
+    add_linf_epsilon_check(s);
     s.add_int("steps", 100, "Iterations per restart (the checkpoints are fractions of them)").min(1).max(100000);
     s.add_float("initial_step", 2.0, "Initial step size as a multiple of epsilon (per sample, halved at checkpoints)")
         .min_exclusive(0.0)
@@ -166,15 +166,12 @@ class Apgd : public Attack {
   }
 
   Apgd(const Params& p, RunContext&) : random_start_(p.get_bool("random_start")), restarts_(p.get_int("restarts")) {
-    config_.norm = parse_norm(p.get_string("norm"));
+    config_.norm = p.get_enum<Norm>("norm");
     config_.epsilon = p.get_float("epsilon");
     config_.steps = p.get_int("steps");
     config_.initial_step = p.get_float("initial_step");
     config_.momentum = p.get_float("momentum");
     config_.rho = p.get_float("rho");
-    if (config_.norm == Norm::Linf && config_.epsilon > 1.0)
-      throw InvalidInput("apgd: an L-inf epsilon above 1 (" + p.text_of("epsilon") +
-                         ") exceeds the [0,1] pixel range");
   }
 
   AttackResult run(const AttackBatch& batch, Capability& capability, const Objective& objective,

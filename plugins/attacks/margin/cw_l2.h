@@ -26,11 +26,9 @@
 #include <medadv/white_box.h>
 
 #include "classification_only.h"
+#include "white_box_names.h"
 
 namespace medadv::plugins::margin {
-
-using namespace medadv::perturbation;
-using namespace medadv::white_box;
 
 struct CwL2Config {
   std::int64_t searches = 5;
@@ -61,7 +59,9 @@ inline torch::Tensor goal_reached(const Objective& cw, const torch::Tensor& logi
 }  // namespace cw_l2_detail
 
 inline Outcome run_cw_l2(const Problem& p, const CwL2Config& c) {
-  using namespace cw_l2_detail;
+  using cw_l2_detail::goal_reached;
+  using cw_l2_detail::kNoUpperBound;
+  using cw_l2_detail::kTanhShrink;
   const auto& clean = p.clean;
   const std::int64_t b = p.size();
   const auto opts = clean.options();

@@ -15,11 +15,9 @@
 #include <medadv/white_box.h>
 
 #include "classification_only.h"
+#include "white_box_names.h"
 
 namespace medadv::plugins::margin {
-
-using namespace medadv::perturbation;
-using namespace medadv::white_box;
 
 class CwLinf : public Attack {
  public:

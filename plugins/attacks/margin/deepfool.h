@@ -28,11 +28,9 @@
 #include <medadv/white_box.h>
 
 #include "classification_only.h"
+#include "white_box_names.h"
 
 namespace medadv::plugins::margin {
-
-using namespace medadv::perturbation;
-using namespace medadv::white_box;
 
 struct DeepFoolConfig {
   Norm norm = Norm::L2;
@@ -60,7 +58,8 @@ inline torch::Tensor rival_classes(const torch::Tensor& clean_logits, const torc
 }  // namespace deepfool_detail
 
 inline Outcome run_deepfool(const Problem& p, const DeepFoolConfig& c) {
-  using namespace deepfool_detail;
+  using deepfool_detail::kTinyNorm;
+  using deepfool_detail::rival_classes;
   const auto& clean = p.clean;
   const std::int64_t b = p.size();
   const auto rivals = rival_classes(evaluate(p, clean).logits, p.labels, c.candidates);  // [B, R]
@@ -109,7 +108,7 @@ inline Outcome run_deepfool(const Problem& p, const DeepFoolConfig& c) {
 class DeepFool : public Attack {
  public:
   static void schema(ParamSchema& s) {
-    s.add_enum("norm", {"l2", "linf"}, "l2", "Norm in which the nearest linearised boundary is sought");
+    s.add_enum<Norm>("norm", norm_names(), Norm::L2, "Norm in which the nearest linearised boundary is sought");
     s.add_int("candidates", 10,
               "Classes whose boundaries are linearised, the true class included: the highest clean logits "
               "(at most the number of classes)")
@@ -122,7 +121,7 @@ class DeepFool : public Attack {
   }
 
   DeepFool(const Params& p, RunContext&) {
-    config_.norm = parse_norm(p.get_string("norm"));
+    config_.norm = p.get_enum<Norm>("norm");
     config_.candidates = p.get_int("candidates");
     config_.overshoot = p.get_float("overshoot");
     config_.steps = p.get_int("steps");

@@ -28,8 +28,14 @@
 
 namespace medadv::plugins::medical {
 
-using namespace medadv::perturbation;
-using namespace medadv::white_box;
+using medadv::perturbation::add_linf_epsilon_check;
+using medadv::perturbation::Norm;
+using medadv::perturbation::norm_names;
+using medadv::white_box::iterate;
+using medadv::white_box::IterativeConfig;
+using medadv::white_box::make_problem;
+using medadv::white_box::Problem;
+using medadv::white_box::to_result;
 
 // KL(P || Q) per sample [B] between the output distributions of two logit tensors of one
 // shape: classification [B,K]: softmax over the classes, summed over them. Segmentation
@@ -87,23 +93,25 @@ class Sma : public Attack {
         .min(0.0);
     s.add_int("kernel_size", 3, "Size of the Gaussian blur G applied to the perturbation (odd)").min(1).max(31);
     s.add_float("sigma", 1.0, "Standard deviation of the Gaussian blur G, in pixels").min_exclusive(0.0).max(100.0);
-    s.add_enum("norm", {"linf", "l2"}, "linf", "Norm of the perturbation ball");
+    s.add_enum<Norm>("norm", norm_names(), Norm::Linf, "Norm of the perturbation ball");
     s.add_bool("early_stop", false,
                "Stop updating a sample once it succeeds; its iterations then count the steps it took");
+    add_linf_epsilon_check(s);
+    s.add_check("kernel_size is odd", {"kernel_size"}, [](const Params& p) -> std::optional<std::string> {
+      if (p.get_int("kernel_size") % 2 == 0)
+        return "kernel_size must be odd, got " + std::to_string(p.get_int("kernel_size"));
+      return std::nullopt;
+    });
   }
 
   Sma(const Params& p, RunContext&) {
-    iter_.norm = parse_norm(p.get_string("norm"));
+    iter_.norm = p.get_enum<Norm>("norm");
     iter_.epsilon = p.get_float("epsilon");
     iter_.step = p.get_float("step") > 0 ? p.get_float("step") : iter_.epsilon / 10;
     iter_.steps = p.get_int("steps");
     iter_.early_stop = p.get_bool("early_stop");
     lambda_ = p.get_float("lambda");
-    const std::int64_t size = p.get_int("kernel_size");
-    if (size % 2 == 0) throw InvalidInput("sma: kernel_size must be odd (got " + std::to_string(size) + ")");
-    kernel_ = gaussian_kernel(size, p.get_float("sigma"));
-    if (iter_.norm == Norm::Linf && iter_.epsilon > 1.0)
-      throw InvalidInput("sma: an L-inf epsilon above 1 (" + p.text_of("epsilon") + ") exceeds the [0,1] pixel range");
+    kernel_ = gaussian_kernel(p.get_int("kernel_size"), p.get_float("sigma"));
   }
 
   AttackResult run(const AttackBatch& batch, Capability& capability, const Objective& objective,

@@ -7,7 +7,7 @@
 #include "medadv/hash.h"
 #include "medadv/npz.h"
 
-namespace medadv::files {
+namespace medadv::plugins::files {
 
 namespace {
 // Bump when what is cached, or how, changes: old caches then simply miss.
@@ -62,4 +62,4 @@ void DatasetCache::store(const std::vector<std::pair<std::string, torch::Tensor>
   }
 }
 
-}  // namespace medadv::files
+}  // namespace medadv::plugins::files

@@ -16,7 +16,7 @@
 #include "medadv/context.h"
 #include "medadv/params.h"
 
-namespace medadv::files {
+namespace medadv::plugins::files {
 
 class DatasetCache {
  public:
@@ -36,4 +36,4 @@ class DatasetCache {
   std::filesystem::path path_;
 };
 
-}  // namespace medadv::files
+}  // namespace medadv::plugins::files

@@ -8,7 +8,7 @@
 
 #include "medadv/error.h"
 
-namespace medadv::files {
+namespace medadv::plugins::files {
 
 namespace fs = std::filesystem;
 
@@ -60,6 +60,22 @@ std::vector<std::string> normalise_extensions(const std::vector<std::string>& ex
     if (!e.empty()) out.push_back(e);
   }
   return out;
+}
+
+void add_channels_check(ParamSchema& s, bool as_stored_allowed) {
+  s.add_check(as_stored_allowed ? "channels is 0, 1 or 3" : "channels is 1 or 3", {"channels"},
+              [as_stored_allowed](const Params& p) -> std::optional<std::string> {
+                if (p.get_int("channels") != 2) return std::nullopt;
+                return std::string("channels must be ") + (as_stored_allowed ? "0 (as stored), 1 or 3" : "1 or 3") +
+                       ", got 2";
+              });
+}
+
+void add_extensions_check(ParamSchema& s) {
+  s.add_check("extensions names an extension", {"extensions"}, [](const Params& p) -> std::optional<std::string> {
+    if (!normalise_extensions(p.get_string_list("extensions")).empty()) return std::nullopt;
+    return "extensions lists no extension (only empty names or dots)";
+  });
 }
 
 std::vector<fs::path> list_files(const fs::path& dir, const std::vector<std::string>& extensions) {
@@ -151,4 +167,4 @@ void report_skipped_from_cache(RunContext& ctx, const std::string& plugin, const
   report_skipped(ctx, plugin, reasons, static_cast<std::int64_t>(names.size()));
 }
 
-}  // namespace medadv::files
+}  // namespace medadv::plugins::files

@@ -9,8 +9,9 @@
 #include <torch/torch.h>
 
 #include "medadv/context.h"
+#include "medadv/params.h"
 
-namespace medadv::files {
+namespace medadv::plugins::files {
 
 // A file as it was when read: what the cache key is made of.
 struct FileStamp {
@@ -22,6 +23,12 @@ FileStamp stamp(const std::filesystem::path& file);
 
 // Extensions as given by a user ("PNG", ".jpg") -> lowercase without the dot.
 std::vector<std::string> normalise_extensions(const std::vector<std::string>& extensions);
+
+// The rules of the file-backed datasets' shared parameters, declared after them:
+// `channels` is 1 or 3 (or 0, "as stored", where `as_stored_allowed`), and `extensions`
+// names at least one extension once normalised.
+void add_channels_check(ParamSchema& s, bool as_stored_allowed);
+void add_extensions_check(ParamSchema& s);
 
 // Regular files directly in `dir` whose extension (case-insensitive) is listed, hidden
 // files (".name") skipped, sorted by name so that every run sees the same order.
@@ -53,4 +60,4 @@ void report_skipped(RunContext& ctx, const std::string& plugin, const std::vecto
 void report_skipped_from_cache(RunContext& ctx, const std::string& plugin, const torch::Tensor& kept,
                                const std::vector<std::string>& names);
 
-}  // namespace medadv::files
+}  // namespace medadv::plugins::files

@@ -5,11 +5,11 @@
 #include "medmnist.h"
 #include "segmentation_folder.h"
 
-MEDADV_PLUGINS(medadv::dataset<medadv::files::ImageFolder>(
+MEDADV_PLUGINS(medadv::dataset<medadv::plugins::files::ImageFolder>(
                    "image-folder", "1.0.0",
                    "Classification images (PNG/JPEG) from root/<class>/* or root/<split>/<class>/* folders"),
-               medadv::dataset<medadv::files::MedMnist>(
+               medadv::dataset<medadv::plugins::files::MedMnist>(
                    "medmnist", "1.0.0", "A MedMNIST v2 .npz (2-D, single-label) with its train/val/test splits"),
-               medadv::dataset<medadv::files::SegmentationFolder>(
+               medadv::dataset<medadv::plugins::files::SegmentationFolder>(
                    "segmentation-folder", "1.0.0",
                    "Images and binary masks (PNG/JPEG) from two folders, paired by file name"))

@@ -9,7 +9,7 @@
 #include "medadv/error.h"
 #include "medadv/image_io.h"
 
-namespace medadv::files {
+namespace medadv::plugins::files {
 
 namespace fs = std::filesystem;
 
@@ -120,6 +120,8 @@ void ImageFolder::schema(ParamSchema& s) {
   s.add_list("extensions", ParamSpec("", ParamType::String, ""), {Value("png"), Value("jpg"), Value("jpeg")},
              "file extensions read (case-insensitive); other files are ignored")
       .min_length(1);
+  add_channels_check(s, false);
+  add_extensions_check(s);
 }
 
 ImageFolder::ImageFolder(const Params& p, RunContext& /*ctx*/)
@@ -129,10 +131,7 @@ ImageFolder::ImageFolder(const Params& p, RunContext& /*ctx*/)
       image_size_(p.get_int("image_size")),
       modality_(p.get_string("modality")),
       skip_bad_(p.get_bool("skip_bad")),
-      extensions_(normalise_extensions(p.get_string_list("extensions"))) {
-  if (channels_ == 2) throw InvalidInput(std::string(kPlugin) + ": parameter 'channels' must be 1 or 3, got 2");
-  if (extensions_.empty()) throw InvalidInput(std::string(kPlugin) + ": parameter 'extensions' lists no extension");
-}
+      extensions_(normalise_extensions(p.get_string_list("extensions"))) {}
 
 DatasetContents ImageFolder::load(RunContext& ctx) {
   const Listing listing = list_dataset(root_, extensions_);
@@ -190,4 +189,4 @@ DatasetContents ImageFolder::load(RunContext& ctx) {
   return out;
 }
 
-}  // namespace medadv::files
+}  // namespace medadv::plugins::files

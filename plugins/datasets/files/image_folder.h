@@ -11,7 +11,7 @@
 #include "medadv/dataset.h"
 #include "medadv/params.h"
 
-namespace medadv::files {
+namespace medadv::plugins::files {
 
 class ImageFolder : public medadv::Dataset {
  public:
@@ -29,4 +29,4 @@ class ImageFolder : public medadv::Dataset {
   std::vector<std::string> extensions_;
 };
 
-}  // namespace medadv::files
+}  // namespace medadv::plugins::files

@@ -9,7 +9,7 @@
 #include "medadv/image_io.h"
 #include "medadv/npz.h"
 
-namespace medadv::files {
+namespace medadv::plugins::files {
 
 namespace fs = std::filesystem;
 
@@ -79,6 +79,12 @@ void MedMnist::schema(ParamSchema& s) {
   s.add_string("modality", "", "imaging modality recorded in the metadata, e.g. \"pathology\", \"dermoscopy\"");
   s.add_list("class_names", ParamSpec("", ParamType::String, ""), {},
              "names of the classes in label order; default \"0\" .. \"K-1\"");
+  add_channels_check(s, true);
+  s.add_check("image_size is 0 or at least 8", {"image_size"}, [](const Params& p) -> std::optional<std::string> {
+    const std::int64_t size = p.get_int("image_size");
+    if (size == 0 || size >= 8) return std::nullopt;
+    return "image_size must be 0 (keep the stored size) or at least 8, got " + std::to_string(size);
+  });
 }
 
 MedMnist::MedMnist(const Params& p, RunContext& /*ctx*/)
@@ -87,13 +93,7 @@ MedMnist::MedMnist(const Params& p, RunContext& /*ctx*/)
       image_size_(p.get_int("image_size")),
       channels_(static_cast<int>(p.get_int("channels"))),
       modality_(p.get_string("modality")),
-      class_names_(p.get_string_list("class_names")) {
-  if (channels_ == 2) throw InvalidInput(std::string(kPlugin) + ": parameter 'channels' must be 0, 1 or 3, got 2");
-  if (image_size_ != 0 && image_size_ < 8) {
-    throw InvalidInput(std::string(kPlugin) + ": parameter 'image_size' must be 0 (keep) or at least 8, got " +
-                       std::to_string(image_size_));
-  }
-}
+      class_names_(p.get_string_list("class_names")) {}
 
 DatasetContents MedMnist::load(RunContext& ctx) {
   const std::string where = std::string(kPlugin) + ": '" + path_.string() + "'";
@@ -168,4 +168,4 @@ DatasetContents MedMnist::load(RunContext& ctx) {
   return out;
 }
 
-}  // namespace medadv::files
+}  // namespace medadv::plugins::files

@@ -10,7 +10,7 @@
 #include "medadv/dataset.h"
 #include "medadv/params.h"
 
-namespace medadv::files {
+namespace medadv::plugins::files {
 
 class MedMnist : public medadv::Dataset {
  public:
@@ -27,4 +27,4 @@ class MedMnist : public medadv::Dataset {
   std::vector<std::string> class_names_;
 };
 
-}  // namespace medadv::files
+}  // namespace medadv::plugins::files

@@ -7,7 +7,7 @@
 #include "medadv/error.h"
 #include "medadv/image_io.h"
 
-namespace medadv::files {
+namespace medadv::plugins::files {
 
 namespace fs = std::filesystem;
 
@@ -89,6 +89,8 @@ void SegmentationFolder::schema(ParamSchema& s) {
   s.add_list("extensions", ParamSpec("", ParamType::String, ""), {Value("png"), Value("jpg"), Value("jpeg")},
              "file extensions read for images and masks (case-insensitive)")
       .min_length(1);
+  add_channels_check(s, false);
+  add_extensions_check(s);
 }
 
 SegmentationFolder::SegmentationFolder(const Params& p, RunContext& /*ctx*/)
@@ -100,10 +102,7 @@ SegmentationFolder::SegmentationFolder(const Params& p, RunContext& /*ctx*/)
       modality_(p.get_string("modality")),
       skip_bad_(p.get_bool("skip_bad")),
       mask_threshold_(p.get_float("mask_threshold")),
-      extensions_(normalise_extensions(p.get_string_list("extensions"))) {
-  if (channels_ == 2) throw InvalidInput(std::string(kPlugin) + ": parameter 'channels' must be 1 or 3, got 2");
-  if (extensions_.empty()) throw InvalidInput(std::string(kPlugin) + ": parameter 'extensions' lists no extension");
-}
+      extensions_(normalise_extensions(p.get_string_list("extensions"))) {}
 
 DatasetContents SegmentationFolder::load(RunContext& ctx) {
   const auto pairs = pair_files(images_, masks_, extensions_);
@@ -154,4 +153,4 @@ DatasetContents SegmentationFolder::load(RunContext& ctx) {
   return out;
 }
 
-}  // namespace medadv::files
+}  // namespace medadv::plugins::files

@@ -10,7 +10,7 @@
 #include "medadv/dataset.h"
 #include "medadv/params.h"
 
-namespace medadv::files {
+namespace medadv::plugins::files {
 
 class SegmentationFolder : public medadv::Dataset {
  public:
@@ -30,4 +30,4 @@ class SegmentationFolder : public medadv::Dataset {
   std::vector<std::string> extensions_;
 };
 
-}  // namespace medadv::files
+}  // namespace medadv::plugins::files

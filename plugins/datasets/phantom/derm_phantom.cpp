@@ -12,7 +12,7 @@
 #include "phantom_draw.h"
 #include "phantom_set.h"
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 namespace {
 
@@ -296,7 +296,7 @@ void PhantomDerm::schema(medadv::ParamSchema& s) {
       .min(0)
       .max(1);
   s.add_float("hair", 0.3, "probability that hairs cross an image").min(0).max(1);
-  s.add_enum("task", {"classification", "segmentation"}, "classification",
+  s.add_enum<medadv::Task>("task", task_names(), medadv::Task::Classification,
              "classification: labels are the diagnosis (masks hold the lesion too); segmentation: the target is "
              "the lesion masks [N,1,H,W] (inside the dermoscope's aperture), no labels");
 }
@@ -310,7 +310,7 @@ PhantomDerm::PhantomDerm(const medadv::Params& p, medadv::RunContext& /*ctx*/)
       lesion_scale_(p.get_float("lesion_scale")),
       atypia_(p.get_float("atypia")),
       hair_(p.get_float("hair")),
-      segmentation_(p.get_string("task") == "segmentation") {}
+      segmentation_(p.get_enum<medadv::Task>("task") == medadv::Task::Segmentation) {}
 
 medadv::DatasetContents PhantomDerm::load(medadv::RunContext& ctx) {
   const auto class_names = classes_ == 2
@@ -338,4 +338,4 @@ medadv::DatasetContents PhantomDerm::load(medadv::RunContext& ctx) {
                           segmentation_ ? std::optional<std::string>("lesion") : std::nullopt);
 }
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

@@ -20,7 +20,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/torch.h>
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 enum class DermLesion { Nevus = 0, Melanoma = 1, SeborrheicKeratosis = 2 };
 
@@ -49,4 +49,4 @@ torch::Tensor render_derm(const DermSpec& spec, at::Generator& gen, torch::Tenso
 // keratosis with equal probability.
 DermLesion draw_derm_lesion(at::Generator& gen, double balance, bool with_keratosis);
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

@@ -12,7 +12,7 @@
 #include "phantom_fundus.h"
 #include "phantom_set.h"
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 namespace {
 
@@ -465,4 +465,4 @@ medadv::DatasetContents PhantomFundus::load(medadv::RunContext& ctx) {
   return phantom_contents(std::move(set), "fundus", class_names, std::nullopt);
 }
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

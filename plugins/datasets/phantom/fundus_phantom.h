@@ -15,7 +15,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/torch.h>
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 // Radius of the circular field of view in normalised units (the image spans [-1, 1]).
 inline constexpr double kFundusFovRadius = 0.94;
@@ -46,4 +46,4 @@ torch::Tensor render_fundus(const FundusSpec& spec, at::Generator& gen, torch::T
 // (grade >= 1) with probability `balance`, grades 1..4 equally likely among diseased.
 int draw_fundus_grade(at::Generator& gen, double balance);
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

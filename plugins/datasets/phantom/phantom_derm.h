@@ -9,7 +9,7 @@
 #include "medadv/dataset.h"
 #include "medadv/params.h"
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 class PhantomDerm : public medadv::Dataset {
  public:
@@ -29,4 +29,4 @@ class PhantomDerm : public medadv::Dataset {
   bool segmentation_;
 };
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

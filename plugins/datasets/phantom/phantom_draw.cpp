@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 namespace F = torch::nn::functional;
 
@@ -475,4 +475,4 @@ torch::Tensor render_strokes(const Canvas& cv, const std::vector<Stroke>& stroke
   return out;
 }
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

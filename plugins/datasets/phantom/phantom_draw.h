@@ -13,7 +13,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/torch.h>
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 inline constexpr double kPi = 3.14159265358979323846;
 
@@ -185,4 +185,4 @@ struct CaseDraw {
 };
 CaseDraw draw_case(at::Generator& gen, double balance);
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

@@ -8,7 +8,7 @@
 #include "medadv/dataset.h"
 #include "medadv/params.h"
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 class PhantomFundus : public medadv::Dataset {
  public:
@@ -25,4 +25,4 @@ class PhantomFundus : public medadv::Dataset {
   double lesion_scale_;
 };
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

@@ -9,7 +9,7 @@
 
 #include "medadv/torch_compat.h"
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 PhantomSet render_phantom_set(medadv::RunContext& ctx, const std::string& name, const PhantomSetShape& shape,
                               const std::vector<std::string>& class_names,
@@ -74,4 +74,4 @@ medadv::DatasetContents phantom_contents(PhantomSet set, const std::string& moda
   return out;
 }
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

@@ -13,8 +13,10 @@
 
 #include "medadv/context.h"
 #include "medadv/dataset.h"
+#include "medadv/model.h"
+#include "medadv/params.h"
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 // One rendered image: [C,S,S] in [0,1], its mask [1,S,S] (0/1) and its label.
 struct PhantomSample {
@@ -50,4 +52,10 @@ medadv::DatasetContents phantom_contents(PhantomSet set, const std::string& moda
                                          std::vector<std::string> class_names,
                                          const std::optional<std::string>& segmentation_target);
 
-}  // namespace medadv::phantom
+// The `task` parameter of a phantom that draws masks too: what the data set is for.
+inline medadv::EnumNames<medadv::Task> task_names() {
+  return {{medadv::task_name(medadv::Task::Classification), medadv::Task::Classification},
+          {medadv::task_name(medadv::Task::Segmentation), medadv::Task::Segmentation}};
+}
+
+}  // namespace medadv::plugins::phantom

@@ -9,7 +9,7 @@
 #include "medadv/dataset.h"
 #include "medadv/params.h"
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 class PhantomXray : public medadv::Dataset {
  public:
@@ -30,4 +30,4 @@ class PhantomXray : public medadv::Dataset {
   bool segmentation_;
 };
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

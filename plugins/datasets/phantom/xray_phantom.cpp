@@ -12,7 +12,7 @@
 #include "phantom_set.h"
 #include "phantom_xray.h"
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 namespace {
 
@@ -414,7 +414,7 @@ void PhantomXray::schema(medadv::ParamSchema& s) {
               "25% at 3), labels the image cannot support")
       .min(1)
       .max(4);
-  s.add_enum("task", {"classification", "segmentation"}, "classification",
+  s.add_enum<medadv::Task>("task", task_names(), medadv::Task::Classification,
              "classification: labels are the diagnosis (masks hold the lung fields too); segmentation: the "
              "target is the lung-field masks [N,1,H,W] (the heart shadow excluded), no labels");
 }
@@ -429,7 +429,7 @@ PhantomXray::PhantomXray(const medadv::Params& p, medadv::RunContext& /*ctx*/)
       opacity_(p.get_float("opacity")),
       aeration_(p.get_float("aeration")),
       zoom_(p.get_float("zoom")),
-      segmentation_(p.get_string("task") == "segmentation") {}
+      segmentation_(p.get_enum<medadv::Task>("task") == medadv::Task::Segmentation) {}
 
 medadv::DatasetContents PhantomXray::load(medadv::RunContext& ctx) {
   const auto diagnoses = classes_ == 2 ? std::vector<std::string>{"normal", "pneumonia"}
@@ -454,4 +454,4 @@ medadv::DatasetContents PhantomXray::load(medadv::RunContext& ctx) {
                           segmentation_ ? std::optional<std::string>("lung") : std::nullopt);
 }
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

@@ -26,7 +26,7 @@
 
 #include "phantom_draw.h"
 
-namespace medadv::phantom {
+namespace medadv::plugins::phantom {
 
 enum class XrayFinding { Normal = 0, BacterialPneumonia = 1, ViralPneumonia = 2 };
 
@@ -59,4 +59,4 @@ torch::Tensor render_xray(const XraySpec& spec, at::Generator& gen, torch::Tenso
 // probability `balance`, bacterial and viral equally likely among it.
 XrayFinding draw_xray_finding(at::Generator& gen, double balance);
 
-}  // namespace medadv::phantom
+}  // namespace medadv::plugins::phantom

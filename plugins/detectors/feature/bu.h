@@ -37,13 +37,19 @@ struct BuOptions {
 };
 
 inline void add_bu_options(ParamSchema& s, const std::string& tap_key) {
-  if (tap_key == "taps")
+  if (tap_key == "taps") {
     add_taps_option(s, {"penultimate"},
                     "bu needs exactly one: the input of the classifier head, a [B, D] tap the logits are an affine "
                     "function of.");
-  else
+    s.add_check("taps names exactly one tap", {"taps"}, [](const Params& p) -> std::optional<std::string> {
+      const auto taps = p.get_string_list("taps");
+      if (taps.size() == 1 && taps.front() != features::kAllTaps) return std::nullopt;
+      return "taps must name exactly one tap, the input of the classifier head (default [\"penultimate\"])";
+    });
+  } else {
     s.add_string(tap_key, "penultimate",
                  "Tap that feeds the classifier head ([B, D], logits affine in it): BU applies dropout to it");
+  }
   s.add_int("passes", 50, "Stochastic forward passes T").min(2).max(10000);
   s.add_float("dropout", 0.3,
               "Dropout probability inserted before the classifier head (the HFC models' value 0.3); 0 switches "
@@ -166,12 +172,8 @@ class Bu : public Detector {
 
  private:
   static BuOptions options(const Params& p, RunContext& ctx) {
-    const auto taps = p.get_string_list("taps");
-    if (taps.size() != 1 || taps.front() == features::kAllTaps)
-      throw InvalidInput("bu: taps must name exactly one tap, the input of the classifier head (default "
-                         "[\"penultimate\"])");
     BuOptions o;
-    o.tap = taps.front();
+    o.tap = p.get_string_list("taps").front();  // exactly one: the schema's check passed
     o.passes = p.get_int("passes");
     o.dropout = p.get_float("dropout");
     o.seed = ctx.seed_for("bu/dropout");

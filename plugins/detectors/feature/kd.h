@@ -3,7 +3,9 @@
 // KDE per class over the clean fit features of the chosen taps (penultimate by default);
 // an input scores minus its log density under the KDE of its predicted class, averaged
 // over taps. Fitted on clean data only; the score is differentiable in the input.
+#include <cmath>
 #include <cstdint>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -25,6 +27,16 @@ struct KdOptions {
   std::int64_t batch_size = 128;
 };
 
+// "auto" -> 0; a positive finite number -> itself; anything else -> nothing.
+inline std::optional<double> parse_bandwidth(const std::string& text) {
+  if (text == "auto") return 0.0;
+  std::istringstream in(text);
+  double value = 0.0;
+  in >> value;
+  if (in.fail() || !in.eof() || !(value > 0.0) || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
 inline void add_kd_options(ParamSchema& s) {
   add_taps_option(s, {"penultimate"}, "kd keeps one KDE per class and tap and averages the per-tap scores.");
   s.add_string("bandwidth", "1.0",
@@ -32,24 +44,18 @@ inline void add_kd_options(ParamSchema& s) {
                "Feinman: 1.20 MNIST, 0.26 CIFAR, 1.00 SVHN) or \"auto\": per tap, the value maximising the "
                "leave-one-out likelihood of the clean fit features on a grid of 17 values around the "
                "nearest-neighbour scale");
+  s.add_check("bandwidth is \"auto\" or a positive number", {"bandwidth"},
+              [](const Params& p) -> std::optional<std::string> {
+                if (parse_bandwidth(p.get_string("bandwidth"))) return std::nullopt;
+                return "bandwidth must be \"auto\" or a positive number, got \"" + p.get_string("bandwidth") + "\"";
+              });
   add_batch_size_option(s);
 }
 
-// "auto" -> 0; else a positive finite number (throws InvalidInput naming `who`).
-inline double parse_bandwidth(const std::string& who, const std::string& text) {
-  if (text == "auto") return 0.0;
-  std::istringstream in(text);
-  double value = 0.0;
-  in >> value;
-  if (in.fail() || !in.eof() || !(value > 0.0) || !std::isfinite(value))
-    throw InvalidInput(who + ": bandwidth must be \"auto\" or a positive number, got \"" + text + "\"");
-  return value;
-}
-
-inline KdOptions kd_options(const Params& p, const std::string& who) {
+inline KdOptions kd_options(const Params& p) {
   KdOptions o;
   o.taps = p.get_string_list("taps");
-  o.bandwidth = parse_bandwidth(who, p.get_string("bandwidth"));
+  o.bandwidth = parse_bandwidth(p.get_string("bandwidth")).value();  // the schema's check passed
   o.batch_size = p.get_int("batch_size");
   return o;
 }
@@ -121,7 +127,7 @@ class KernelDensityScorer {
 class Kd : public Detector {
  public:
   static void schema(ParamSchema& s) { add_kd_options(s); }
-  Kd(const Params& p, RunContext&) : scorer_(kd_options(p, "kd")) {}
+  Kd(const Params& p, RunContext&) : scorer_(kd_options(p)) {}
 
   std::vector<std::string> taps(const std::vector<std::string>& available) const override {
     return scorer_.taps(available);

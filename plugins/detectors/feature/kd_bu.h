@@ -28,7 +28,7 @@ class KdBu : public Detector {
     add_l2_option(s);
   }
 
-  KdBu(const Params& p, RunContext& ctx) : kd_(kd_options(p, "kd-bu"), "kd-bu"), bu_(bu_options(p, ctx), "kd-bu") {
+  KdBu(const Params& p, RunContext& ctx) : kd_(kd_options(p), "kd-bu"), bu_(bu_options(p, ctx), "kd-bu") {
     batch_size_ = p.get_int("batch_size");
     regression_options_.l2 = p.get_float("l2");
   }

@@ -35,14 +35,17 @@ inline void add_ridge_option(ParamSchema& s, double def) {
 class Mahalanobis : public Detector {
  public:
   static constexpr double kDefaultRidge = 1e-2;
+  // How the per-tap scores become one.
+  enum class Combine { Logistic, Mean };
 
   static void schema(ParamSchema& s) {
     add_taps_option(s, {features::kAllTaps}, "mahalanobis scores every tap and combines the scores.");
     s.add_epsilon("eps_pre", "0",
                   "Input preprocessing magnitude in pixel units: per tap, step the input by -eps_pre * "
                   "sign(grad) of its distance to the closest class mean before scoring; 0 switches it off (Lee et "
-                  "al. choose from 0, 0.0005, 0.001, 0.0014, 0.002, 0.005, 0.01 on validation data); at most 1");
-    s.add_enum("combine", {"logistic", "mean"}, "logistic",
+                  "al. choose from 0, 0.0005, 0.001, 0.0014, 0.002, 0.005, 0.01 on validation data)")
+        .max(1.0);
+    s.add_enum<Combine>("combine", {{"logistic", Combine::Logistic}, {"mean", Combine::Mean}}, Combine::Logistic,
                "How per-tap scores combine: a logistic regression fitted on clean and adversarial fit images (Lee "
                "et al.; supervised), or the mean of the per-tap scores divided by the tap width (HFC / Aegis; "
                "unsupervised, fitted on clean images only)");
@@ -54,10 +57,9 @@ class Mahalanobis : public Detector {
   Mahalanobis(const Params& p, RunContext&)
       : requested_(p.get_string_list("taps")),
         eps_pre_(p.get_float("eps_pre")),
-        logistic_(p.get_string("combine") == "logistic"),
+        logistic_(p.get_enum<Combine>("combine") == Combine::Logistic),
         ridge_(p.get_float("ridge")),
         batch_size_(p.get_int("batch_size")) {
-    if (eps_pre_ > 1.0) throw InvalidInput("mahalanobis: eps_pre must be at most 1 (pixel units)");
     regression_options_.l2 = p.get_float("l2");
   }
 

@@ -32,13 +32,14 @@ class FeatureSqueezing : public Detector {
         .max(16);
     s.add_list("median_sizes", ParamSpec("", ParamType::Int, "").min(2).max(11), {Value(std::int64_t{2}), Value(std::int64_t{3})},
                "median smoothing squeezers: one per window side (scipy.ndimage.median_filter conventions); [] = none");
+    s.add_check("at least one squeezer", {"bit_depth", "median_sizes"}, [](const Params& p) -> std::optional<std::string> {
+      if (p.get_bool("bit_depth") || !p.get_list("median_sizes").empty()) return std::nullopt;
+      return "no squeezer left (bit_depth = false and median_sizes = [])";
+    });
   }
 
   FeatureSqueezing(const Params& p, RunContext& /*ctx*/)
-      : bit_depth_(p.get_bool("bit_depth")), bits_(p.get_int("bits")), median_sizes_(p.get_int_list("median_sizes")) {
-    if (!bit_depth_ && median_sizes_.empty())
-      throw InvalidInput("feature-squeezing: no squeezer left (bit_depth = false and median_sizes = [])");
-  }
+      : bit_depth_(p.get_bool("bit_depth")), bits_(p.get_int("bits")), median_sizes_(p.get_int_list("median_sizes")) {}
 
   std::vector<std::string> taps(const std::vector<std::string>& /*available*/) const override { return {}; }
   bool supervised() const override { return false; }

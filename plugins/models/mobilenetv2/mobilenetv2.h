@@ -42,11 +42,13 @@ inline constexpr std::int64_t kImageNetStemFrom = 128;
 
 enum class Stem { Cifar, ImageNet };
 
-inline Stem stem_for(const std::string& choice, std::int64_t image_size) {
-  if (choice == "cifar") return Stem::Cifar;
-  if (choice == "imagenet") return Stem::ImageNet;
-  if (choice == "auto") return image_size < kImageNetStemFrom ? Stem::Cifar : Stem::ImageNet;
-  throw InvalidInput(std::string(kName) + ": stem must be auto, cifar or imagenet, got '" + choice + "'");
+// The `stem` parameter: a stem, or auto (by image size).
+enum class StemChoice { Auto, Cifar, ImageNet };
+
+inline Stem stem_for(StemChoice choice, std::int64_t image_size) {
+  if (choice == StemChoice::Cifar) return Stem::Cifar;
+  if (choice == StemChoice::ImageNet) return Stem::ImageNet;
+  return image_size < kImageNetStemFrom ? Stem::Cifar : Stem::ImageNet;
 }
 
 struct MobileNetV2Options {
@@ -189,7 +191,9 @@ class MobileNetV2Plugin : public ModelPlugin {
                 "Dropout probability before the final linear layer, in training only (torchvision: 0.2)")
         .min(0.0)
         .max_exclusive(1.0);
-    s.add_enum("stem", {"auto", "cifar", "imagenet"}, "auto",
+    s.add_enum<StemChoice>("stem",
+                           {{"auto", StemChoice::Auto}, {"cifar", StemChoice::Cifar}, {"imagenet", StemChoice::ImageNet}},
+                           StemChoice::Auto,
                "cifar: stem and second stage at stride 1 (total stride 8); imagenet: torchvision's strides "
                "(total stride 32); auto: imagenet from 128 px, cifar below");
   }
@@ -197,10 +201,8 @@ class MobileNetV2Plugin : public ModelPlugin {
   MobileNetV2Plugin(const Params& p, RunContext& ctx)
       : width_mult_(p.get_float("width_mult")),
         dropout_(p.get_float("dropout")),
-        stem_(p.get_string("stem")),
-        seeds_(ctx, kName) {
-    stem_for(stem_, kImageNetStemFrom);
-  }
+        stem_(p.get_enum<StemChoice>("stem")),
+        seeds_(ctx, kName) {}
 
   std::shared_ptr<TappedModule> build(const ModelSpec& spec) override {
     MobileNetV2Options o;
@@ -213,7 +215,7 @@ class MobileNetV2Plugin : public ModelPlugin {
 
  private:
   double width_mult_, dropout_;
-  std::string stem_;
+  StemChoice stem_;
   BuildSeeds seeds_;
 };
 

@@ -51,12 +51,13 @@ struct ResNetOptions {
   std::uint64_t init_seed = 0;
 };
 
-// "auto" | "cifar" | "imagenet" for an image size.
-inline Stem stem_for(const std::string& choice, std::int64_t image_size) {
-  if (choice == "cifar") return Stem::Cifar;
-  if (choice == "imagenet") return Stem::ImageNet;
-  if (choice == "auto") return image_size < kImageNetStemFrom ? Stem::Cifar : Stem::ImageNet;
-  throw InvalidInput("stem must be auto, cifar or imagenet, got '" + choice + "'");
+// The `stem` parameter: a stem, or auto (by image size).
+enum class StemChoice { Auto, Cifar, ImageNet };
+
+inline Stem stem_for(StemChoice choice, std::int64_t image_size) {
+  if (choice == StemChoice::Cifar) return Stem::Cifar;
+  if (choice == StemChoice::ImageNet) return Stem::ImageNet;
+  return image_size < kImageNetStemFrom ? Stem::Cifar : Stem::ImageNet;
 }
 
 namespace detail {
@@ -221,15 +222,15 @@ class ResNetPlugin : public ModelPlugin {
               "width planes (bottleneck outputs 4x that in resnet50)")
         .min(1)
         .max(1024);
-    s.add_enum("stem", {"auto", "cifar", "imagenet"}, "auto",
+    s.add_enum<StemChoice>("stem",
+                           {{"auto", StemChoice::Auto}, {"cifar", StemChoice::Cifar}, {"imagenet", StemChoice::ImageNet}},
+                           StemChoice::Auto,
                "cifar: conv3x3 stride 1, no max-pool (total stride 8); imagenet: torchvision's conv7x7 "
                "stride 2 + max-pool (total stride 32); auto: imagenet from 128 px, cifar below");
   }
 
   ResNetPlugin(const Params& p, RunContext& ctx)
-      : width_(p.get_int("width")), stem_(p.get_string("stem")), seeds_(ctx, name_of(V)) {
-    stem_for(stem_, kImageNetStemFrom);  // refuses an unknown choice now, not at build time
-  }
+      : width_(p.get_int("width")), stem_(p.get_enum<StemChoice>("stem")), seeds_(ctx, name_of(V)) {}
 
   std::shared_ptr<TappedModule> build(const ModelSpec& spec) override {
     ResNetOptions o;
@@ -242,7 +243,7 @@ class ResNetPlugin : public ModelPlugin {
 
  private:
   std::int64_t width_;
-  std::string stem_;
+  StemChoice stem_;
   BuildSeeds seeds_;
 };
 

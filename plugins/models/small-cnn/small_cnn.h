@@ -121,16 +121,14 @@ class SmallCnnPlugin : public ModelPlugin {
     s.add_int("width", 16, "Channels of the first conv block; the blocks have width, 2*width, 4*width")
         .min(4)
         .max(1024);
-    // [0, 1) in principle; the schema has no exclusive upper bound, and p > 0.99 is useless.
+    // [0, 1) in principle; p > 0.99 is useless.
     s.add_float("dropout", 0.0, "Dropout probability before the final linear layer (at most 0.99)")
         .min(0.0)
         .max(0.99);
   }
 
   SmallCnnPlugin(const Params& p, RunContext& ctx)
-      : width_(p.get_int("width")), dropout_(p.get_float("dropout")), seeds_(ctx, kName) {
-    if (!(dropout_ >= 0.0 && dropout_ < 1.0)) throw InvalidInput(std::string(kName) + ": dropout must be in [0, 1)");
-  }
+      : width_(p.get_int("width")), dropout_(p.get_float("dropout")), seeds_(ctx, kName) {}
 
   std::shared_ptr<TappedModule> build(const ModelSpec& spec) override {
     return std::make_shared<SmallCnn>(options_for(spec, width_, dropout_, seeds_.next()));

@@ -180,12 +180,11 @@ class TorchScriptPlugin : public ModelPlugin {
                  "TorchScript file (torch.jit.save) whose forward maps [B,C,H,W] in [0,1] to logits; it normalises "
                  "its own input. An optional forward_features(x) -> Dict[str, Tensor] names the taps. Relative "
                  "paths are resolved against the working directory")
-        .required();
+        .required()
+        .min_length(1);
   }
 
-  TorchScriptPlugin(const Params& p, RunContext& ctx) : path_(p.get_string("path")), log_(ctx.log()) {
-    if (path_.empty()) throw InvalidInput(std::string(kName) + ": path must name a TorchScript file");
-  }
+  TorchScriptPlugin(const Params& p, RunContext& ctx) : path_(p.get_string("path")), log_(ctx.log()) {}
 
   std::shared_ptr<TappedModule> build(const ModelSpec& spec) override {
     if (!spec.mean.empty() || !spec.std.empty())

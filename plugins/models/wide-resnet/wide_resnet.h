@@ -20,6 +20,7 @@
 // PyTorch's default linear weight with zero bias; drawn from the build's seed alone.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,11 +42,15 @@ struct WideResNetOptions {
   std::uint64_t init_seed = 0;
 };
 
+// Why `depth` cannot be a wide ResNet's (6n + 4, n >= 1), or nothing when it can.
+inline std::optional<std::string> depth_problem(std::int64_t depth) {
+  if (depth >= 10 && (depth - 4) % 6 == 0) return std::nullopt;
+  return "depth must be 6n + 4 with n >= 1 (10, 16, 22, 28, 34, 40, ...), got " + std::to_string(depth);
+}
+
 // Blocks per stage for a depth; throws InvalidInput unless depth = 6n + 4, n >= 1.
 inline std::int64_t blocks_per_stage(std::int64_t depth) {
-  if (depth < 10 || (depth - 4) % 6 != 0)
-    throw InvalidInput(std::string(kName) + ": depth must be 6n + 4 with n >= 1 (10, 16, 22, 28, 34, 40, ...), got " +
-                       std::to_string(depth));
+  if (const auto problem = depth_problem(depth)) throw InvalidInput(std::string(kName) + ": " + *problem);
   return (depth - 4) / 6;
 }
 
@@ -146,6 +151,7 @@ class WideResNetPlugin : public ModelPlugin {
  public:
   static void schema(ParamSchema& s) {
     s.add_int("depth", 28, "Depth 6n + 4 (n blocks per stage): 10, 16, 22, 28, 34, 40, ...").min(10).max(1000);
+    s.add_check("depth = 6n + 4", {"depth"}, [](const Params& p) { return depth_problem(p.get_int("depth")); });
     s.add_int("widen_factor", 10, "k: the three stages have 16k, 32k and 64k channels").min(1).max(64);
     s.add_float("dropout", 0.0, "Dropout probability between a block's two convolutions, in training only")
         .min(0.0)
@@ -156,9 +162,7 @@ class WideResNetPlugin : public ModelPlugin {
       : depth_(p.get_int("depth")),
         widen_factor_(p.get_int("widen_factor")),
         dropout_(p.get_float("dropout")),
-        seeds_(ctx, kName) {
-    blocks_per_stage(depth_);  // refuses a bad depth now, not at build time
-  }
+        seeds_(ctx, kName) {}
 
   std::shared_ptr<TappedModule> build(const ModelSpec& spec) override {
     WideResNetOptions o;

@@ -14,18 +14,26 @@
 #include <torch/torch.h>
 
 #include "medadv/error.h"
+#include "medadv/params.h"
 #include "medadv/torch_compat.h"
 
 namespace medadv::perturbation {
 
 enum class Norm { Linf, L2 };
 
-inline Norm parse_norm(const std::string& name) {
-  if (name == "linf") return Norm::Linf;
-  if (name == "l2") return Norm::L2;
-  throw InvalidInput("unknown norm '" + name + "' (expected linf or l2)");
+// The norms as experiments name them: an attack's `norm` parameter is
+//   s.add_enum<Norm>("norm", norm_names(), Norm::Linf, "Norm of the perturbation ball");
+inline EnumNames<Norm> norm_names() { return {{"linf", Norm::Linf}, {"l2", Norm::L2}}; }
+
+// The rule of every attack with an `epsilon` ball and a `norm` (both declared before):
+// an L-inf radius above 1 exceeds the [0,1] pixel range.
+inline void add_linf_epsilon_check(ParamSchema& s) {
+  s.add_check("epsilon <= 1 when norm = linf", {"epsilon", "norm"}, [](const Params& p) -> std::optional<std::string> {
+    if (p.get_enum<Norm>("norm") == Norm::Linf && p.get_float("epsilon") > 1.0)
+      return "an L-inf epsilon above 1 (" + p.text_of("epsilon") + ") exceeds the [0,1] pixel range";
+    return std::nullopt;
+  });
 }
-inline const char* norm_name(Norm n) { return n == Norm::Linf ? "linf" : "l2"; }
 
 // Guards divisions by a per-sample norm.
 inline constexpr double kTiny = 1e-12;

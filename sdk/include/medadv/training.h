@@ -60,8 +60,8 @@ struct MEDADV_API TrainOptions {
 // defaults above: the `[model.train]` table of an experiment and any trainer plugin that
 // wants the same knobs.
 MEDADV_API void train_options_schema(ParamSchema& s);
-// From parameters resolved against train_options_schema. Throws InvalidInput for
-// combinations the schema cannot express (nesterov without momentum or with adam).
+// From parameters resolved against train_options_schema (whose checks refuse nesterov
+// without sgd and momentum).
 MEDADV_API TrainOptions train_options_from(const Params& p);
 
 MEDADV_API std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch::Tensor>& parameters,

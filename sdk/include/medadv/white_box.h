@@ -20,7 +20,9 @@
 
 namespace medadv::white_box {
 
-using namespace medadv::perturbation;
+using medadv::perturbation::ascent_step;
+using medadv::perturbation::Norm;
+using medadv::perturbation::per_sample;
 
 // ---- The attacked problem --------------------------------------------------------
 

@@ -11,13 +11,18 @@
 
 class @CLASS@ : public medadv::AttackTerm {
  public:
+  // An enum parameter is declared with the value each name stands for and read back as
+  // that value (Params::get_enum): the plugin never parses the text itself.
+  enum class Direction { Down = -1, Up = 1 };
+
   static void schema(medadv::ParamSchema& s) {
-    s.add_string("tap", "penultimate", "model tap whose mean activation the term moves");
-    s.add_enum("direction", {"up", "down"}, "up", "raise (up) or lower (down) the tap's mean activation");
+    s.add_string("tap", "penultimate", "model tap whose mean activation the term moves").min_length(1);
+    s.add_enum<Direction>("direction", {{"up", Direction::Up}, {"down", Direction::Down}}, Direction::Up,
+                          "raise (up) or lower (down) the tap's mean activation");
   }
 
   @CLASS@(const medadv::Params& p, medadv::RunContext& /*ctx*/)
-      : tap_(p.get_string("tap")), sign_(p.get_string("direction") == "up" ? 1.0 : -1.0) {}
+      : tap_(p.get_string("tap")), sign_(static_cast<double>(p.get_enum<Direction>("direction"))) {}
 
   std::vector<std::string> taps() const override { return {tap_}; }
 
