@@ -121,13 +121,14 @@ struct Run {
     const PluginUse& model_use = *plan.model;
     HostContext mctx = context(model_use.plugin->name());
     ModelRequest request;
+    request.model_use = &model_use;
     request.model = *e.resolved.find("model");
     request.model_version = model_use.plugin->version();
     request.dataset_identity = plugin_identity(dataset_use);
     request.seed = e.seed;
     request.base_dir = fs::absolute(experiment.file).parent_path();
     request.cache_root = cache_root;
-    prepared = prepare_model(request, *model_plugin, *data, splits, mctx);
+    prepared = prepare_model(request, *data, splits, mctx);
     log->info("model: {} ({})", model_use.plugin->describe(),
               prepared->from_checkpoint ? "checkpoint " + prepared->weights_file.string()
               : prepared->from_cache    ? "cached weights " + prepared->weights_file.string()
@@ -186,8 +187,7 @@ struct Run {
     load_data_and_model();
     VariantInputs in;
     in.baseline = &*prepared;
-    in.model_plugin = model_plugin.get();
-    in.model_handle = plan.model->plugin;
+    in.model = plan.model;
     in.data = &*data;
     in.splits = &splits;
     in.registry = &experiment.registry;
@@ -312,7 +312,7 @@ void check_against_data(LoadedExperiment& experiment) {
 fs::path run_experiment(LoadedExperiment& experiment, const RunOptions& options) {
   const CheckedExperiment& e = experiment.checked;
   Run run(experiment, e);
-  run.dir = open_run_directory({run.plan.name, options.output, options.resume});
+  run.dir = open_run_directory({run.plan.name, options.output, options.resume, run.plan.model_hash});
   run.report = e.resolved.find("report") ? *e.resolved.find("report") : Value(Value::Table{});
 
   // log.txt gets everything the terminal gets, for the record.
