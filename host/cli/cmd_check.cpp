@@ -95,6 +95,10 @@ Command plugins_check_command() {
     p.add("file", 1);
   };
   c.run = [](const po::variables_map& vm, const GlobalOptions& g) {
+    // Checked before the child starts: a deadline already past would blame the plugin.
+    if (vm["timeout"].as<int>() < 1)
+      throw InvalidInput("--timeout " + std::to_string(vm["timeout"].as<int>()) +
+                         ": give the seconds the check may take, 1 or more");
     const std::string file = vm["file"].as<std::string>();
     const std::string exe = boost::dll::program_location().string();
     std::vector<std::string> args{exe};

@@ -91,8 +91,9 @@ Command train_command() {
               splits.at(kValSplit).numel(), splits.at(kTestSplit).numel(), splits.at(kAdvTrainSplit).numel(),
               splits.at(kAdvTestSplit).numel());
 
-    auto model_plugin = model_use.plugin->create<ModelPlugin>(model_use.params, contexts(model_use.plugin->name()));
     ModelRequest request;
+    request.model_use = &model_use;
+    request.model_context = contexts(model_use.plugin->name());
     request.model = model_section;
     request.model_version = model_use.plugin->version();
     request.dataset_identity = plugin_identity(dataset_use);
@@ -101,7 +102,7 @@ Command train_command() {
     request.cache_root = default_cache_dir();
     request.force_training = vm.count("force") > 0;
     auto train_ctx = contexts("train");
-    const PreparedModel prepared = prepare_model(request, *model_plugin, data, splits, *train_ctx);
+    const PreparedModel prepared = prepare_model(request, data, splits, *train_ctx);
 
     const auto& test = splits.at(kTestSplit);
     const auto& targets = prepared.spec.task == Task::Segmentation ? data.masks : data.labels;

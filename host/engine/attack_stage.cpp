@@ -134,6 +134,10 @@ void check_attack_task(const AttackPlan& plan, const Attack& attack, const Model
     if (o.targeted && is_segmentation_target(o.target))
       throw InvalidInput(plan.section + ".target: \"" + target_text(o.target) + "\" is a segmentation target (a "
                          "mask); a classifier's target is \"random\", \"least-likely\", \"next\" or a class index");
+    if (o.targeted && o.target.rule == TargetChoice::Rule::Fixed && o.target.fixed_class >= task.num_classes)
+      throw InvalidInput(plan.section + ".target: class " + std::to_string(o.target.fixed_class) +
+                         " does not exist: the data set has " + std::to_string(task.num_classes) + " classes (0 to " +
+                         std::to_string(task.num_classes - 1) + ")");
   }
   if (o.targeted && (o.loss == BaseLoss::SoftIoU || o.loss == BaseLoss::SoftDice) && is_segmentation_target(o.target)) {
     // Towards an empty mask there is no overlap to grow: the soft IoU and Dice losses are
@@ -223,6 +227,10 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
                           (r.adversarial.defined() ? c10::str(r.adversarial.sizes()) : std::string("(none)")) +
                           "; expected " + c10::str(batch.images.sizes()));
     auto x_adv = r.adversarial.detach();
+    // Once per batch, not per step: NaN images would pass for misclassified ones.
+    if (!torch::isfinite(x_adv).all().item<bool>())
+      throw PluginFailure(plugin.describe() + " (" + plan.section + ") returned adversarial images holding NaN or "
+                          "infinite values (batch of images " + std::to_string(i) + " to " + std::to_string(end - 1) + ")");
     if (device.is_cuda()) torch::cuda::synchronize();
     attack_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     {

@@ -30,11 +30,15 @@ void check_contents(const DatasetContents& d, const std::string& who) {
 
 // Before any model is trained: every attack handles the task and every named tap exists
 // (all problems together).
-void check_task(const Plan& plan, ModelPlugin& model_plugin, const ModelSpec& spec, const ContextFactory& contexts) {
+void check_task(const Plan& plan, const ModelSpec& spec, const ContextFactory& contexts) {
   TaskFacts facts;
   facts.spec = spec;
-  facts.model = plan.model->plugin->describe();
-  auto probe = guarded(facts.model, "build", [&] { return model_plugin.build(spec); });
+  const PluginUse& model_use = *plan.model;
+  facts.model = model_use.plugin->describe();
+  auto model_plugin = guarded(facts.model, "create", [&] {
+    return model_use.plugin->create<ModelPlugin>(model_use.params, contexts(model_use.plugin->name()));
+  });
+  auto probe = guarded(facts.model, "build", [&] { return model_plugin->build(spec); });
   if (!probe) throw PluginFailure(facts.model + " failed in build(): returned no module");
   facts.model_taps = probe->tap_names();
   const auto problems = task_problems(plan, facts, contexts);
@@ -69,11 +73,7 @@ LoadedData load_data(const Plan& plan, std::uint64_t seed, const ContextFactory&
                       images.size(1), images.size(2), images.size(3), data.splits.at(kTrainSplit).numel(),
                       data.splits.at(kValSplit).numel(), data.adv_train.size(), data.adv_test.size());
 
-  const PluginUse& model_use = *plan.model;
-  data.model_plugin = guarded(model_use.plugin->describe(), "create", [&] {
-    return model_use.plugin->create<ModelPlugin>(model_use.params, contexts(model_use.plugin->name()));
-  });
-  check_task(plan, *data.model_plugin, model_spec_for(data.contents, data.splits.at(kTrainSplit)), contexts);
+  check_task(plan, model_spec_for(data.contents, data.splits.at(kTrainSplit)), contexts);
   return data;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// The first stage of a run: the data set loaded and split, the model plugin made, and
-// everything checked that needs them before any training.
+// The first stage of a run: the data set loaded and split, and everything checked that
+// needs it and an untrained model before any training.
 #include <map>
 #include <memory>
 #include <string>
@@ -17,12 +17,11 @@ struct LoadedData {
   DatasetContents contents;
   std::map<std::string, torch::Tensor> splits;  // index tensors, by split name
   SplitData adv_train, adv_test;
-  std::shared_ptr<ModelPlugin> model_plugin;
 
   const SplitData& split(const std::string& name) const;  // adv_train or adv_test
 };
 
-// Loads and splits the data set and makes the model plugin, then asks an untrained model
+// Loads and splits the data set, then asks an untrained model
 // what the experiment needs of it: every attack handles the task and every tap an attack
 // term or a detector names exists. Trains nothing; throws InvalidInput listing every
 // problem (exit status 2).

@@ -1,6 +1,7 @@
 #include "engine/results_log.h"
 
 #include "common/json.h"
+#include "common/result_lines.h"
 #include "common/text_file.h"
 #include "medadv/atomic_file.h"
 #include "medadv/error.h"
@@ -9,10 +10,10 @@ namespace medadv::host {
 
 namespace {
 
-// The trial hash of one line, or "" when the line is not a whole result (cut short by a crash).
-std::string hash_of(const std::string& line) {
+// The trial hash of one line, or "" when the line is not a result.
+std::string result_hash(std::string_view line) {
   try {
-    const Value result = parse_json(line, "results.jsonl");
+    const Value result = parse_json(std::string(line), "results.jsonl");
     const Value* hash = result.find("hash");
     return hash && hash->type() == Value::Type::String ? hash->as_string() : "";
   } catch (const InvalidInput&) {
@@ -25,22 +26,25 @@ std::string hash_of(const std::string& line) {
 ResultsLog::ResultsLog(std::filesystem::path file) : file_(std::move(file)) {
   if (!std::filesystem::exists(file_)) return;
   const std::string text = read_text_file(file_);
+  const ResultLines lines = split_result_lines(text);
   std::string kept;
-  std::size_t begin = 0;
-  while (begin < text.size()) {
-    const auto end = text.find('\n', begin);
-    const std::string line = text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
-    const std::string hash = end != std::string::npos ? hash_of(line) : "";
-    if (!hash.empty()) {
-      finished_.insert(hash);
-      kept += line + "\n";
-    } else if (!line.empty()) {
-      ++dropped_;
-    }
-    if (end == std::string::npos) break;
-    begin = end + 1;
+  for (const ResultLine& line : lines.ended) {
+    const std::string hash = result_hash(line.text);
+    if (hash.empty())
+      throw InvalidInput(file_.string() + ":" + std::to_string(line.number) +
+                         ": not a trial result (a JSON object with \"hash\"); repair or delete the line to resume");
+    finished_.insert(hash);
+    kept.append(line.text).append("\n");
   }
-  if (dropped_ > 0) write_file_atomically(file_, kept);
+  if (!lines.unended) return;
+  // The next append must start on a line of its own: the file is rewritten either way.
+  if (const std::string hash = result_hash(lines.unended->text); !hash.empty()) {
+    finished_.insert(hash);
+    kept.append(lines.unended->text).append("\n");
+  } else {
+    ++dropped_;
+  }
+  write_file_atomically(file_, kept);
 }
 
 void ResultsLog::append(const std::string& trial_hash, const std::string& json_line) {

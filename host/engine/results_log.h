@@ -9,8 +9,10 @@ namespace medadv::host {
 
 class ResultsLog {
  public:
-  // Reads the existing file, if any. A last line cut short by a crash (no newline or
-  // not a JSON object) is dropped from the file, with the count in dropped_lines().
+  // Reads the existing file, if any. A last line cut short by a crash (no newline, and
+  // not a result) is dropped from the file, with the count in dropped_lines(). Any other
+  // line that is not a result (a JSON object with "hash") throws InvalidInput naming the
+  // file and line: resuming past it would silently run its trial again.
   explicit ResultsLog(std::filesystem::path file);
 
   bool finished(const std::string& trial_hash) const { return finished_.count(trial_hash) > 0; }

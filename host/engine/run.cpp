@@ -30,13 +30,15 @@ PreparedModel train_or_load(const LoadedExperiment& experiment, const Plan& plan
                             const ContextFactory& contexts) {
   const PluginHandle& model = *plan.model->plugin;
   ModelRequest request;
+  request.model_use = plan.model;
+  request.model_context = contexts(model.name());
   request.model = *experiment.checked.resolved.find("model");
   request.model_version = model.version();
   request.dataset_identity = plugin_identity(*plan.dataset);
   request.seed = plan.seed;
   request.base_dir = fs::absolute(experiment.file).parent_path();
   request.cache_root = contexts.settings().cache_dir;
-  PreparedModel prepared = prepare_model(request, *data.model_plugin, data.contents, data.splits, *contexts(model.name()));
+  PreparedModel prepared = prepare_model(request, data.contents, data.splits, *request.model_context);
   contexts.log().info("model: {} ({})", model.describe(), weights_origin(prepared));
   return prepared;
 }
@@ -46,8 +48,8 @@ std::shared_ptr<DifferentiableModel> defend(const VariantPlan& variant, const Pr
                                             const Plan& plan, const ContextFactory& contexts) {
   VariantInputs in;
   in.baseline = &baseline;
-  in.model_plugin = data.model_plugin.get();
-  in.model_handle = plan.model->plugin;
+  in.model = plan.model;
+  in.model_context = contexts(plan.model->plugin->name());
   in.data = &data.contents;
   in.splits = &data.splits;
   in.registry = &experiment.registry;

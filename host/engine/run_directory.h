@@ -10,11 +10,15 @@ struct RunDirectoryRequest {
   std::string name;                // the experiment's name
   std::filesystem::path output;    // --output, or empty for runs/<name>/<timestamp>
   bool resume = false;             // continue the run already in `output`
+  std::string model_hash;          // Plan::model_hash: data set, model, training, seed
 };
 
 // Creates the directory (with images/ and adversarial/), or checks that a run to resume
-// is there. Throws InvalidInput for --resume without a run, or an --output that already
-// holds a run without --resume (nothing is overwritten).
+// is there and is a run of the same experiment: the same name and model_hash, as its
+// manifest.json records them (attacks, defenses and detectors may have changed; their
+// trials have hashes of their own). Throws InvalidInput for --resume without a run or
+// into another experiment's run, an --output that already holds a run without --resume
+// (nothing is overwritten), or an --output that is not a directory.
 std::filesystem::path open_run_directory(const RunDirectoryRequest& request);
 
 // "20261123-142501": local time, sortable.

@@ -14,7 +14,7 @@ RunRecord::RunRecord(const LoadedExperiment& experiment, const Plan& plan, const
                      const ContextFactory& contexts)
     : plan_(plan), contexts_(contexts) {
   const CheckedExperiment& e = experiment.checked;
-  dir_ = open_run_directory({plan.name, options.output, options.resume});
+  dir_ = open_run_directory({plan.name, options.output, options.resume, plan.model_hash});
   // log.txt gets everything the terminal gets, for the record.
   log_file_ = contexts.shared_log()->tee_to(dir_ / "log.txt");
   if (!options.resume) write_file_atomically(dir_ / "experiment.toml", read_text_file(experiment.file));

@@ -25,11 +25,9 @@ std::shared_ptr<DifferentiableModel> trained_variant(const VariantPlan& variant,
   const PluginUse& use = *variant.defense;
   const PluginHandle& p = *use.plugin;
   const ModelSpec& spec = in.baseline->spec;
-  std::shared_ptr<TappedModule> module =
-      guarded(in.model_handle->describe(), "build", [&] { return in.model_plugin->build(spec); });
-  module->to(ctx.device());
+  std::shared_ptr<TappedModule> module = build_fresh_module(*in.model, in.model_context, spec, ctx);
 
-  const std::string key = sha256_hex("medadv-trained-variant/1\n" + in.model_hash + "\n" + p.name() + " " +
+  const std::string key = sha256_hex("medadv-trained-variant/2\n" + in.model_hash + "\n" + p.name() + " " +
                                      p.version() + " " + canonical_json(use.params.to_value()));
   const std::filesystem::path file = in.cache_root / "models" / (key + ".pt");
   if (std::filesystem::exists(file)) {

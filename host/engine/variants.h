@@ -33,8 +33,8 @@ class RegistryAttackFactory : public AttackFactory {
 
 struct VariantInputs {
   const PreparedModel* baseline = nullptr;
-  ModelPlugin* model_plugin = nullptr;
-  const PluginHandle* model_handle = nullptr;
+  const PluginUse* model = nullptr;  // the [model] use: a trained variant builds its own module from it
+  std::shared_ptr<RunContext> model_context;  // what the [model] plugin's instances are created with
   const DatasetContents* data = nullptr;
   const std::map<std::string, torch::Tensor>* splits = nullptr;
   const PluginRegistry* registry = nullptr;

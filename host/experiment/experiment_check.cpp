@@ -18,7 +18,8 @@ ParamSchema experiment_schema() {
   s.add_string("name", "experiment", "Name of the run; runs are written under runs/<name>/.");
   s.add_int("seed", 0, "Seed of every random stream in the run.").min(0);
   s.add_string("device", "auto", "auto | cpu | cuda | cuda:N.");
-  s.add_int("threads", 0, "CPU threads; 0 means all cores.").min(0);
+  // Bounded: LibTorch creates the pool up front, and 100000 threads never finish starting.
+  s.add_int("threads", 0, "CPU threads; 0 means all cores (at most 1024).").min(0).max(1024);
   s.add_enum<CudaMath>("cuda_math", {{"reproducible", CudaMath::Reproducible}, {"fast", CudaMath::Fast}},
                        CudaMath::Reproducible,
              "On CUDA: reproducible (deterministic cuDNN algorithms, full fp32, no TF32: a seed repeats a run) "
@@ -113,7 +114,7 @@ struct Checker {
     if (section_kind == "model") check_model_keys(table, key, host, problems);
     if (section_kind == "dataset") check_dataset_splits(table, key, host, problems);
     if (section_kind == "detector") check_detector_layers(table, key, plugin->name());
-    use.host_keys = Value(host);
+    use.host_keys = Value(host).located(table.where());  // where the section is, for later diagnostics
     const Value* label = table.find("label");
     use.label = label && label->type() == Value::Type::String ? label->as_string() : plugin->name();
 
@@ -271,6 +272,13 @@ struct Checker {
       result.cuda_math = settings.get_enum<CudaMath>("cuda_math");
       result.batch_size = settings.get_int("batch_size");
       result.attack_adv_train = settings.get_bool("attack_adv_train");
+      // The name is a folder under runs/: one path component, so the run stays inside it.
+      const std::string& name = result.name;
+      if (name.empty() || name == "." || name == ".." || name.find_first_of("/\\") != std::string::npos ||
+          std::any_of(name.begin(), name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+        fail(experiment && experiment->find("name") ? *experiment->find("name") : root, "experiment.name",
+             "\"" + name + "\" is not a folder name: runs go to runs/<name>/, so give a name without '/', '\\' or "
+             "control characters, other than \".\" and \"..\"");
       const std::string& d = result.device;
       const bool known = d == "auto" || d == "cpu" || d == "cuda" ||
                          (d.rfind("cuda:", 0) == 0 && d.size() > 5 &&

@@ -28,16 +28,62 @@ std::string canonical(const PluginUse* use) {
   return canonical_json(Value(t));
 }
 
+// Labels name files (images, adversarial sets) and trial ids through file_safe, so two
+// labels that differ only in characters it replaces ("P Q", "P_Q") collide as well.
 void require_unique(const std::vector<std::string>& labels, const std::vector<const PluginUse*>& uses,
                     const std::string& what, std::vector<Diagnostic>& problems) {
   std::map<std::string, std::size_t> first;
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    auto [it, inserted] = first.emplace(labels[i], i);
-    if (!inserted)
-      problems.push_back(Diagnostic{uses[i]->host_keys.where(), uses[i]->section + ".label", uses[i]->plugin->name(),
-                                    "two " + what + " are labelled '" + labels[i] + "' (the other is " +
-                                        (uses[it->second] ? uses[it->second]->section : "the undefended model") +
-                                        "); give each a distinct `label`"});
+    auto [it, inserted] = first.emplace(file_safe(labels[i]), i);
+    if (inserted) continue;
+    const std::string other = uses[it->second] ? uses[it->second]->section : "the undefended model";
+    const std::string& other_label = labels[it->second];
+    const std::string message =
+        other_label == labels[i]
+            ? "two " + what + " are labelled '" + labels[i] + "' (the other is " + other + "); give each a distinct `label`"
+            : "the " + what + " labelled '" + labels[i] + "' and '" + other_label + "' (" + other +
+                  ") share the file name '" + file_safe(labels[i]) +
+                  "' (characters other than letters, digits, '.', '-' and '+' become '_'); give labels that differ "
+                  "in letters or digits";
+    problems.push_back(
+        Diagnostic{uses[i]->host_keys.where(), uses[i]->section + ".label", uses[i]->plugin->name(), message});
+  }
+}
+
+// The use a trial's id was made from last: its detector, else its attack, else its defense.
+const PluginUse* deciding_use(const Plan& plan, const Trial& t) {
+  if (t.detector) return plan.detectors[*t.detector].use;
+  if (t.attack) return plan.attacks[*t.attack].use;
+  return plan.variants[t.variant].defense;
+}
+
+std::string trial_origin(const Plan& plan, const Trial& t) {
+  std::string text = std::string(trial_kind_name(t.kind)) + " trial of variant '" + plan.variants[t.variant].label + "'";
+  if (t.attack) {
+    const AttackPlan& a = plan.attacks[*t.attack];
+    text += ", attack '" + a.label + "' (" + a.section + ")" + (a.epsilon_text.empty() ? "" : " at " + a.epsilon_text);
+  }
+  if (t.detector) text += ", detector '" + plan.detectors[*t.detector].label + "'";
+  return text;
+}
+
+// Trial ids name result lines and files: two trials with one id would overwrite each
+// other's images and hide one result. Labels are distinct as file names by now, but their
+// joins need not be ("a__b" + "c" and "a" + "b__c"), nor are budgets written twice.
+void require_unique_trial_ids(const Plan& plan, std::vector<Diagnostic>& problems) {
+  std::map<std::string, std::size_t> first;
+  for (std::size_t i = 0; i < plan.trials.size(); ++i) {
+    const Trial& t = plan.trials[i];
+    auto [it, inserted] = first.emplace(t.id, i);
+    if (inserted) continue;
+    const PluginUse* use = deciding_use(plan, t);
+    const std::string key = use ? use->section + (t.attack && !t.detector && !use->epsilon_text.empty() ? ".epsilon" : ".label")
+                                : "label";
+    problems.push_back(Diagnostic{use ? use->host_keys.where() : SourceLocation{}, key, use ? use->plugin->name() : "",
+                                  "the " + trial_origin(plan, t) + " and the " + trial_origin(plan, plan.trials[it->second]) +
+                                      " would both be trial '" + t.id +
+                                      "' (ids join labels and budgets with '__'); change a label, or drop the repeated "
+                                      "budget"});
   }
 }
 
@@ -172,6 +218,8 @@ Plan make_plan(const CheckedExperiment& e) {
       }
     }
   }
+  require_unique_trial_ids(plan, problems);
+  if (!problems.empty()) throw ValidationError(std::move(problems));
   return plan;
 }
 

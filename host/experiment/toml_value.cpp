@@ -65,6 +65,9 @@ Value parse(const std::string& text, const std::string& source_name) {
 Value parse_toml_text(const std::string& text, const std::string& source_name) { return parse(text, source_name); }
 
 Value load_toml_file(const std::filesystem::path& file) {
+  // A directory opens as a stream that reads nothing: an empty experiment.
+  if (std::filesystem::is_directory(file))
+    throw InvalidInput(file.string() + ": is a directory, not an experiment file (.toml)");
   std::ifstream in(file);
   if (!in) throw InvalidInput(file.string() + ": cannot be read (no such file, or no permission)");
   std::stringstream buffer;
@@ -97,7 +100,11 @@ void apply_override(Value& root, const std::string& assignment) {
     long index = -1;
     if (const auto bracket = key.find('['); bracket != std::string::npos) {
       if (key.back() != ']') throw InvalidInput("--set " + path + ": malformed index in '" + key + "'");
-      index = std::stol(key.substr(bracket + 1, key.size() - bracket - 2));
+      const std::string digits = key.substr(bracket + 1, key.size() - bracket - 2);
+      if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos)
+        throw InvalidInput("--set " + path + ": '" + digits + "' in '" + key +
+                           "' is not an index: give a number from 0, e.g. attack[0].epsilon");
+      index = std::stol(digits);
       key = key.substr(0, bracket);
     }
     if (key.empty()) throw InvalidInput("--set " + path + ": empty key");

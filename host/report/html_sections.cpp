@@ -101,8 +101,10 @@ std::string column_captions(const Value& examples, std::int64_t columns) {
   if (const Value* n = examples.find("class_names"); n && n->type() == Value::Type::Array)
     for (const auto& v : n->as_array()) names.push_back(v.type() == Value::Type::String ? v.as_string() : v.to_string());
   if (labels.empty() && clean.empty() && adversarial.empty()) return "";
+  // Captions only for the samples listed: columns beyond them would be empty.
+  const auto listed = static_cast<std::int64_t>(std::max({labels.size(), clean.size(), adversarial.size()}));
   std::string out;
-  for (std::int64_t i = 0; i < columns; ++i) {
+  for (std::int64_t i = 0; i < std::min(columns, listed); ++i) {
     const auto at = static_cast<std::size_t>(i);
     const bool has_label = at < labels.size();
     out += "<div>";
@@ -140,6 +142,9 @@ std::string example_figure(const RunData& run, const Value& trial, const std::st
   if (examples)
     if (const Value* c = examples->find("columns"); c && c->type() == Value::Type::Int) columns = c->as_int();
   const double width = png_width(bytes);
+  // A column is at least a pixel of the grid wide: a larger count (a hand-edited or corrupt
+  // results.jsonl) describes no grid, and would only make captions without end.
+  if (columns < 0 || static_cast<double>(columns) > width) columns = 0;
   // Tiles shown 96..128 CSS pixels wide: small tiles enlarged (pixelated), large ones reduced.
   const double tile = columns > 0 ? std::clamp(width / static_cast<double>(columns), 96.0, 128.0) : 0.0;
   const std::string display_width =

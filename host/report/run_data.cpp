@@ -3,8 +3,8 @@
 #include <map>
 
 #include "common/json.h"
+#include "common/result_lines.h"
 #include "common/text_file.h"
-#include "medadv/atomic_file.h"
 #include "medadv/error.h"
 
 namespace medadv::host {
@@ -31,26 +31,22 @@ const std::string* string_at(const Value& v, std::initializer_list<const char*> 
 
 std::vector<Value> read_trials(const fs::path& file, bool& torn_last_line) {
   const std::string text = read_text_file(file);
+  const ResultLines lines = split_result_lines(text);
+  std::vector<ResultLine> parsed = lines.ended;
+  if (lines.unended) parsed.push_back(*lines.unended);
   std::vector<Value> trials;
   std::map<std::string, std::size_t> index_of;
-  std::size_t start = 0;
-  for (int line = 1; start <= text.size(); ++line) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string_view content(text.data() + start, end - start);
-    start = end + 1;
-    if (content.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+  for (const ResultLine& line : parsed) {
     Value trial;
     try {
-      trial = parse_json(content, file.string(), line);
+      trial = parse_json(line.text, file.string(), line.number);
     } catch (const InvalidInput&) {
       // A last line without its newline was cut short by a crash; the engine drops it on resume.
-      const bool last_unterminated = end == text.size() && !content.empty();
-      if (!last_unterminated) throw;
+      if (!lines.unended || line.number != lines.unended->number) throw;
       torn_last_line = true;
       break;
     }
-    const std::string where = file.string() + ":" + std::to_string(line) + ": ";
+    const std::string where = file.string() + ":" + std::to_string(line.number) + ": ";
     if (trial.type() != Value::Type::Table) throw InvalidInput(where + "expected a JSON object (one trial per line)");
     for (const char* key : {"trial", "kind"}) {
       const Value* v = trial.find(key);

@@ -44,10 +44,17 @@ double nice_step(double span, int target) {
   return 10 * magnitude;
 }
 
+// Enough for any readable axis; also the bound on the tick loop below, whatever the data.
+constexpr double kMaxTicks = 20;
+
 // An axis over [lo, hi] (widened when degenerate), extended to whole ticks.
 Axis nice_axis(double lo, double hi, bool extend) {
-  if (!(hi > lo)) {
-    const double pad = lo == 0 ? 1.0 : std::abs(lo) * 0.1;
+  if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
+  // A span the doubles hardly resolve (1e17 .. 1e17 + 16) counts as degenerate: a step
+  // below the values' spacing would never move a tick forward.
+  const double scale = std::max(std::abs(lo), std::abs(hi));
+  if (!(hi - lo > scale * 1e-9)) {
+    const double pad = scale == 0 ? 1.0 : scale * 0.1;
     lo -= pad;
     hi += pad;
   }
@@ -55,12 +62,27 @@ Axis nice_axis(double lo, double hi, bool extend) {
   Axis a;
   a.lo = extend ? std::floor(lo / step + 1e-9) * step : lo;
   a.hi = extend ? std::ceil(hi / step - 1e-9) * step : hi;
-  for (double t = std::ceil(a.lo / step - 1e-9) * step; t <= a.hi + step * 1e-9; t += step) a.ticks.push_back(t);
+  const double first = std::ceil(a.lo / step - 1e-9) * step;
+  const double count = std::floor((a.hi - first) / step + 1e-9) + 1;
+  if (!(count >= 1 && count <= kMaxTicks)) {  // a span at the edge of double range (1e308)
+    a.ticks = {a.lo, a.hi};
+    return a;
+  }
+  for (int i = 0; i < static_cast<int>(count); ++i) a.ticks.push_back(first + step * i);
   return a;
 }
 
+// The finite values among `values`: a NaN or infinity has no place on an axis.
+std::vector<double> finite_only(const std::vector<double>& values) {
+  std::vector<double> out;
+  for (double v : values)
+    if (std::isfinite(v)) out.push_back(v);
+  return out;
+}
+
 // Unit-interval data (accuracies, rates, AUC) keeps the [0, 1] axis so charts compare.
-Axis value_axis(const std::vector<double>& values, bool include_zero) {
+Axis value_axis(const std::vector<double>& all_values, bool include_zero) {
+  const std::vector<double> values = finite_only(all_values);
   if (values.empty()) return nice_axis(0, 1, true);
   double lo = *std::min_element(values.begin(), values.end());
   double hi = *std::max_element(values.begin(), values.end());
@@ -123,6 +145,7 @@ std::string svg_line_plot(const LinePlot& plot) {
     ys.insert(ys.end(), s.y.begin(), s.y.end());
   }
   for (const auto& [x, label] : plot.x_ticks) xs.push_back(x);
+  xs = finite_only(xs);
   Axis x_axis;
   if (plot.x_range) {
     x_axis = nice_axis(plot.x_range->first, plot.x_range->second, false);

@@ -60,6 +60,42 @@ std::string metrics_text(const EvalMetrics& m) {
 
 std::string display(const std::filesystem::path& p) { return p.lexically_normal().string(); }
 
+// The length of the valid UTF-8 prefix of `text` (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF); text.size() when all of it is valid.
+std::size_t valid_utf8_prefix(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char c = byte(i);
+    std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return i;
+    std::uint32_t code = length == 1 ? c : c & (0x7F >> length);
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((byte(i + k) & 0xC0) != 0x80) return i;
+      code = (code << 6) | (byte(i + k) & 0x3F);
+    }
+    const std::uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < smallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return i;
+    i += length;
+  }
+  return i;
+}
+
+// `text` with every byte outside printable ASCII as \xNN, for an error message.
+std::string escaped(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string plugin_identity(const PluginUse& use) {
@@ -83,6 +119,18 @@ ModelSpec model_spec_for(const DatasetContents& data, const torch::Tensor& train
   } else {
     spec.num_classes = data.labels.numel() > 0 ? data.labels.max().item<std::int64_t>() + 1 : 2;
   }
+  // Class names go into results.jsonl and the report, which are UTF-8.
+  for (const auto& name : data.meta.class_names)
+    if (valid_utf8_prefix(name) != name.size())
+      throw InvalidInput("the data set's class name '" + escaped(name) + "' is not valid UTF-8 (at byte " +
+                         std::to_string(valid_utf8_prefix(name) + 1) +
+                         "); rename it (for an image folder: the class folder)");
+  // One class leaves nothing to tell apart: accuracy is 1 whatever the model, and no
+  // untargeted attack can succeed.
+  if (spec.task == Task::Classification && spec.num_classes < 2)
+    throw InvalidInput("the data set has a single class" +
+                       (data.meta.class_names.empty() ? std::string() : " ('" + data.meta.class_names.front() + "')") +
+                       "; a classifier needs at least two (for an image folder: a subfolder per class)");
   // Per-channel moments accumulated in double, without a double copy of the images.
   const auto train = data.images.index_select(0, train_indices.to(torch::kCPU, torch::kLong));
   const double count = static_cast<double>(train.numel() / std::max<std::int64_t>(1, spec.channels));
@@ -98,7 +146,7 @@ ModelSpec model_spec_for(const DatasetContents& data, const torch::Tensor& train
 
 std::string model_cache_text(const ModelRequest& request, const std::map<std::string, torch::Tensor>& splits) {
   std::ostringstream text;
-  text << "medadv model cache 1\n"
+  text << "medadv model cache 2\n"
        << "model: " << model_name(request.model) << " " << request.model_version << " "
        << model_parameters(request.model).to_string() << "\n"
        << "dataset: " << request.dataset_identity << "\n"
@@ -142,6 +190,18 @@ void load_weights(torch::nn::Module& module, const std::filesystem::path& file, 
                          c10::str(c10::IntArrayRef(shape)) + hint);
 }
 
+std::shared_ptr<TappedModule> build_fresh_module(const PluginUse& model, std::shared_ptr<RunContext> plugin_ctx,
+                                                 const ModelSpec& spec, RunContext& ctx) {
+  const PluginHandle& handle = *model.plugin;
+  const std::string who = handle.describe();
+  auto plugin = guarded(who, "create", [&] { return handle.create<ModelPlugin>(model.params, plugin_ctx); });
+  torch::manual_seed(ctx.seed_for("model/build"));
+  auto module = guarded(who, "build", [&] { return plugin->build(spec); });
+  if (!module) throw PluginFailure(who + " failed in build(): returned no module");
+  module->to(ctx.device());
+  return module;
+}
+
 namespace {
 
 // Segmentation has no majority-class baseline to compare with; classifiers do.
@@ -152,7 +212,7 @@ void warn_if_at_chance(const PreparedModel& prepared, const std::string& name, c
   if (!warning.empty()) ctx.log().warn(warning);
 }
 
-PreparedModel load_or_train(const ModelRequest& request, ModelPlugin& plugin, const DatasetContents& data,
+PreparedModel load_or_train(const ModelRequest& request, const DatasetContents& data,
                             const std::map<std::string, torch::Tensor>& splits, RunContext& ctx) {
   const std::string name = model_name(request.model);
   const auto& train_idx = splits.at(kTrainSplit);
@@ -160,21 +220,20 @@ PreparedModel load_or_train(const ModelRequest& request, ModelPlugin& plugin, co
 
   PreparedModel prepared;
   prepared.spec = model_spec_for(data, train_idx);
-  prepared.module = guarded("model '" + name + "'", "build", [&] { return plugin.build(prepared.spec); });
-  if (!prepared.module) throw PluginFailure("model '" + name + "' failed in build(): returned no module");
-  TappedModule& module = *prepared.module;
-  module.to(ctx.device());
+  if (!request.model_use || !request.model_context)
+    throw Error("prepare_model: the request names no [model] use or no context for its plugin");
+  prepared.module = build_fresh_module(*request.model_use, request.model_context, prepared.spec, ctx);
 
   const auto targets = prepared.spec.task == Task::Segmentation ? data.masks : data.labels;
   auto val_metrics = [&] {
-    return evaluate_model(module, data.images.index_select(0, val_idx), targets.index_select(0, val_idx),
+    return evaluate_model(*prepared.module, data.images.index_select(0, val_idx), targets.index_select(0, val_idx),
                           prepared.spec, ctx);
   };
 
   const auto checkpoint = checkpoint_path(request.model, request.base_dir);
   if (!checkpoint.empty()) {
-    load_weights(module, checkpoint, ctx.device());
-    module.eval();
+    load_weights(*prepared.module, checkpoint, ctx.device());
+    prepared.module->eval();
     prepared.from_checkpoint = true;
     prepared.weights_file = checkpoint;
     prepared.report.val = val_metrics();
@@ -192,14 +251,17 @@ PreparedModel load_or_train(const ModelRequest& request, ModelPlugin& plugin, co
   if (!request.force_training && std::filesystem::is_regular_file(prepared.weights_file) &&
       std::filesystem::is_regular_file(report_file)) {
     try {
-      load_weights(module, prepared.weights_file, ctx.device());
       prepared.report = read_report(report_file);
+      load_weights(*prepared.module, prepared.weights_file, ctx.device());
       prepared.from_cache = true;
-      module.eval();
+      prepared.module->eval();
       ctx.log().info("cached weights found: " + display(prepared.weights_file));
       return prepared;
     } catch (const InvalidInput& e) {
       ctx.log().warn(std::string("cached weights unusable, training again: ") + e.what());
+      // A load that failed part way leaves some cached tensors in the module: train from
+      // the initial weights, as without a cache.
+      prepared.module = build_fresh_module(*request.model_use, request.model_context, prepared.spec, ctx);
     }
   }
 
@@ -215,10 +277,15 @@ PreparedModel load_or_train(const ModelRequest& request, ModelPlugin& plugin, co
   ctx.log().info("training " + name + " on " + std::to_string(train_idx.numel()) + " images (" +
                  std::to_string(val_idx.numel()) + " for validation), " + std::to_string(options.epochs) +
                  " epoch(s), on " + ctx.device().str());
-  prepared.report = train_model(module, set, options, ctx);
+  try {
+    prepared.report = train_model(*prepared.module, set, options, ctx);
+  } catch (const InvalidInput& e) {
+    // Its parameters name the model (a TorchScript model's file, say).
+    throw InvalidInput("training model '" + name + "' " + model_parameters(request.model).to_string() + ": " + e.what());
+  }
 
   std::filesystem::create_directories(dir);
-  save_weights(module, prepared.weights_file);
+  save_weights(*prepared.module, prepared.weights_file);
   write_file_atomically(report_file, to_json(prepared.report.to_value()) + "\n");
   write_file_atomically(dir / (prepared.key + ".txt"), text);
   char seconds[32];
@@ -236,9 +303,9 @@ std::string weights_origin(const PreparedModel& prepared) {
   return "trained, stored in " + prepared.weights_file.string();
 }
 
-PreparedModel prepare_model(const ModelRequest& request, ModelPlugin& plugin, const DatasetContents& data,
+PreparedModel prepare_model(const ModelRequest& request, const DatasetContents& data,
                             const std::map<std::string, torch::Tensor>& splits, RunContext& ctx) {
-  PreparedModel prepared = load_or_train(request, plugin, data, splits, ctx);
+  PreparedModel prepared = load_or_train(request, data, splits, ctx);
   if (data.labels.defined())
     warn_if_at_chance(prepared, model_name(request.model), data.labels.index_select(0, splits.at(kValSplit)), ctx);
   return prepared;

@@ -24,6 +24,8 @@ namespace medadv::host {
 
 // Everything besides the data that determines the weights, and where to keep them.
 struct ModelRequest {
+  const PluginUse* model_use = nullptr;  // the [model] use: each module is built by a fresh instance of it
+  std::shared_ptr<RunContext> model_context;  // what those instances are created with (and own)
   Value model;                     // the resolved [model] table: plugin, train, checkpoint, parameters
   std::string model_version;       // the model plugin's version
   std::string dataset_identity;    // plugin_identity() of the [dataset] use
@@ -64,8 +66,17 @@ std::string model_cache_text(const ModelRequest& request, const std::map<std::st
 
 // Builds, then loads or trains as described above. `splits` as make_splits returns them.
 // Throws InvalidInput for an unreadable or mismatching checkpoint (naming the file).
-PreparedModel prepare_model(const ModelRequest& request, ModelPlugin& plugin, const DatasetContents& data,
+PreparedModel prepare_model(const ModelRequest& request, const DatasetContents& data,
                             const std::map<std::string, torch::Tensor>& splits, RunContext& ctx);
+
+// The model's module for `spec`, on ctx.device(), from a fresh instance of its plugin (a
+// plugin seeds its n-th build differently) with LibTorch's global generator seeded from
+// the run's seed: its initial weights depend on what the cache key records, not on what
+// was built or drawn before (`medadv run` builds a probe model first, `medadv train` does
+// not). So both store the same weights under one key.
+// `plugin_ctx` is the context the instance is created with; `ctx` seeds and places the module.
+std::shared_ptr<TappedModule> build_fresh_module(const PluginUse& model, std::shared_ptr<RunContext> plugin_ctx,
+                                                 const ModelSpec& spec, RunContext& ctx);
 
 // Weights files: every parameter and buffer of the module, by name (torch::serialize).
 // save_weights writes a temporary file and renames it, so readers never see half a file.

@@ -10,6 +10,17 @@
 
 namespace medadv::codec {
 
+// Bounds checked against a file's header before anything is allocated for its pixels: a
+// corrupt or hostile header could otherwise ask for gigabytes. 2^25 pixels (5792^2, a
+// mammogram's 4096x5120 fits) is 192 MiB of 16-bit RGB samples, about 1 GiB at peak
+// once converted to float.
+inline constexpr std::uint32_t kMaxSide = 16384;
+inline constexpr std::uint64_t kMaxPixels = std::uint64_t{1} << 25;
+
+// Whether a width x height image is within the bounds; if not, `reason` (a buffer of
+// `size` bytes) says why. Plain C data only: it is called between setjmp and longjmp.
+bool dimensions_allowed(std::uint64_t width, std::uint64_t height, char* reason, std::size_t size);
+
 // Decoded samples, interleaved row-major [height][width][channels]. For bit_depth 16
 // each sample is two bytes, most significant first (PNG's order).
 struct RawImage {

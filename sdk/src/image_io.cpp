@@ -19,6 +19,18 @@ bool starts_with(const std::uint8_t* data, std::size_t size, const char* magic, 
   return size >= at + n && std::memcmp(data + at, magic, n) == 0;
 }
 
+bool is_png(const std::uint8_t* data, std::size_t size) { return starts_with(data, size, "\x89PNG\r\n\x1a\n", 8); }
+bool is_jpeg(const std::uint8_t* data, std::size_t size) { return starts_with(data, size, "\xff\xd8\xff", 3); }
+
+// Enough of a file's start to recognise every format unsupported_format names (DICOM's
+// "DICM" sits at byte 128).
+constexpr std::size_t kSignatureBytes = 132;
+
+// Larger image files are refused unread: the largest image the codecs accept
+// (codec::kMaxPixels of 16-bit RGB) is 192 MiB of samples, and compression does not
+// grow it fivefold.
+constexpr std::uintmax_t kMaxImageFileBytes = std::uintmax_t{1} << 30;
+
 // What a file that is neither PNG nor JPEG looks like, to say so in the error.
 std::string unsupported_format(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return "the file is empty";
@@ -41,8 +53,9 @@ torch::Tensor to_tensor(codec::RawImage& raw) {
   if (raw.bit_depth == 8) {
     hwc = torch::from_blob(raw.samples.data(), {H, W, C}, torch::kUInt8).to(torch::kFloat32).div_(255.0);
   } else {
-    auto bytes = torch::from_blob(raw.samples.data(), {H, W, C, 2}, torch::kUInt8).to(torch::kInt32);
-    hwc = (bytes.select(3, 0) * 256 + bytes.select(3, 1)).to(torch::kFloat32).div_(65535.0);
+    // Straight to float: an int32 copy of the byte pairs would take four times the samples.
+    auto bytes = torch::from_blob(raw.samples.data(), {H, W, C, 2}, torch::kUInt8);
+    hwc = bytes.select(3, 0).to(torch::kFloat32).mul_(256.0).add_(bytes.select(3, 1).to(torch::kFloat32)).div_(65535.0);
   }
   return hwc.permute({2, 0, 1}).contiguous();
 }
@@ -82,10 +95,10 @@ torch::Tensor decode_image(const std::uint8_t* data, std::size_t size, int chann
   codec::RawImage raw;
   std::string failure;
   const char* format = nullptr;
-  if (starts_with(data, size, "\x89PNG\r\n\x1a\n", 8)) {
+  if (is_png(data, size)) {
     format = "PNG";
     failure = codec::decode_png(data, size, raw);
-  } else if (starts_with(data, size, "\xff\xd8\xff", 3)) {
+  } else if (is_jpeg(data, size)) {
     format = "JPEG";
     failure = codec::decode_jpeg(data, size, raw);
   } else {
@@ -105,7 +118,17 @@ torch::Tensor read_image(const std::filesystem::path& file, int channels) {
     const bool exists = std::filesystem::exists(file, ec);
     throw InvalidInput("cannot read image " + name + ": " + (exists ? "the file cannot be opened" : "no such file"));
   }
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The first bytes say whether it is an image at all, before the rest is read.
+  std::vector<std::uint8_t> bytes(kSignatureBytes);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  bytes.resize(static_cast<std::size_t>(in.gcount()));
+  if (!is_png(bytes.data(), bytes.size()) && !is_jpeg(bytes.data(), bytes.size()))
+    throw InvalidInput("cannot read image " + name + ": " + unsupported_format(bytes.data(), bytes.size()));
+  const auto file_size = std::filesystem::file_size(file, ec);
+  if (!ec && file_size > kMaxImageFileBytes)
+    throw InvalidInput("cannot read image " + name + ": " + std::to_string(file_size) + " bytes, more than the " +
+                       std::to_string(kMaxImageFileBytes >> 20) + " MiB an image file may have");
+  bytes.insert(bytes.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   if (in.bad()) throw InvalidInput("cannot read image " + name + ": read error");
   return decode_image(bytes.data(), bytes.size(), channels, name);
 }

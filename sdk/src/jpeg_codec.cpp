@@ -16,8 +16,6 @@ namespace medadv::codec {
 
 namespace {
 
-constexpr JDIMENSION kMaxSide = 16384;  // as for PNG: refuse absurd headers
-
 struct JpegState {
   jpeg_error_mgr errors;  // first member: libjpeg hands back a pointer to it
   std::jmp_buf jump;
@@ -59,9 +57,7 @@ bool decode(const unsigned char* data, std::size_t size, JpegState* state, jpeg_
     jpeg_destroy_decompress(info);
     return false;
   }
-  if (info->image_width > kMaxSide || info->image_height > kMaxSide) {
-    std::snprintf(state->message, sizeof state->message, "image of %ux%u pixels exceeds the limit of %u per side",
-                  info->image_width, info->image_height, kMaxSide);
+  if (!dimensions_allowed(info->image_width, info->image_height, state->message, sizeof state->message)) {
     jpeg_destroy_decompress(info);
     return false;
   }

@@ -13,10 +13,6 @@ namespace medadv::codec {
 
 namespace {
 
-// Larger images are refused rather than risking an allocation of many gigabytes from a
-// corrupt header (16384^2 RGB at 16 bits is 1.5 GB).
-constexpr png_uint_32 kMaxSide = 16384;
-
 struct PngState {
   // Reading: the input. Writing: the growing output buffer.
   const unsigned char* input;
@@ -84,7 +80,11 @@ bool decode(PngState* state) {
   }
   png_set_read_fn(png, state, read_from_memory);
   png_set_user_limits(png, kMaxSide, kMaxSide);
+  png_set_chunk_malloc_max(png, 8u << 20);  // text and profile chunks: a compressed one may inflate to gigabytes
   png_read_info(png, info);
+  char too_large[160];
+  if (!dimensions_allowed(png_get_image_width(png, info), png_get_image_height(png, info), too_large, sizeof too_large))
+    png_error(png, too_large);
 
   const int color = png_get_color_type(png, info);
   const int depth = png_get_bit_depth(png, info);
@@ -144,6 +144,14 @@ bool encode(PngState* state) {
 }
 
 }  // namespace
+
+bool dimensions_allowed(std::uint64_t width, std::uint64_t height, char* reason, std::size_t size) {
+  if (width <= kMaxSide && height <= kMaxSide && width * height <= kMaxPixels) return true;
+  std::snprintf(reason, size, "image of %llux%llu pixels exceeds the limit of %u per side and %llu pixels",
+                static_cast<unsigned long long>(width), static_cast<unsigned long long>(height), kMaxSide,
+                static_cast<unsigned long long>(kMaxPixels));
+  return false;
+}
 
 std::string decode_png(const std::uint8_t* data, std::size_t size, RawImage& out) {
   PngState state{};

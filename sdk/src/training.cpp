@@ -1,5 +1,6 @@
 #include "medadv/training.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -422,6 +423,11 @@ TrainingReport train_model(TappedModule& model, const TrainingSet& data, const T
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   check_training_set(data);
+  const auto trainable = model.parameters();
+  if (std::none_of(trainable.begin(), trainable.end(), [](const torch::Tensor& p) { return p.requires_grad(); }))
+    throw InvalidInput("train_model: the model has no trainable parameter (" +
+                       std::string(trainable.empty() ? "it has none" : "every one has requires_grad = false") +
+                       "): there is nothing to train; load trained weights instead ([model] checkpoint)");
   const ModelSpec& spec = data.spec;
   const bool segmentation = spec.task == Task::Segmentation;
   const TrainLoss loss_kind = resolve_loss(o.loss, spec);

@@ -237,10 +237,47 @@ TEST(TorchScriptModel, RefusesAModuleThatDoesNotFitTheSpec) {
   const auto path = save(scripted_net(3, 5, true, 6), "net.pt");
   // Seven classes asked for, five given.
   const auto classes = message_of([&] { build(path, spec_of(3, 7, 16)); });
-  EXPECT_NE(classes.find(path.string() + ": forward returns [1, 5]"), std::string::npos) << classes;
-  EXPECT_NE(classes.find("expects [1, 7]"), std::string::npos) << classes;
+  EXPECT_NE(classes.find(path.string() + ": forward returns [2, 5]"), std::string::npos) << classes;
+  EXPECT_NE(classes.find("expects [2, 7]"), std::string::npos) << classes;
   // One channel given to a three-channel convolution.
   EXPECT_THROW(build(path, spec_of(1, 5, 16)), medadv::InvalidInput);
-  EXPECT_NE(message_of([&] { build(path, spec_of(1, 5, 16)); }).find("the module fails on a [1, 1, 16, 16] input"),
+  EXPECT_NE(message_of([&] { build(path, spec_of(1, 5, 16)); }).find("the module fails on a [2, 1, 16, 16] input"),
             std::string::npos);
+}
+
+// Issue 24: a module whose logits are integers, or whose tap drops the batch dimension,
+// failed later inside an attack or detector naming neither the plugin nor the file.
+TEST(TorchScriptModel, RefusesIntegerLogitsAndTapsWithoutTheBatchAtBuild) {
+  // scripted_net's parameters with a forward of the test's own.
+  const auto net_with = [](const std::string& forward) {
+    torch::jit::Module net("Net");
+    net.register_parameter("conv_weight", torch::randn({kFeatureWidth, 3, 3, 3}).requires_grad_(true), false);
+    net.register_buffer("scale", torch::full({1}, 2.0));
+    torch::jit::Module head("Head");
+    head.register_parameter("weight", torch::randn({2, kFeatureWidth}).requires_grad_(true), false);
+    head.register_parameter("bias", torch::randn({2}).requires_grad_(true), false);
+    net.register_module("head", head);
+    net.define(forward);
+    return net;
+  };
+  auto integer = net_with(R"(
+def forward(self, x):
+    h = torch.relu(torch.conv2d(x * self.scale - 1.0, self.conv_weight, None, 1, 1))
+    return (torch.matmul(h.mean([2, 3]), self.head.weight.t()) * 100.0).to(torch.int64)
+)");
+  const auto integer_path = save(integer, "int64.pt");
+  const auto integer_message = message_of([&] { build(integer_path, spec_of(3, 2, 16)); });
+  EXPECT_NE(integer_message.find(integer_path.string() + ": forward returns Long logits"), std::string::npos)
+      << integer_message;
+
+  auto mixed = net_with(std::string(kForward) + R"(
+def forward_features(self, x):
+    h = torch.relu(torch.conv2d(x * self.scale - 1.0, self.conv_weight, None, 1, 1))
+    return {"penultimate": h.mean([0, 2, 3])}
+)");
+  const auto mixed_path = save(mixed, "mixed.pt");
+  const auto mixed_message = message_of([&] { build(mixed_path, spec_of(3, 2, 16)); });
+  EXPECT_NE(mixed_message.find(mixed_path.string() + ": forward_features returns tap 'penultimate' of shape [4]"),
+            std::string::npos)
+      << mixed_message;
 }

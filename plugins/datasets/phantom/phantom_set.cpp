@@ -5,17 +5,49 @@
 #include <sstream>
 #include <utility>
 
+#include <unistd.h>
+
 #include <ATen/Parallel.h>
 
+#include "medadv/error.h"
 #include "medadv/torch_compat.h"
 
 namespace medadv::plugins::phantom {
+
+namespace {
+
+// The machine's physical memory in bytes (0 when unknown).
+double physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page_size > 0 ? static_cast<double>(pages) * static_cast<double>(page_size) : 0.0;
+}
+
+// Refuses, before anything is allocated, a set whose images and masks would take more
+// than half the machine's memory: the host copies the splits out of it as well, so such a
+// set could never be used, and allocating it first would only end in bad_alloc or the
+// kernel's OOM killer.
+void require_memory_for(const std::string& name, const PhantomSetShape& shape) {
+  const double bytes = static_cast<double>(shape.count) * static_cast<double>(shape.channels + 1) *
+                       static_cast<double>(shape.size) * static_cast<double>(shape.size) * sizeof(float);
+  const double memory = physical_memory_bytes();
+  if (memory == 0.0 || bytes <= memory / 2) return;
+  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  std::ostringstream message;
+  message.precision(3);
+  message << name << ": count = " << shape.count << " images of " << shape.size << "x" << shape.size << " need "
+          << bytes / kGiB << " GiB (images and masks), more than half of this machine's " << memory / kGiB
+          << " GiB of memory; lower count or image_size";
+  throw medadv::InvalidInput(message.str());
+}
+
+}  // namespace
 
 PhantomSet render_phantom_set(medadv::RunContext& ctx, const std::string& name, const PhantomSetShape& shape,
                               const std::vector<std::string>& class_names,
                               const std::function<PhantomSample(at::Generator&)>& render) {
   const auto start = std::chrono::steady_clock::now();
   const std::uint64_t seed = ctx.seed_for(name);
+  require_memory_for(name, shape);
   const auto N = shape.count, S = shape.size;
   PhantomSet out;
   out.images = torch::empty({N, shape.channels, S, S}, torch::kFloat32);

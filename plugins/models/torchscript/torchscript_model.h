@@ -137,7 +137,11 @@ class TorchScriptModel : public TappedModule {
     const bool was_training = script_.is_training();
     script_.eval();
     torch::NoGradGuard no_grad;
-    const auto dummy = torch::full({1, spec.channels, spec.image_size, spec.image_size}, 0.5);
+    // Two images, not one: a tap that mixes or drops the batch dimension shows here.
+    constexpr std::int64_t kBatch = 2;
+    const auto dummy = torch::full({kBatch, spec.channels, spec.image_size, spec.image_size}, 0.5);
+    const std::string input = "a [" + std::to_string(kBatch) + ", " + std::to_string(spec.channels) + ", " +
+                              std::to_string(spec.image_size) + ", " + std::to_string(spec.image_size) + "] input";
     const std::string where = std::string(kName) + ": " + source_ + ": ";
     torch::Tensor logits;
     std::vector<std::pair<std::string, torch::Tensor>> features;
@@ -147,21 +151,24 @@ class TorchScriptModel : public TappedModule {
     } catch (const InvalidInput&) {
       throw;
     } catch (const std::exception& e) {
-      throw InvalidInput(where + "the module fails on a [1, " + std::to_string(spec.channels) + ", " +
-                         std::to_string(spec.image_size) + ", " + std::to_string(spec.image_size) +
-                         "] input: " + detail::first_line(e.what()));
+      throw InvalidInput(where + "the module fails on " + input + ": " + detail::first_line(e.what()));
     }
     script_.train(was_training);
 
-    std::vector<std::int64_t> expected{1, spec.num_classes};
-    if (spec.task == Task::Segmentation) expected = {1, spec.num_classes, spec.image_size, spec.image_size};
+    std::vector<std::int64_t> expected{kBatch, spec.num_classes};
+    if (spec.task == Task::Segmentation) expected = {kBatch, spec.num_classes, spec.image_size, spec.image_size};
     if (logits.sizes() != c10::IntArrayRef(expected))
-      throw InvalidInput(where + "forward returns " + detail::shape_of(logits) + " for a [1, " +
-                         std::to_string(spec.channels) + ", " + std::to_string(spec.image_size) + ", " +
-                         std::to_string(spec.image_size) + "] input; the " + task_name(spec.task) + " spec expects " +
-                         c10::str(c10::IntArrayRef(expected)));
+      throw InvalidInput(where + "forward returns " + detail::shape_of(logits) + " for " + input + "; the " +
+                         task_name(spec.task) + " spec expects " + c10::str(c10::IntArrayRef(expected)));
+    // Losses, softmax and gradients need real numbers.
+    if (!logits.is_floating_point())
+      throw InvalidInput(where + "forward returns " + std::string(c10::toString(logits.scalar_type())) +
+                         " logits; they must be floating point (e.g. float32)");
     for (const auto& [name, value] : features) {
-      (void)value;
+      if (value.dim() == 0 || value.size(0) != kBatch)
+        throw InvalidInput(where + kFeaturesMethod + " returns tap '" + name + "' of shape " + detail::shape_of(value) +
+                           " for " + input + "; a tap keeps the batch dimension first (" + std::to_string(kBatch) +
+                           " here)");
       if (name != "logits") tap_names_.push_back(name);
     }
     tap_names_.push_back("logits");
