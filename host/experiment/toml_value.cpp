@@ -97,7 +97,12 @@ void apply_override(Value& root, const std::string& assignment) {
     long index = -1;
     if (const auto bracket = key.find('['); bracket != std::string::npos) {
       if (key.back() != ']') throw InvalidInput("--set " + path + ": malformed index in '" + key + "'");
-      index = std::stol(key.substr(bracket + 1, key.size() - bracket - 2));
+      // Digits only: std::stol would throw its own exceptions at "[x]" and "[99999999999999999999]"
+      // (found by tests/fuzz) and take "[-1]" as no index at all.
+      const std::string digits = key.substr(bracket + 1, key.size() - bracket - 2);
+      if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+        throw InvalidInput("--set " + path + ": malformed index in '" + key + "' (expected [0], [1], ...)");
+      index = std::stol(digits);
       key = key.substr(0, bracket);
     }
     if (key.empty()) throw InvalidInput("--set " + path + ": empty key");
