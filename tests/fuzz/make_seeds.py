@@ -2,7 +2,8 @@
 """Writes the generated seeds of tests/fuzz/corpus/ (python3's standard library and a C
 compiler with libjpeg only). Seeds for the experiment target are the repository's own
 experiment files, which scripts/fuzz passes as further corpus folders; inputs that once
-crashed a target are kept next to these seeds under a crash-* name and never regenerated."""
+crashed a target are kept next to these seeds under a crash-* name and never regenerated
+(this script writes no crash-* file)."""
 import io
 import json
 import os
