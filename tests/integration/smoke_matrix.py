@@ -26,10 +26,11 @@ import zipfile
 import zlib
 
 IMAGE_SIZE = 16
-COUNT = 40
+COUNT = 80
 CLASSES = 2
 SPLITS = "{ train = 0.5, adv_train = 0.25, adv_test = 0.25 }"
 ATTACK = '[[attack]]\nplugin = "pgd"\nepsilon = "8/255"\nstep = "2/255"\nsteps = 2\n'
+LOSS = {"classification": "ce", "segmentation": "bce"}  # what PGD follows for each task
 
 
 def run(args, **kw):
@@ -164,13 +165,13 @@ def toml_value(v):
     return str(v)
 
 
-def experiment(name, dataset, dataset_params, model, model_params, detector):
+def experiment(name, dataset, dataset_params, model, model_params, task, detector):
     lines = ['[experiment]', 'name = "%s"' % name, 'seed = 0', 'device = "cpu"', '', '[dataset]',
              'plugin = "%s"' % dataset, 'splits = %s' % SPLITS]
     lines += ["%s = %s" % (k, toml_value(v)) for k, v in dataset_params.items()]
     lines += ['', '[model]', 'plugin = "%s"' % model]
     lines += ["%s = %s" % (k, toml_value(v)) for k, v in model_params.items()]
-    lines += ['[model.train]', 'epochs = 1', '', ATTACK]
+    lines += ['[model.train]', 'epochs = 1', '', ATTACK + 'loss = "%s"' % LOSS[task]]
     if detector:
         lines += ['[[detector]]', 'plugin = "%s"' % detector]
     return "\n".join(lines) + "\n"
@@ -248,7 +249,7 @@ def main(argv):
             os.makedirs(folder)
             toml = os.path.join(folder, "experiment.toml")
             with open(toml, "w") as f:
-                f.write(experiment(slug, dataset, dataset_params, m["name"], model_params, detector))
+                f.write(experiment(slug, dataset, dataset_params, m["name"], model_params, task, detector))
             begin = time.time()
             result = run([medadv, "run", toml, "--output", os.path.join(folder, "run")],
                          env=dict(os.environ, MEDADV_CACHE=os.path.join(folder, "cache")))
