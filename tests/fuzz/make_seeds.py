@@ -37,8 +37,8 @@ def npy(dtype, shape, raw, fortran=False, version=1):
 def npz(arrays, compression):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression) as z:
-        for name, data in arrays:
-            z.writestr(name + ".npy", data)
+        for name, data in arrays:  # a fixed time stamp: the same seeds on every run
+            z.writestr(zipfile.ZipInfo(name + ".npy", date_time=(2026, 1, 1, 0, 0, 0)), data, compression)
     return out.getvalue()
 
 
@@ -99,6 +99,21 @@ def compiled(workdir, source, name, args, link):
 
 
 def main():
+    # experiments beyond those of experiments/ and tests/data/experiments/: the smallest
+    # valid one, and one using the host's less common keys
+    put("experiment", "minimal.toml", '[experiment]\nname = "m"\n[dataset]\nplugin = "phantom-fundus"\n'
+        '[model]\nplugin = "small-cnn"\n[[attack]]\nplugin = "fgsm"\n')
+    put("experiment", "less_common.toml",
+        '[experiment]\nname = "l"\nseed = 7\ndevice = "cpu"\nthreads = 1\ncuda_math = "fast"\nbatch_size = 8\n'
+        'attack_adv_train = false\nplugin_path = ["plugins"]\n'
+        '[dataset]\nplugin = "phantom-xray"\ntask = "segmentation"\ncount = 20\n'
+        'splits = { train = 0.5, adv_train = 0.25, adv_test = 0.25 }\n'
+        '[model]\nplugin = "unet"\nbase_width = 2\n[model.train]\nepochs = 1\n'
+        '[[attack]]\nlabel = "PGD-Dice"\nplugin = "pgd"\nloss = "dice"\nepsilon = ["1/255", 0.01]\nsteps = 2\n'
+        '[[attack]]\nplugin = "fgsm"\ntargeted = true\n[[attack.add]]\nplugin = "feature-stress"\n'
+        '[[detector]]\nplugin = "kd"\n'
+        '[report]\nexport = ["npz"]\ntables = [{ rows = "attack", cols = "epsilon_text", metrics = ["dice"] }]\n')
+
     # --set assignments, one per line
     put("set_override", "nested", "model.train.epochs=2\nexperiment.device=cpu\n")
     put("set_override", "arrays", "attack[1].epsilon=\"4/255\"\nattack[0].epsilon=[\"1/255\", 0.5]\n")
