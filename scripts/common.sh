@@ -1,5 +1,5 @@
-# Shared by scripts/demo, scripts/test and scripts/gpu-check: install what is missing
-# (Debian packages only), then configure and build with the default preset.
+# Shared by scripts/demo, scripts/test, scripts/asan, scripts/fuzz and scripts/gpu-check: install what is missing
+# (Debian packages only), then configure and build with a preset (default, asan).
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 
 MEDADV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -9,7 +9,10 @@ MEDADV_PACKAGES=(cmake ninja-build g++ ccache pkg-config
   libpng-dev libjpeg-dev zlib1g-dev
   nlohmann-json3-dev libssl-dev libzip-dev
   libsvm-dev libsvm-tools  # libsvm: the svm detector; its tools: the test's oracle
-  python3)  # its zipfile: the npz test's zip64 oracle
+  python3)  # its zipfile: the npz test's zip64 oracle; the smoke matrix (tests/integration/smoke_matrix.py)
+# The asan preset's compiler and sanitizer runtimes (libFuzzer among them): scripts/asan
+# and scripts/fuzz only.
+MEDADV_SANITIZER_PACKAGES=(clang-14 libclang-rt-14-dev)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -42,14 +45,25 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-build_default() {
+# build_preset CONFIGURE_PRESET BUILD_PRESET: configures and builds (all of the build
+# preset's targets) with every core.
+build_preset() {
   cd "$MEDADV_ROOT"
   # ccache keeps object files between runs (its settings for the precompiled header
   # are in CMakeLists.txt, so plain `cmake --build` gets them too).
   export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
   export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
-  log "configuring (preset default)"
-  cmake --preset default >/dev/null
-  log "building with $(nproc) jobs"
-  cmake --build --preset default -j "$(nproc)"
+  log "configuring (preset $1)"
+  cmake --preset "$1" >/dev/null
+  log "building (preset $2) with $(nproc) jobs"
+  cmake --build --preset "$2" -j "$(nproc)"
+}
+
+build_default() { build_preset default default; }
+
+# Tests must not read a developer's own plugins or cache: both live under BUILD_DIR.
+isolate_tests() {
+  export XDG_DATA_HOME=$1/test-home/data
+  export MEDADV_CACHE=$1/test-home/cache
+  unset MEDADV_PLUGIN_PATH
 }

@@ -89,6 +89,26 @@ TEST(ExperimentCheck, OverridesReachNestedKeysAndArrays) {
   EXPECT_THROW(apply_override(root, "noequals"), medadv::InvalidInput);
 }
 
+TEST(ExperimentCheck, OverrideIndexesMustBeNonNegativeNumbers) {
+  auto root = load_toml_file(kData + "/good.toml");
+  for (const char* assignment : {"attack[x].steps=1", "attack[].steps=1", "attack[-1].steps=1", "attack[1e3].steps=1",
+                                 "attack[99999999999999999999].steps=1", "attack[-1]=3", "attack[ 1].steps=1"}) {
+    try {
+      apply_override(root, assignment);
+      ADD_FAILURE() << assignment << " was accepted";
+    } catch (const medadv::InvalidInput& e) {
+      const std::string message = e.what();
+      EXPECT_TRUE(message.find("malformed index") != std::string::npos ||
+                  message.find("is not an index") != std::string::npos)
+          << message;
+    }
+  }
+  // Nothing was changed on the way: "attack[-1]=3" once replaced the whole attack array.
+  EXPECT_EQ(root.find("attack")->type(), medadv::Value::Type::Array);
+  apply_override(root, "attack[0].steps=3");
+  EXPECT_EQ(root.find("attack")->as_array()[0].find("steps")->as_int(), 3);
+}
+
 TEST(ExperimentCheck, TomlLocationsArePrecise) {
   const auto root = parse_toml_text("[a]\nx = 1\n  y = \"z\"\n", "mem.toml");
   EXPECT_EQ(root.find("a")->find("y")->where().to_string(), "mem.toml:3:7");

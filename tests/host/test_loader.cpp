@@ -2,7 +2,11 @@
 // 2, never a crash; good libraries load, shadow, and are checked.
 #include <gtest/gtest.h>
 
+#include <elf.h>
+
+#include <cstring>
 #include <fstream>
+#include <iterator>
 
 #include "common/sha256.h"
 #include "host/run_command.h"
@@ -55,6 +59,37 @@ TEST(Loader, GoodLibraryLoadsWithItsDescriptor) {
 TEST(Loader, PluginsExportOnlyTheEntrySymbol) {
   const auto symbols = exported_dynamic_symbols(fixture("good", "libfixture_good.so"));
   EXPECT_EQ(symbols, std::vector<std::string>{"medadv_plugin_v1"});
+}
+
+TEST(Loader, ElfTablesReachingPastTheFileAreRefused) {
+  // A copy of a good library whose .dynsym string table claims 2^62 bytes (what a damaged
+  // file can say): refused as truncated, before anything that size is allocated.
+  std::ifstream in(fixture("good", "libfixture_good.so"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Elf64_Ehdr header;
+  std::memcpy(&header, bytes.data(), sizeof header);
+  const auto section_at = [&](std::size_t i) { return header.e_shoff + i * sizeof(Elf64_Shdr); };
+  bool patched = false;
+  for (std::size_t i = 0; i < header.e_shnum; ++i) {
+    Elf64_Shdr section;
+    std::memcpy(&section, bytes.data() + section_at(i), sizeof section);
+    if (section.sh_type != SHT_DYNSYM) continue;
+    Elf64_Shdr strings;
+    std::memcpy(&strings, bytes.data() + section_at(section.sh_link), sizeof strings);
+    strings.sh_size = std::uint64_t{1} << 62;
+    std::memcpy(bytes.data() + section_at(section.sh_link), &strings, sizeof strings);
+    patched = true;
+  }
+  ASSERT_TRUE(patched) << "the fixture has no .dynsym";
+  const std::string path = testing::TempDir() + "/huge_strtab/libhuge_strtab.so";
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << bytes;
+  try {
+    exported_dynamic_symbols(path);
+    ADD_FAILURE() << "the damaged library was read";
+  } catch (const medadv::InvalidInput& e) {
+    EXPECT_TRUE(contains(e.what(), "dynamic string table")) << e.what();
+  }
 }
 
 TEST(Loader, NotElfIsRefused) {

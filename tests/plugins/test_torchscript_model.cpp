@@ -12,8 +12,8 @@
 #include <vector>
 
 #include <medadv/testing.h>
-#include <medadv/torch_compat.h>
 
+#include "fixtures/scripted_model.h"
 #include "models/torchscript/torchscript_model.h"
 
 namespace {
@@ -21,35 +21,8 @@ namespace {
 using medadv::ModelSpec;
 using medadv::plugins::torchscript::TorchScriptPlugin;
 
-constexpr std::int64_t kFeatureWidth = 4;
-
-// conv3x3(C -> 4) ReLU, global average pool, linear (in the submodule "head") to K.
-// The input is normalised inside: x * scale - 1 with a buffer scale = 2.
-const char* const kForward = R"(
-def forward(self, x):
-    h = torch.relu(torch.conv2d(x * self.scale - 1.0, self.conv_weight, None, 1, 1))
-    return torch.matmul(h.mean([2, 3]), self.head.weight.t()) + self.head.bias
-)";
-const char* const kForwardFeatures = R"(
-def forward_features(self, x):
-    h = torch.relu(torch.conv2d(x * self.scale - 1.0, self.conv_weight, None, 1, 1))
-    pooled = h.mean([2, 3])
-    return {"conv": h, "penultimate": pooled}
-)";
-
-torch::jit::Module scripted_net(std::int64_t channels, std::int64_t classes, bool with_features, std::uint64_t seed) {
-  auto gen = medadv::compat::cpu_generator(seed);
-  torch::jit::Module head("Head");
-  head.register_parameter("weight", torch::randn({classes, kFeatureWidth}, gen).requires_grad_(true), false);
-  head.register_parameter("bias", torch::randn({classes}, gen).requires_grad_(true), false);
-  torch::jit::Module net("Net");
-  net.register_parameter("conv_weight", torch::randn({kFeatureWidth, channels, 3, 3}, gen).requires_grad_(true), false);
-  net.register_buffer("scale", torch::full({1}, 2.0));
-  net.register_module("head", head);
-  net.define(kForward);
-  if (with_features) net.define(kForwardFeatures);
-  return net;
-}
+constexpr std::int64_t kFeatureWidth = medadv::fixtures::kScriptedFeatureWidth;
+using medadv::fixtures::scripted_classifier;
 
 std::filesystem::path fresh_dir() {
   static int counter = 0;
@@ -98,7 +71,7 @@ std::string message_of(F&& f) {
 }  // namespace
 
 TEST(TorchScriptModel, LogitsAndTapsAreTheModulesOwn) {
-  const auto path = save(scripted_net(3, 5, true, 1), "net.pt");
+  const auto path = save(scripted_classifier(3, 5, true, 1), "net.pt");
   auto model = build(path, spec_of(3, 5, 16));
   auto reference = torch::jit::load(path.string());
   EXPECT_EQ(model->tap_names(), (std::vector<std::string>{"conv", "penultimate", "logits"}));
@@ -124,7 +97,7 @@ TEST(TorchScriptModel, LogitsAndTapsAreTheModulesOwn) {
 }
 
 TEST(TorchScriptModel, ParametersAreVisibleForTrainingFreezingAndCheckpoints) {
-  const auto path = save(scripted_net(1, 3, true, 2), "net.pt");
+  const auto path = save(scripted_classifier(1, 3, true, 2), "net.pt");
   auto model = build(path, spec_of(1, 3, 8));
   const auto params = model->named_parameters();
   EXPECT_EQ(params.keys(), (std::vector<std::string>{"conv_weight", "head.weight", "head.bias"}));
@@ -160,7 +133,7 @@ TEST(TorchScriptModel, ParametersAreVisibleForTrainingFreezingAndCheckpoints) {
   // A checkpoint of one model loads into another built from a different file.
   std::stringstream stream;
   torch::save(model, stream);
-  auto other = build(save(scripted_net(1, 3, true, 99), "other.pt"), spec_of(1, 3, 8));
+  auto other = build(save(scripted_classifier(1, 3, true, 99), "other.pt"), spec_of(1, 3, 8));
   EXPECT_FALSE(torch::allclose(other->forward(x), model->forward(x)));
   torch::load(other, stream);
   EXPECT_TRUE(torch::allclose(other->forward(x), model->forward(x)));
@@ -186,7 +159,7 @@ def forward(self, x):
 }
 
 TEST(TorchScriptModel, WithoutForwardFeaturesOnlyLogits) {
-  auto model = build(save(scripted_net(3, 2, false, 3), "plain.pt"), spec_of(3, 2, 16));
+  auto model = build(save(scripted_classifier(3, 2, false, 3), "plain.pt"), spec_of(3, 2, 16));
   EXPECT_EQ(model->tap_names(), (std::vector<std::string>{"logits"}));
   const auto x = medadv::testing::random_images(2, 3, 16);
   EXPECT_EQ(model->forward_taps(x, {"logits"}).logits.sizes(), c10::IntArrayRef({2, 2}));
@@ -196,7 +169,7 @@ TEST(TorchScriptModel, WithoutForwardFeaturesOnlyLogits) {
 TEST(TorchScriptModel, ForwardFeaturesWithLogitsServesOneCall) {
   // forward_features returns the logits too (scaled by 10 to tell the two methods apart):
   // a forward that asks for taps uses them, a plain forward uses forward.
-  auto net = scripted_net(1, 2, false, 4);
+  auto net = scripted_classifier(1, 2, false, 4);
   net.define(R"(
 def forward_features(self, x):
     h = torch.relu(torch.conv2d(x * self.scale - 1.0, self.conv_weight, None, 1, 1))
@@ -234,7 +207,7 @@ TEST(TorchScriptModel, RefusesFilesThatAreNotTorchScript) {
 }
 
 TEST(TorchScriptModel, RefusesAModuleThatDoesNotFitTheSpec) {
-  const auto path = save(scripted_net(3, 5, true, 6), "net.pt");
+  const auto path = save(scripted_classifier(3, 5, true, 6), "net.pt");
   // Seven classes asked for, five given.
   const auto classes = message_of([&] { build(path, spec_of(3, 7, 16)); });
   EXPECT_NE(classes.find(path.string() + ": forward returns [2, 5]"), std::string::npos) << classes;

@@ -1,0 +1,8 @@
+// The PNG decoder (medadv::decode_image, PNG signature) on arbitrary bytes: data sets of
+// user files go through it, so a damaged file must give InvalidInput, never a crash.
+#include "image_target.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const std::uint8_t kSignature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  return medadv::fuzz::decode_image_input(data, size, kSignature, sizeof kSignature);
+}
