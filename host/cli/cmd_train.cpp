@@ -91,15 +91,8 @@ Command train_command() {
               splits.at(kValSplit).numel(), splits.at(kTestSplit).numel(), splits.at(kAdvTrainSplit).numel(),
               splits.at(kAdvTestSplit).numel());
 
-    ModelRequest request;
-    request.model_use = &model_use;
-    request.model_context = contexts(model_use.plugin->name());
-    request.model = model_section;
-    request.model_version = model_use.plugin->version();
-    request.dataset_identity = plugin_identity(dataset_use);
-    request.seed = e.seed;
-    request.base_dir = experiment_dir;
-    request.cache_root = default_cache_dir();
+    ModelRequest request = model_request(e, model_use, dataset_use, loaded->file, default_cache_dir(),
+                                         contexts(model_use.plugin->name()));
     request.force_training = vm.count("force") > 0;
     auto train_ctx = contexts("train");
     const PreparedModel prepared = prepare_model(request, data, splits, *train_ctx);
@@ -108,9 +101,13 @@ Command train_command() {
     const auto& targets = prepared.spec.task == Task::Segmentation ? data.masks : data.labels;
     const EvalMetrics test_metrics = evaluate_model(*prepared.module, data.images.index_select(0, test),
                                                     targets.index_select(0, test), prepared.spec, *train_ctx);
-    const char* source = prepared.from_checkpoint ? "checkpoint" : prepared.from_cache ? "cached" : "trained";
+    const char* source = prepared.from_checkpoint ? "checkpoint"
+                         : prepared.as_built      ? "as built"
+                         : prepared.from_cache    ? "cached"
+                                                  : "trained";
     std::cout << "model: " << model_use.plugin->name() << " (" << source << ") "
-              << prepared.weights_file.lexically_normal().string() << "\n"
+              << (prepared.as_built ? prepared.built_weights : prepared.weights_file.lexically_normal().string())
+              << "\n"
               << metrics_line("val", prepared.report.val) << "\n"
               << metrics_line("test", test_metrics) << "\n";
     return kExitOk;

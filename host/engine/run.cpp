@@ -29,15 +29,8 @@ ContextFactory run_contexts(const CheckedExperiment& e) {
 PreparedModel train_or_load(const LoadedExperiment& experiment, const Plan& plan, const LoadedData& data,
                             const ContextFactory& contexts) {
   const PluginHandle& model = *plan.model->plugin;
-  ModelRequest request;
-  request.model_use = plan.model;
-  request.model_context = contexts(model.name());
-  request.model = *experiment.checked.resolved.find("model");
-  request.model_version = model.version();
-  request.dataset_identity = plugin_identity(*plan.dataset);
-  request.seed = plan.seed;
-  request.base_dir = fs::absolute(experiment.file).parent_path();
-  request.cache_root = contexts.settings().cache_dir;
+  ModelRequest request = model_request(experiment.checked, *plan.model, *plan.dataset, experiment.file,
+                                       contexts.settings().cache_dir, contexts(model.name()));
   PreparedModel prepared = prepare_model(request, data.contents, data.splits, *request.model_context);
   contexts.log().info("model: {} ({})", model.describe(), weights_origin(prepared));
   return prepared;

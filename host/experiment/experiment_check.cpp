@@ -297,6 +297,8 @@ struct Checker {
         fail(*table, single, std::string("[[") + single + "]] given; an experiment has exactly one [" + single + "]");
         continue;
       }
+      if (std::string(single) == "model" && table->type() == Value::Type::Table)
+        result.model_train_given = table->find("train") != nullptr;
       resolved.set(single, plugin_table(single, single, *table));
     }
     for (const char* many : {"defense", "attack", "detector"}) {

@@ -34,6 +34,7 @@ struct CheckedExperiment {
   CudaMath cuda_math = CudaMath::Reproducible;
   std::int64_t batch_size = 64;
   bool attack_adv_train = true;  // record attack trials on adv_train too (detectors need them anyway)
+  bool model_train_given = false;  // [model] has a `train` table (resolved always has one, with defaults)
   std::vector<PluginUse> uses;
   Value resolved;  // the experiment with every default filled in
 };

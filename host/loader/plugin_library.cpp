@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "common/sha256.h"
@@ -49,11 +50,23 @@ std::string version_text(std::uint32_t major, std::uint32_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
 }
 
-// The 1.0 layouts: the least this host accepts. A newer minor only appends fields, so
-// these stay fixed while sizeof grows.
-constexpr std::size_t kPluginInfoSize10 = offsetof(medadv_plugin_info, destroy) + sizeof(medadv_plugin_info::destroy);
-constexpr std::size_t kDescriptorSize10 =
-    offsetof(medadv_library_descriptor, plugins) + sizeof(medadv_library_descriptor::plugins);
+constexpr std::size_t kPluginInfoSize10 = MEDADV_PLUGIN_INFO_SIZE_1_0;
+constexpr std::size_t kDescriptorSize10 = MEDADV_DESCRIPTOR_SIZE_1_0;
+
+// "MAJOR.MINOR.PATCH" of a library's SDK against the host's: the same major, and before 1.0
+// the same minor too (docs/decisions.md, "Plugin ABI").
+bool sdk_compatible(const std::string& library, const std::string& host) {
+  auto major_minor = [](const std::string& v) -> std::optional<std::pair<long, long>> {
+    long major = 0, minor = 0;
+    char dot1 = 0, dot2 = 0;
+    std::istringstream in(v);
+    if (!(in >> major >> dot1 >> minor >> dot2) || dot1 != '.' || dot2 != '.') return std::nullopt;
+    return std::make_pair(major, minor);
+  };
+  const auto l = major_minor(library), h = major_minor(host);
+  if (!l || !h) return false;
+  return l->first == h->first && (h->first > 0 || l->second == h->second);
+}
 
 void check_plugin_info(const std::filesystem::path& file, const medadv_plugin_info& p, std::size_t index) {
   const std::string which = "plugin #" + std::to_string(index) + (p.name ? " '" + std::string(p.name) + "'" : "");
@@ -165,6 +178,10 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const std::filesystem::path& 
                      (d->compiler ? d->compiler : "?") + "); build it with the same standard library and " +
                      "_GLIBCXX_USE_CXX11_ABI as LibTorch: " + rebuild_hint());
   if (!d->sdk_version) refuse(file, "descriptor has no SDK version");
+  if (!sdk_compatible(d->sdk_version, host.sdk_version))
+    refuse(file, "built against medadv SDK " + std::string(d->sdk_version) + ", but this medadv is SDK " +
+                     host.sdk_version + "; before 1.0 every minor version may change the SDK's C++ types (Params, "
+                     "the kind interfaces), which a plugin built against another would misread: " + rebuild_hint());
   if (d->plugin_count == 0 || !d->plugins) refuse(file, "descriptor lists no plugins");
   library->entries_ = plugin_entries(file, *d);
   library->descriptor_ = d;

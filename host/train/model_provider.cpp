@@ -144,7 +144,8 @@ ModelSpec model_spec_for(const DatasetContents& data, const torch::Tensor& train
   return spec;
 }
 
-std::string model_cache_text(const ModelRequest& request, const std::map<std::string, torch::Tensor>& splits) {
+std::string model_cache_text(const ModelRequest& request, const std::map<std::string, torch::Tensor>& splits,
+                             const std::string& built_weights) {
   std::ostringstream text;
   text << "medadv model cache 2\n"
        << "model: " << model_name(request.model) << " " << request.model_version << " "
@@ -155,6 +156,8 @@ std::string model_cache_text(const ModelRequest& request, const std::map<std::st
        << "train options: " << resolved_train_params(request.model).to_value().to_string() << "\n"
        << "seed: " << request.seed << "\n"
        << "libtorch: " << compat::torch_major << "." << compat::torch_minor << "\n";
+  // Only for models built with trained weights, so that every other key stays what it was.
+  if (!built_weights.empty()) text << "built weights: " << built_weights << "\n";
   return text.str();
 }
 
@@ -191,13 +194,14 @@ void load_weights(torch::nn::Module& module, const std::filesystem::path& file, 
 }
 
 std::shared_ptr<TappedModule> build_fresh_module(const PluginUse& model, std::shared_ptr<RunContext> plugin_ctx,
-                                                 const ModelSpec& spec, RunContext& ctx) {
+                                                 const ModelSpec& spec, RunContext& ctx, std::string* built_weights) {
   const PluginHandle& handle = *model.plugin;
   const std::string who = handle.describe();
   auto plugin = guarded(who, "create", [&] { return handle.create<ModelPlugin>(model.params, plugin_ctx); });
   torch::manual_seed(ctx.seed_for("model/build"));
   auto module = guarded(who, "build", [&] { return plugin->build(spec); });
   if (!module) throw PluginFailure(who + " failed in build(): returned no module");
+  if (built_weights) *built_weights = guarded(who, "built_weights_identity", [&] { return plugin->built_weights_identity(); });
   module->to(ctx.device());
   return module;
 }
@@ -222,7 +226,8 @@ PreparedModel load_or_train(const ModelRequest& request, const DatasetContents& 
   prepared.spec = model_spec_for(data, train_idx);
   if (!request.model_use || !request.model_context)
     throw Error("prepare_model: the request names no [model] use or no context for its plugin");
-  prepared.module = build_fresh_module(*request.model_use, request.model_context, prepared.spec, ctx);
+  prepared.module =
+      build_fresh_module(*request.model_use, request.model_context, prepared.spec, ctx, &prepared.built_weights);
 
   const auto targets = prepared.spec.task == Task::Segmentation ? data.masks : data.labels;
   auto val_metrics = [&] {
@@ -242,7 +247,18 @@ PreparedModel load_or_train(const ModelRequest& request, const DatasetContents& 
     return prepared;
   }
 
-  const std::string text = model_cache_text(request, splits);
+  // A user's trained model (a TorchScript file) is evaluated and attacked as it is, unless
+  // the experiment asks to train it further.
+  if (!prepared.built_weights.empty() && !request.train_given) {
+    prepared.module->eval();
+    prepared.as_built = true;
+    prepared.report.val = val_metrics();
+    ctx.log().info("using the weights the model was built with (" + prepared.built_weights +
+                   "), untrained: give [model] train to train them further; val " + metrics_text(prepared.report.val));
+    return prepared;
+  }
+
+  const std::string text = model_cache_text(request, splits, prepared.built_weights);
   prepared.key = sha256_hex(text);
   const auto dir = request.cache_root / "models";
   prepared.weights_file = dir / (prepared.key + ".pt");
@@ -297,9 +313,26 @@ PreparedModel load_or_train(const ModelRequest& request, const DatasetContents& 
 
 }  // namespace
 
+ModelRequest model_request(const CheckedExperiment& e, const PluginUse& model, const PluginUse& dataset,
+                           const std::filesystem::path& experiment_file, const std::filesystem::path& cache_root,
+                           std::shared_ptr<RunContext> model_context) {
+  ModelRequest request;
+  request.model_use = &model;
+  request.model_context = std::move(model_context);
+  request.model = *e.resolved.find("model");
+  request.model_version = model.plugin->version();
+  request.dataset_identity = plugin_identity(dataset);
+  request.seed = e.seed;
+  request.base_dir = std::filesystem::absolute(experiment_file).parent_path();
+  request.cache_root = cache_root;
+  request.train_given = e.model_train_given;
+  return request;
+}
+
 std::string weights_origin(const PreparedModel& prepared) {
   if (prepared.from_checkpoint) return "checkpoint " + prepared.weights_file.string();
   if (prepared.from_cache) return "cached weights " + prepared.weights_file.string();
+  if (prepared.as_built) return "the weights it was built with, " + prepared.built_weights;
   return "trained, stored in " + prepared.weights_file.string();
 }
 

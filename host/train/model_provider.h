@@ -1,7 +1,8 @@
 #pragma once
 // The victim model of an experiment ("train or load" of ARCHITECTURE.md section 1): built by
-// the model plugin, then loaded from `[model] checkpoint`, or from the weights cache, or
-// trained on the train split and stored in the cache.
+// the model plugin, then loaded from `[model] checkpoint`, or used as built when the plugin
+// builds trained weights (a TorchScript file) and [model] train is not given, or loaded
+// from the weights cache, or trained on the train split and stored in the cache.
 //
 // Cache: ${MEDADV_CACHE:-~/.cache/medadv}/models/<key>.pt (the module's parameters and
 // buffers) with <key>.json (its TrainingReport), where key = SHA-256 of model_cache_text().
@@ -33,7 +34,17 @@ struct ModelRequest {
   std::filesystem::path base_dir;  // a relative checkpoint is relative to this (the experiment's folder)
   std::filesystem::path cache_root;  // ${MEDADV_CACHE:-~/.cache/medadv}; models go to <root>/models
   bool force_training = false;     // train (and overwrite the cache) even when weights are cached
+  // [model] train given: a model whose plugin builds trained weights (ModelPlugin::
+  // built_weights_identity) is trained further only then, else used as built.
+  bool train_given = true;
 };
+
+// The request for an experiment's [model], as `medadv run` and `medadv train` both make it
+// (one place, so that each finds the weights the other cached). `model_context` is what the
+// model plugin's instances are created with.
+ModelRequest model_request(const CheckedExperiment& e, const PluginUse& model, const PluginUse& dataset,
+                           const std::filesystem::path& experiment_file, const std::filesystem::path& cache_root,
+                           std::shared_ptr<RunContext> model_context);
 
 struct PreparedModel {
   std::shared_ptr<TappedModule> module;  // on ctx.device(), in eval mode
@@ -42,6 +53,8 @@ struct PreparedModel {
   std::filesystem::path weights_file;    // the cache file, or the checkpoint
   bool from_cache = false;
   bool from_checkpoint = false;
+  bool as_built = false;                 // the weights the plugin built (a TorchScript file's), untrained
+  std::string built_weights;             // ModelPlugin::built_weights_identity(), when it has one
   TrainingReport report;                 // for a checkpoint: its val metrics only
 };
 
@@ -61,8 +74,10 @@ ModelSpec model_spec_for(const DatasetContents& data, const torch::Tensor& train
 // The canonical text whose SHA-256 is the cache key: model plugin, version and resolved
 // parameters; dataset identity; SHA-256 of the train and val index tensors (what the
 // model sees, whichever plan or predefined splits made them); the resolved train options;
-// the seed; LibTorch major.minor.
-std::string model_cache_text(const ModelRequest& request, const std::map<std::string, torch::Tensor>& splits);
+// the seed; LibTorch major.minor; for a model built with trained weights, their identity
+// (ModelPlugin::built_weights_identity).
+std::string model_cache_text(const ModelRequest& request, const std::map<std::string, torch::Tensor>& splits,
+                             const std::string& built_weights = "");
 
 // Builds, then loads or trains as described above. `splits` as make_splits returns them.
 // Throws InvalidInput for an unreadable or mismatching checkpoint (naming the file).
@@ -75,8 +90,10 @@ PreparedModel prepare_model(const ModelRequest& request, const DatasetContents& 
 // was built or drawn before (`medadv run` builds a probe model first, `medadv train` does
 // not). So both store the same weights under one key.
 // `plugin_ctx` is the context the instance is created with; `ctx` seeds and places the module.
+// `built_weights`, when given, receives the instance's built_weights_identity().
 std::shared_ptr<TappedModule> build_fresh_module(const PluginUse& model, std::shared_ptr<RunContext> plugin_ctx,
-                                                 const ModelSpec& spec, RunContext& ctx);
+                                                 const ModelSpec& spec, RunContext& ctx,
+                                                 std::string* built_weights = nullptr);
 
 // Weights files: every parameter and buffer of the module, by name (torch::serialize).
 // save_weights writes a temporary file and renames it, so readers never see half a file.

@@ -10,18 +10,13 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_support.h"
+
 struct CommandResult {
   int status = -1;  // exit status, or 128 + signal
   std::string out, err;
   std::string all() const { return out + err; }
 };
-
-inline std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // `args` is appended to the binary's path as a shell command line.
 inline CommandResult run_medadv(const std::string& args, const std::string& env = "") {
@@ -38,14 +33,6 @@ inline CommandResult run_medadv(const std::string& args, const std::string& env 
 
 inline std::string fixture(const std::string& subdir, const std::string& lib) {
   return std::string(MEDADV_FIXTURE_DIR) + "/" + subdir + "/" + lib;
-}
-
-// The lines of a file (e.g. a run's results.jsonl, one trial per line).
-inline std::vector<std::string> lines_of(const std::string& file) {
-  std::ifstream in(file);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
 }
 
 // The raw text of a top-level scalar `key` in one results.jsonl line ("" when absent):

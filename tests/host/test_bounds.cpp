@@ -12,9 +12,6 @@
 #include "report/svg.h"
 
 namespace fs = std::filesystem;
-using medadv::testing::contains;
-using medadv::testing::error_of;
-using medadv::testing::scratch_dir;
 
 namespace {
 

@@ -7,7 +7,6 @@
 #include "host/run_command.h"
 
 namespace {
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 const std::string kGood = MEDADV_TEST_DATA "/experiments/good.toml";
 }  // namespace
 

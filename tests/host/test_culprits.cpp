@@ -23,9 +23,6 @@
 #include "medadv/training.h"
 
 namespace fs = std::filesystem;
-using medadv::testing::contains;
-using medadv::testing::error_of;
-using medadv::testing::scratch_dir;
 
 namespace {
 
@@ -156,22 +153,12 @@ TEST(Culprits, ValidateDataProblemsNameTheFileLineAndKey) {
   const medadv::Value root = medadv::host::load_toml_file(file);
   const auto checked = medadv::host::check_experiment(root, medadv::testing::built_in_plugins());
   const auto plan = medadv::host::make_plan(checked);
-  medadv::host::TaskFacts facts;
-  facts.spec.num_classes = 2;
-  facts.spec.channels = 3;
-  facts.spec.image_size = 10;
-  facts.model = "model 'small-cnn'";
-  facts.model_taps = {"logits"};
-  const auto problems = medadv::host::task_problems(
-      plan, facts, [](const std::string&) { return std::make_unique<medadv::testing::TestContext>(); });
+  const auto problems = medadv::testing::problems_before_training(plan, 10);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_TRUE(contains(problems[0], file.string() + ":5:1: dataset (")) << problems[0];
   EXPECT_TRUE(contains(problems[0], "at least 11 x 11")) << problems[0];
   EXPECT_TRUE(contains(problems[0], "raise dataset.image_size")) << problems[0];
-  facts.spec.image_size = 11;
-  EXPECT_TRUE(medadv::host::task_problems(plan, facts, [](const std::string&) {
-                return std::make_unique<medadv::testing::TestContext>();
-              }).empty());
+  EXPECT_TRUE(medadv::testing::problems_before_training(plan, 11).empty());
 }
 
 TEST(Culprits, AModelWithNothingToTrainIsInvalidInput) {

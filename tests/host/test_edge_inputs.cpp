@@ -21,9 +21,6 @@
 #include "train/model_provider.h"
 
 namespace fs = std::filesystem;
-using medadv::testing::contains;
-using medadv::testing::error_of;
-using medadv::testing::scratch_dir;
 
 namespace {
 
@@ -77,14 +74,7 @@ TEST(EdgeInputs, TargetClassOutOfRangeIsFoundBeforeTraining) {
       std::string(kHead) + "[[attack]]\nplugin = \"pgd\"\ntargeted = true\ntarget = \"7\"\n", "target.toml");
   const auto checked = medadv::host::check_experiment(root, medadv::testing::built_in_plugins());
   const auto plan = medadv::host::make_plan(checked);
-  medadv::host::TaskFacts facts;
-  facts.spec.num_classes = 2;
-  facts.spec.channels = 3;
-  facts.spec.image_size = 16;
-  facts.model = "model 'small-cnn'";
-  facts.model_taps = {"logits"};
-  const auto problems = medadv::host::task_problems(
-      plan, facts, [](const std::string&) { return std::make_unique<medadv::testing::TestContext>(); });
+  const auto problems = medadv::testing::problems_before_training(plan, 16);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_TRUE(contains(problems[0], "target.toml:7:1: attack[0]")) << problems[0];
   EXPECT_TRUE(contains(problems[0], "attack[0].target: class 7 does not exist: the data set has 2 classes")) << problems[0];

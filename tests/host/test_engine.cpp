@@ -65,8 +65,6 @@ struct Workspace {
   }
 };
 
-}  // namespace
-
 TEST(Engine, RunsAnExperimentInProcessAndResumesIt) {
   Workspace w("run");
   const auto loaded = load_experiment(w.write("engine.toml", kExperiment), {}, {});
@@ -113,11 +111,10 @@ TEST(Engine, CheckAgainstDataRefusesAMissingTapBeforeTraining) {
   EXPECT_FALSE(fs::exists(w.root / "cache" / "models")) << "nothing was trained";
 }
 
-// A user's TorchScript classifier (it normalises its own input). The data set's mean and
-// std reach the model plugin's build(), which logs through the context it was created
-// with: that context must outlive the plugin's creation (it used to be destroyed first).
-TEST(Engine, TorchScriptModelRunsWithTheContextItWasCreatedWith) {
-  Workspace w("torchscript");
+// A user's TorchScript classifier (it normalises its own input), its weights drawn with
+// `seed`, saved as `name` in the workspace.
+fs::path write_scripted_classifier(const Workspace& w, const std::string& name, std::uint64_t seed) {
+  torch::manual_seed(seed);
   torch::jit::Module net("Net");
   net.register_parameter("weight", (torch::randn({2, 3}) * 0.1).requires_grad_(true), false);
   net.register_parameter("bias", torch::zeros({2}).requires_grad_(true), false);
@@ -125,20 +122,68 @@ TEST(Engine, TorchScriptModelRunsWithTheContextItWasCreatedWith) {
 def forward(self, x):
     return torch.matmul(x.mean([2, 3]) * 2.0 - 1.0, self.weight.t()) + self.bias
 )");
-  const fs::path model_file = w.root / "net.pt";
-  net.save(model_file.string());
+  const fs::path file = w.root / name;
+  net.save(file.string());
+  return file;
+}
+
+// kExperiment with the TorchScript file as its model, without detectors, with or without
+// its [model.train] table.
+std::string torchscript_experiment(const fs::path& model_file, bool train) {
   std::string experiment = kExperiment;
   const std::string small_cnn = "plugin = \"small-cnn\"\nwidth = 4\n";
   experiment.replace(experiment.find(small_cnn), small_cnn.size(),
                      "plugin = \"torchscript\"\npath = \"" + model_file.string() + "\"\n");
-  experiment = experiment.substr(0, experiment.find("[[detector]]"));
+  if (!train) {
+    const std::string train_table = "[model.train]\nepochs = 1\nbatch_size = 32\n";
+    experiment.erase(experiment.find(train_table), train_table.size());
+  }
+  return experiment.substr(0, experiment.find("[[detector]]"));
+}
 
-  const auto loaded = load_experiment(w.write("torchscript.toml", experiment), {}, {});
+// The log of a run of `experiment` into `output`.
+std::string run_log(const Workspace& w, const std::string& experiment, const std::string& output) {
+  const auto loaded = load_experiment(w.write(output + ".toml", experiment), {}, {});
   const Plan plan = make_plan(loaded->checked);
   RunOptions options;
-  options.output = w.root / "run";
+  options.output = w.root / output;
   const fs::path dir = run_experiment(*loaded, plan, options);
   EXPECT_EQ(lines_of((dir / "results.jsonl").string()).size(), plan.trials.size());
-  EXPECT_NE(slurp((dir / "log.txt").string()).find("the spec's mean/std are not applied"), std::string::npos)
-      << "the plugin logged from build() through its creation context";
+  return slurp((dir / "log.txt").string());
+}
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+// The data set's mean and std reach the model plugin's build(), which logs through the
+// context it was created with: that context must outlive the plugin's creation (it used to
+// be destroyed first).
+TEST(Engine, TorchScriptModelRunsWithTheContextItWasCreatedWith) {
+  Workspace w("torchscript");
+  const fs::path model_file = write_scripted_classifier(w, "net.pt", 1);
+  const std::string log = run_log(w, torchscript_experiment(model_file, /*train=*/true), "run");
+  EXPECT_TRUE(has(log, "the spec's mean/std are not applied")) << "the plugin logged from build() through its creation context";
+}
+
+// A user's trained model is attacked as the file holds it unless [model] train is given;
+// what is trained from it is cached under the file's bytes, not only its name.
+TEST(Engine, TorchScriptWeightsAreUsedAsBuiltUnlessTrainIsGiven) {
+  Workspace w("torchscript_as_built");
+  const fs::path model_file = write_scripted_classifier(w, "net.pt", 1);
+  const std::string as_built = run_log(w, torchscript_experiment(model_file, /*train=*/false), "as_built");
+  EXPECT_TRUE(has(as_built, "using the weights the model was built with")) << as_built;
+  EXPECT_FALSE(has(as_built, "trained in")) << as_built;
+  EXPECT_FALSE(fs::exists(w.root / "cache" / "models")) << "nothing was trained or cached";
+
+  const std::string trained = run_log(w, torchscript_experiment(model_file, /*train=*/true), "trained");
+  EXPECT_TRUE(has(trained, "trained in")) << trained;
+  const std::string again = run_log(w, torchscript_experiment(model_file, /*train=*/true), "again");
+  EXPECT_TRUE(has(again, "cached weights found")) << again;
+
+  // Other weights under the same file name are another model: trained, not taken from the cache.
+  write_scripted_classifier(w, "net.pt", 2);
+  const std::string replaced = run_log(w, torchscript_experiment(model_file, /*train=*/true), "replaced");
+  EXPECT_TRUE(has(replaced, "trained in")) << replaced;
+  EXPECT_FALSE(has(replaced, "cached weights found")) << replaced;
 }

@@ -40,7 +40,6 @@ std::string not_elf_file() {
   return path;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 
@@ -136,6 +135,17 @@ TEST(Loader, OtherLibTorchVersionIsRefusedBeforeAnyCall) {
   const auto r = run_medadv("plugins check " + fixture("wrong_torch", "libfixture_wrong_torch.so"));
   EXPECT_EQ(r.status, 2) << r.all();
   EXPECT_TRUE(contains(r.err, "LibTorch 9.1")) << r.err;
+}
+
+TEST(Loader, EarlierSdkMinorIsRefusedBeforeAnyCall) {
+  // Before 1.0 an SDK minor may change the C++ types behind create(): the fixture's
+  // functions abort, so reaching them would kill this test.
+  const auto m = open_error(fixture("old_sdk", "libfixture_old_sdk.so"));
+  EXPECT_TRUE(contains(m, "built against medadv SDK 0.1.0, but this medadv is SDK " + host_abi().sdk_version)) << m;
+  EXPECT_TRUE(contains(m, "rebuild it")) << m;
+  const auto r = run_medadv("plugins check " + fixture("old_sdk", "libfixture_old_sdk.so"));
+  EXPECT_EQ(r.status, 2) << r.all();
+  EXPECT_TRUE(contains(r.err, "SDK 0.1.0")) << r.err;
 }
 
 TEST(Loader, NewerMinorLibraryIsSteppedByItsOwnEntrySize) {

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "support/test_support.h"
 #include "common/logging.h"
 
 namespace fs = std::filesystem;
@@ -14,24 +15,6 @@ using medadv::host::format_message;
 using medadv::host::HostLog;
 using medadv::host::LogFileError;
 using medadv::host::LogSettings;
-
-namespace {
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-fs::path fresh_dir(const std::string& name) {
-  const auto dir = fs::path(::testing::TempDir()) / ("medadv-logging-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-}  // namespace
 
 TEST(HostLog, FormatMessageFillsEachPlaceholderInTurn) {
   EXPECT_EQ(format_message("run {}: {} trials on {}", "runs/a", 12, "cuda:0"), "run runs/a: 12 trials on cuda:0");
@@ -42,7 +25,7 @@ TEST(HostLog, FormatMessageFillsEachPlaceholderInTurn) {
 }
 
 TEST(HostLog, TeeFileGetsEveryLineWhileItsHandleLives) {
-  const auto dir = fresh_dir("tee");
+  const auto dir = scratch_dir("tee");
   HostLog log(LogSettings{-1, ""});  // quiet: the terminal gets errors only
   log.info("before");
   {
@@ -52,7 +35,7 @@ TEST(HostLog, TeeFileGetsEveryLineWhileItsHandleLives) {
     log.warn("warn");
   }
   log.info("after");
-  const std::string text = read_text(dir / "log.txt");
+  const std::string text = slurp((dir / "log.txt").string());
   EXPECT_NE(text.find("debug debug 1"), std::string::npos) << text;
   EXPECT_NE(text.find("info info 2"), std::string::npos) << text;
   EXPECT_NE(text.find("warning warn"), std::string::npos) << text;
@@ -62,7 +45,7 @@ TEST(HostLog, TeeFileGetsEveryLineWhileItsHandleLives) {
 
 TEST(HostLog, AFileThatCannotBeOpenedIsALogFileError) {
   // spdlog creates missing folders, so the file's "folder" is a regular file.
-  const auto dir = fresh_dir("unopenable");
+  const auto dir = scratch_dir("unopenable");
   std::ofstream(dir / "plain").put('x');
   const auto file = dir / "plain" / "log.txt";
   EXPECT_THROW(HostLog(LogSettings{0, file.string()}), LogFileError);

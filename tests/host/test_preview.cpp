@@ -16,7 +16,6 @@
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 struct PngHeader {
   bool signature = false;

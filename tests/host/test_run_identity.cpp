@@ -18,9 +18,6 @@
 #include "medadv/error.h"
 
 namespace fs = std::filesystem;
-using medadv::testing::contains;
-using medadv::testing::error_of;
-using medadv::testing::scratch_dir;
 using medadv::host::ResultsLog;
 
 namespace {

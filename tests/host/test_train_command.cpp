@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "host/run_command.h"
 #include "medadv/training.h"
 
@@ -15,16 +16,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class TrainCommand : public ::testing::Test {
+class TrainCommand : public ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("medadv_train_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // A tiny experiment: 80 phantom fundus images of 16 px, a 4-wide small-cnn, 2 epochs, one thread.
   std::string write_experiment(const std::string& name, const std::string& model_extra = "",
@@ -72,7 +65,6 @@ class TrainCommand : public ::testing::Test {
     return text.substr(begin, text.find('\n', begin) - begin);
   }
 
-  fs::path dir_;
 };
 
 }  // namespace

@@ -25,8 +25,8 @@ import time
 import zipfile
 import zlib
 
-IMAGE_SIZE = 16
-COUNT = 80
+IMAGE_SIZE = 32  # vgg16 needs 32 px (five poolings)
+COUNT = 120  # lid needs 3 clean fit images on adv_train (30 here), whatever the model learnt
 CLASSES = 2
 SPLITS = "{ train = 0.5, adv_train = 0.25, adv_test = 0.25 }"
 ATTACK = '[[attack]]\nplugin = "pgd"\nepsilon = "8/255"\nstep = "2/255"\nsteps = 2\n'

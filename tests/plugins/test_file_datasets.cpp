@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include "support/test_support.h"
 #include "datasets/files/image_folder.h"
 #include "datasets/files/medmnist.h"
 #include "datasets/files/segmentation_folder.h"
@@ -48,16 +49,8 @@ class RecordingContext : public medadv::testing::TestContext {
   } recorder_;
 };
 
-class FileDatasets : public ::testing::Test {
+class FileDatasets : public ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("medadv_files_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Writes an 8-bit (or 16-bit) PNG, creating its directory.
   fs::path png(const std::string& relative, const torch::Tensor& image, int bits = 8) {
@@ -66,7 +59,6 @@ class FileDatasets : public ::testing::Test {
     medadv::write_png(path, image, bits);
     return path;
   }
-  fs::path dir_;
 };
 
 // A constant image: every pixel (r, g, b) in 8-bit levels.
@@ -89,15 +81,6 @@ template <class T>
 medadv::DatasetContents load(medadv::RunContext& ctx, Value::Table table) {
   T dataset(params_of<T>(std::move(table)), ctx);
   return dataset.load(ctx);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const medadv::InvalidInput& e) {
-    return e.what();
-  }
-  return "(no InvalidInput thrown)";
 }
 
 void expect_contains(const std::string& text, const std::string& part) {
@@ -172,42 +155,42 @@ TEST_F(FileDatasets, SplitFoldersGivePredefinedSplits) {
 TEST_F(FileDatasets, BadLayoutsAreNamed) {
   medadv::testing::TestContext ctx;
   fs::create_directories(dir_ / "empty");
-  auto message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "empty").string()}}); });
+  auto message = invalid_input_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "empty").string()}}); });
   expect_contains(message, (dir_ / "empty").string());
 
   png("loose/a.png", gray(1));
-  message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "loose").string()}}); });
+  message = invalid_input_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "loose").string()}}); });
   expect_contains(message, "directly in it");
 
   png("mixed/train/x/a.png", gray(1));
   png("mixed/cats/b.png", gray(1));
-  message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "mixed").string()}}); });
+  message = invalid_input_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "mixed").string()}}); });
   expect_contains(message, "train");
   expect_contains(message, "cats");
 
   png("notest/train/x/a.png", gray(1));
-  message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "notest").string()}}); });
+  message = invalid_input_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "notest").string()}}); });
   expect_contains(message, "'test'");
 
   fs::create_directories(dir_ / "noimages/a");
   std::ofstream(dir_ / "noimages/a/readme.txt") << "x";
-  message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "noimages").string()}}); });
+  message = invalid_input_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "noimages").string()}}); });
   expect_contains(message, "no images");
 
-  message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "absent").string()}}); });
+  message = invalid_input_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "absent").string()}}); });
   expect_contains(message, "absent");
 
-  message = error_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"image_size", 4}}); });
+  message = invalid_input_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"image_size", 4}}); });
   expect_contains(message, "image_size");
   // Rules between values are the schema's too, so an experiment reports them with their location.
-  message = error_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"channels", 2}}); });
+  message = invalid_input_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"channels", 2}}); });
   expect_contains(message, "key 'channels'");
   expect_contains(message, "must be 1 or 3, got 2");
-  message = error_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"extensions", Value::Array{Value(".")}}}); });
+  message = invalid_input_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"extensions", Value::Array{Value(".")}}}); });
   expect_contains(message, "key 'extensions'");
-  message = error_of([&] { params_of<medadv::plugins::files::MedMnist>({{"path", "x"}, {"image_size", 4}}); });
+  message = invalid_input_of([&] { params_of<medadv::plugins::files::MedMnist>({{"path", "x"}, {"image_size", 4}}); });
   expect_contains(message, "0 (keep the stored size) or at least 8, got 4");
-  message = error_of([&] { params_of<medadv::plugins::files::MedMnist>({{"path", "x"}, {"channels", 2}}); });
+  message = invalid_input_of([&] { params_of<medadv::plugins::files::MedMnist>({{"path", "x"}, {"channels", 2}}); });
   expect_contains(message, "0 (as stored), 1 or 3");
 }
 
@@ -218,7 +201,7 @@ TEST_F(FileDatasets, CorruptFilesFailByNameOrAreSkippedAndCounted) {
   const auto bad = dir_ / "data/b/bad.png";
   std::ofstream(bad, std::ios::binary) << "this is not a PNG at all";
   RecordingContext ctx;
-  auto message = error_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}}); });
+  auto message = invalid_input_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "data").string()}}); });
   expect_contains(message, bad.string());
   expect_contains(message, "skip_bad");
 
@@ -334,13 +317,13 @@ TEST_F(FileDatasets, MedmnistRefusesMultiLabelAndNamesMissingArrays) {
   auto arrays = medmnist_arrays(false);
   arrays[1].second = torch::zeros({4, 14}, torch::kUInt8);  // chestmnist-like train_labels
   medadv::write_npz(dir_ / "chest.npz", arrays);
-  auto message = error_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "chest.npz").string()}}); });
+  auto message = invalid_input_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "chest.npz").string()}}); });
   expect_contains(message, "multi-label MedMNIST sets (e.g. chestmnist) are not supported yet");
   expect_contains(message, "train_labels");
 
   medadv::write_npz(dir_ / "keras.npz", {{"x_train", torch::zeros({2, 4, 4}, torch::kUInt8)},
                                          {"y_train", torch::zeros({2}, torch::kUInt8)}});
-  message = error_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "keras.npz").string()}}); });
+  message = invalid_input_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "keras.npz").string()}}); });
   expect_contains(message, "keras.npz");
   expect_contains(message, "train_images");
   expect_contains(message, "x_train");
@@ -348,17 +331,17 @@ TEST_F(FileDatasets, MedmnistRefusesMultiLabelAndNamesMissingArrays) {
   auto floats = medmnist_arrays(false);
   floats[0].second = floats[0].second.to(torch::kFloat32);
   medadv::write_npz(dir_ / "floats.npz", floats);
-  message = error_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "floats.npz").string()}}); });
+  message = invalid_input_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "floats.npz").string()}}); });
   expect_contains(message, "uint8");
 
   auto short_labels = medmnist_arrays(false);
   short_labels[5].second = torch::zeros({2, 1}, torch::kUInt8);  // test_labels for 3 images
   medadv::write_npz(dir_ / "short.npz", short_labels);
-  message = error_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "short.npz").string()}}); });
+  message = invalid_input_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "short.npz").string()}}); });
   expect_contains(message, "test_labels");
 
   medadv::write_npz(dir_ / "good.npz", medmnist_arrays(false));
-  message = error_of([&] {
+  message = invalid_input_of([&] {
     load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "good.npz").string()}, {"class_names", Value::Array{Value("a")}}});
   });
   expect_contains(message, "class_names");
@@ -371,7 +354,7 @@ TEST_F(FileDatasets, MedmnistRefusesLabelsOutOfRangeNamingTheFileAndTheArray) {
   auto arrays = medmnist_arrays(false);
   arrays[3].second = torch::tensor({std::int64_t{0}, std::int64_t{4000000000}}).view({2, 1});  // val_labels
   medadv::write_npz(dir_ / "corrupt.npz", arrays);
-  auto message = error_of([&] { load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "corrupt.npz").string()}}); });
+  auto message = invalid_input_of([&] { load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "corrupt.npz").string()}}); });
   expect_contains(message, "corrupt.npz");
   expect_contains(message, "'val_labels' holds label 4000000000");
   expect_contains(message, "9 labels");
@@ -379,11 +362,11 @@ TEST_F(FileDatasets, MedmnistRefusesLabelsOutOfRangeNamingTheFileAndTheArray) {
   // The largest label the 9 labels allow without class_names is 8.
   arrays[3].second = torch::tensor({std::int64_t{0}, std::int64_t{8}}).view({2, 1});
   medadv::write_npz(dir_ / "sparse.npz", arrays);
-  auto d = load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "sparse.npz").string()}});
+  auto d = load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "sparse.npz").string()}});
   EXPECT_EQ(d.meta.class_names.size(), 9u);
 
-  message = error_of([&] {
-    load<medadv::files::MedMnist>(ctx, {{"path", (dir_ / "sparse.npz").string()},
+  message = invalid_input_of([&] {
+    load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "sparse.npz").string()},
                                         {"class_names", Value::Array{Value("a"), Value("b"), Value("c")}}});
   });
   expect_contains(message, "'val_labels' holds label 8");
@@ -430,7 +413,7 @@ TEST_F(FileDatasets, SegmentationMissingMaskIsNamedOrSkipped) {
   png("seg/masks/a_mask.png", gray(255, 8, 8));
   RecordingContext ctx;
   const Value::Table table = {{"images", (dir_ / "seg/images").string()}, {"masks", (dir_ / "seg/masks").string()}};
-  auto message = error_of([&] { load<medadv::plugins::files::SegmentationFolder>(ctx, table); });
+  auto message = invalid_input_of([&] { load<medadv::plugins::files::SegmentationFolder>(ctx, table); });
   expect_contains(message, "lonely.png");
   expect_contains(message, "no mask");
 
@@ -444,7 +427,7 @@ TEST_F(FileDatasets, SegmentationMissingMaskIsNamedOrSkipped) {
 
   // A mask of another size than its image is a pairing mistake.
   png("seg/masks/lonely.png", gray(255, 4, 4));
-  message = error_of([&] { load<medadv::plugins::files::SegmentationFolder>(ctx, table); });
+  message = invalid_input_of([&] { load<medadv::plugins::files::SegmentationFolder>(ctx, table); });
   expect_contains(message, "lonely.png");
   expect_contains(message, "4x4");
 }

@@ -236,14 +236,14 @@ TEST(TorchScriptModel, RefusesIntegerLogitsAndTapsWithoutTheBatchAtBuild) {
   auto integer = net_with(R"(
 def forward(self, x):
     h = torch.relu(torch.conv2d(x * self.scale - 1.0, self.conv_weight, None, 1, 1))
-    return (torch.matmul(h.mean([2, 3]), self.head.weight.t()) * 100.0).to(torch.int64)
+    return (torch.matmul(h.mean([2, 3]), self.head.weight.t()) * 100.0).long()
 )");
   const auto integer_path = save(integer, "int64.pt");
   const auto integer_message = message_of([&] { build(integer_path, spec_of(3, 2, 16)); });
   EXPECT_NE(integer_message.find(integer_path.string() + ": forward returns Long logits"), std::string::npos)
       << integer_message;
 
-  auto mixed = net_with(std::string(kForward) + R"(
+  auto mixed = net_with(std::string(medadv::fixtures::kScriptedForward) + R"(
 def forward_features(self, x):
     h = torch.relu(torch.conv2d(x * self.scale - 1.0, self.conv_weight, None, 1, 1))
     return {"penultimate": h.mean([0, 2, 3])}

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/test_support.h"
 #include "medadv/atomic_file.h"
 #include "medadv/error.h"
 
@@ -20,29 +21,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class AtomicFile : public ::testing::Test {
+class AtomicFile : public ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("medadv_atomic_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
-  std::string read(const fs::path& file) const {
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  static std::string read(const fs::path& file) { return slurp(file.string()); }
   std::vector<std::string> names() const {
     std::vector<std::string> out;
     for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
     return out;
   }
-  fs::path dir_;
 };
 
 TEST_F(AtomicFile, ReplacesTheWholeFileAndLeavesNothingBeside) {

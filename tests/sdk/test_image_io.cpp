@@ -1,6 +1,7 @@
 // Tests of medadv/image_io.h. Inputs the reader must understand are written here with
 // libpng and libjpeg directly, so the reader is checked against files it did not write.
 #include <gtest/gtest.h>
+
 #include <png.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include "support/test_support.h"
 #include "medadv/error.h"
 #include "medadv/image_io.h"
 
@@ -28,18 +30,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // A fresh directory per test, removed afterwards.
-class ImageIo : public ::testing::Test {
+class ImageIo : public ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("medadv_image_io_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   fs::path file(const std::string& name) const { return dir_ / name; }
-  fs::path dir_;
 };
 
 void write_bytes(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
@@ -114,15 +107,6 @@ void write_jpeg_with_libjpeg(const fs::path& path, int width, int height, int co
 torch::Tensor random_levels(std::int64_t c, std::int64_t h, std::int64_t w, std::uint64_t seed) {
   torch::manual_seed(seed);
   return torch::randint(0, 256, {c, h, w}, torch::kInt64).to(torch::kFloat32) / 255.0;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const medadv::InvalidInput& e) {
-    return e.what();
-  }
-  return "(no InvalidInput thrown)";
 }
 
 TEST_F(ImageIo, EightBitRoundTripIsExact) {
@@ -258,7 +242,7 @@ TEST_F(ImageIo, ChannelConversionUsesBt601Luma) {
   // As stored, and asking for what is stored, change nothing.
   EXPECT_TRUE(torch::equal(medadv::decode_image(bytes.data(), bytes.size(), 1), one));
   EXPECT_EQ(medadv::decode_image(bytes.data(), bytes.size(), 0).size(0), 1);
-  EXPECT_NE(error_of([&] { medadv::decode_image(bytes.data(), bytes.size(), 2); }).find("channels must be"),
+  EXPECT_NE(invalid_input_of([&] { medadv::decode_image(bytes.data(), bytes.size(), 2); }).find("channels must be"),
             std::string::npos);
 }
 
@@ -271,20 +255,20 @@ TEST_F(ImageIo, FormatIsChosenByContentNotName) {
 TEST_F(ImageIo, BrokenFilesAreInvalidInputNamingTheFile) {
   auto good = medadv::encode_png(random_levels(3, 16, 16, 1));
   write_bytes(file("truncated.png"), std::vector<std::uint8_t>(good.begin(), good.begin() + static_cast<long>(good.size() / 2)));
-  auto message = error_of([&] { medadv::read_image(file("truncated.png")); });
+  auto message = invalid_input_of([&] { medadv::read_image(file("truncated.png")); });
   EXPECT_NE(message.find(file("truncated.png").string()), std::string::npos) << message;
   EXPECT_NE(message.find("PNG"), std::string::npos) << message;
 
   // Only the final IEND chunk missing: still an error, not a silently accepted image.
   write_bytes(file("no_end.png"), std::vector<std::uint8_t>(good.begin(), good.end() - 12));
-  message = error_of([&] { medadv::read_image(file("no_end.png")); });
+  message = invalid_input_of([&] { medadv::read_image(file("no_end.png")); });
   EXPECT_NE(message.find("no_end.png"), std::string::npos) << message;
 
   // A corrupted byte inside the image data fails its checksum.
   auto corrupt = good;
   corrupt[good.size() / 2] ^= 0x5a;
   write_bytes(file("crc.png"), corrupt);
-  message = error_of([&] { medadv::read_image(file("crc.png")); });
+  message = invalid_input_of([&] { medadv::read_image(file("crc.png")); });
   EXPECT_NE(message.find("crc.png"), std::string::npos) << message;
 
   torch::manual_seed(11);
@@ -292,7 +276,7 @@ TEST_F(ImageIo, BrokenFilesAreInvalidInputNamingTheFile) {
   std::vector<std::uint8_t> random(noise.data_ptr<std::uint8_t>(), noise.data_ptr<std::uint8_t>() + 500);
   random[0] = 'x';  // not by chance a signature
   write_bytes(file("random.png"), random);
-  message = error_of([&] { medadv::read_image(file("random.png")); });
+  message = invalid_input_of([&] { medadv::read_image(file("random.png")); });
   EXPECT_NE(message.find(file("random.png").string()), std::string::npos) << message;
   EXPECT_NE(message.find("only PNG and JPEG"), std::string::npos) << message;
 
@@ -300,12 +284,12 @@ TEST_F(ImageIo, BrokenFilesAreInvalidInputNamingTheFile) {
   std::vector<std::uint8_t> fake = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   fake.insert(fake.end(), random.begin(), random.end());
   write_bytes(file("fake.png"), fake);
-  message = error_of([&] { medadv::read_image(file("fake.png")); });
+  message = invalid_input_of([&] { medadv::read_image(file("fake.png")); });
   EXPECT_NE(message.find("fake.png"), std::string::npos) << message;
 
   write_bytes(file("empty.png"), {});
-  EXPECT_NE(error_of([&] { medadv::read_image(file("empty.png")); }).find("empty"), std::string::npos);
-  message = error_of([&] { medadv::read_image(file("missing.png")); });
+  EXPECT_NE(invalid_input_of([&] { medadv::read_image(file("empty.png")); }).find("empty"), std::string::npos);
+  message = invalid_input_of([&] { medadv::read_image(file("missing.png")); });
   EXPECT_NE(message.find("missing.png"), std::string::npos) << message;
   EXPECT_NE(message.find("no such file"), std::string::npos) << message;
 }
@@ -337,7 +321,7 @@ TEST_F(ImageIo, BrokenAndCmykJpegsAreRefused) {
   const int W = 16, H = 16;
   std::vector<std::uint8_t> cmyk(static_cast<std::size_t>(W * H * 4), 100);
   write_jpeg_with_libjpeg(file("cmyk.jpg"), W, H, 4, JCS_CMYK, cmyk, 90);
-  auto message = error_of([&] { medadv::read_image(file("cmyk.jpg")); });
+  auto message = invalid_input_of([&] { medadv::read_image(file("cmyk.jpg")); });
   EXPECT_NE(message.find("cmyk.jpg"), std::string::npos) << message;
   EXPECT_NE(message.find("CMYK"), std::string::npos) << message;
 
@@ -347,12 +331,12 @@ TEST_F(ImageIo, BrokenAndCmykJpegsAreRefused) {
   write_jpeg_with_libjpeg(file("whole.jpg"), W, H, 3, JCS_RGB, samples, 90);
   auto whole = read_bytes(file("whole.jpg"));
   write_bytes(file("truncated.jpg"), std::vector<std::uint8_t>(whole.begin(), whole.begin() + static_cast<long>(whole.size() * 2 / 3)));
-  message = error_of([&] { medadv::read_image(file("truncated.jpg")); });
+  message = invalid_input_of([&] { medadv::read_image(file("truncated.jpg")); });
   EXPECT_NE(message.find("truncated.jpg"), std::string::npos) << message;
   EXPECT_NE(message.find("JPEG"), std::string::npos) << message;
 
   write_bytes(file("header_only.jpg"), std::vector<std::uint8_t>(whole.begin(), whole.begin() + 20));
-  message = error_of([&] { medadv::read_image(file("header_only.jpg")); });
+  message = invalid_input_of([&] { medadv::read_image(file("header_only.jpg")); });
   EXPECT_NE(message.find("header_only.jpg"), std::string::npos) << message;
 }
 
@@ -371,8 +355,8 @@ TEST_F(ImageIo, WritePngReplacesAtomicallyAndNamesTheFileOnFailure) {
   } catch (const medadv::Error& e) {
     EXPECT_NE(std::string(e.what()).find("x.png"), std::string::npos) << e.what();
   }
-  EXPECT_NE(error_of([&] { medadv::encode_png(torch::zeros({2, 4, 4})); }).find("C = 1 or 3"), std::string::npos);
-  EXPECT_NE(error_of([&] { medadv::encode_png(torch::full({1, 2, 2}, NAN)); }).find("NaN"), std::string::npos);
+  EXPECT_NE(invalid_input_of([&] { medadv::encode_png(torch::zeros({2, 4, 4})); }).find("C = 1 or 3"), std::string::npos);
+  EXPECT_NE(invalid_input_of([&] { medadv::encode_png(torch::full({1, 2, 2}, NAN)); }).find("NaN"), std::string::npos);
 }
 
 // Brute-force resampling along one axis, the oracle for resize_image: PIL's bilinear

@@ -2,6 +2,7 @@
 // by hand (zlib deflate, zip headers written byte by byte) the way numpy's
 // savez_compressed lays them out, so the reader is checked against files it did not write.
 #include <gtest/gtest.h>
+
 #include <zlib.h>
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include "support/test_support.h"
 #include "medadv/error.h"
 #include "medadv/npz.h"
 
@@ -25,18 +27,9 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
 
-class Npz : public ::testing::Test {
+class Npz : public ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("medadv_npz_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   fs::path file(const std::string& name) const { return dir_ / name; }
-  fs::path dir_;
 };
 
 void write_bytes(const fs::path& path, const Bytes& bytes) {
@@ -47,15 +40,6 @@ void write_bytes(const fs::path& path, const Bytes& bytes) {
 Bytes read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const medadv::InvalidInput& e) {
-    return e.what();
-  }
-  return "(no InvalidInput thrown)";
 }
 
 void put(Bytes& b, std::uint64_t v, int bytes) {
@@ -273,12 +257,12 @@ TEST_F(Npz, BrokenArchivesNameTheFileAndTheArray) {
   const Bytes good = read_bytes(file("good.npz"));
 
   write_bytes(file("half.npz"), Bytes(good.begin(), good.begin() + static_cast<long>(good.size() / 2)));
-  auto message = error_of([&] { medadv::read_npz(file("half.npz")); });
+  auto message = invalid_input_of([&] { medadv::read_npz(file("half.npz")); });
   EXPECT_NE(message.find(file("half.npz").string()), std::string::npos) << message;
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
 
   write_bytes(file("noise.npz"), Bytes(200, 0x37));
-  message = error_of([&] { medadv::read_npz(file("noise.npz")); });
+  message = invalid_input_of([&] { medadv::read_npz(file("noise.npz")); });
   EXPECT_NE(message.find("noise.npz"), std::string::npos) << message;
   EXPECT_NE(message.find("not a zip"), std::string::npos) << message;
 
@@ -286,34 +270,34 @@ TEST_F(Npz, BrokenArchivesNameTheFileAndTheArray) {
   Bytes corrupt = good;
   corrupt[200] ^= 0x01;
   write_bytes(file("corrupt.npz"), corrupt);
-  message = error_of([&] { medadv::read_npz(file("corrupt.npz")); });
+  message = invalid_input_of([&] { medadv::read_npz(file("corrupt.npz")); });
   EXPECT_NE(message.find("CRC"), std::string::npos) << message;
   EXPECT_NE(message.find("images"), std::string::npos) << message;
 
   // Zip intact, .npy inside claims more data than it holds.
   write_bytes(file("short.npz"), hand_zip({{"x.npy", npy("<f4", "(10,)", false, Bytes(12, 0)), true, false}}));
-  message = error_of([&] { medadv::read_npz(file("short.npz")); });
+  message = invalid_input_of([&] { medadv::read_npz(file("short.npz")); });
   EXPECT_NE(message.find("array 'x'"), std::string::npos) << message;
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
 
   write_bytes(file("big_endian.npz"), hand_zip({{"be.npy", npy(">f4", "(1,)", false, Bytes(4, 0)), false, false}}));
-  message = error_of([&] { medadv::read_npz(file("big_endian.npz")); });
+  message = invalid_input_of([&] { medadv::read_npz(file("big_endian.npz")); });
   EXPECT_NE(message.find("big_endian.npz"), std::string::npos) << message;
   EXPECT_NE(message.find("array 'be'"), std::string::npos) << message;
   EXPECT_NE(message.find("big-endian"), std::string::npos) << message;
 
   write_bytes(file("complex.npz"), hand_zip({{"c.npy", npy("<c8", "(1,)", false, Bytes(8, 0)), false, false}}));
-  message = error_of([&] { medadv::read_npz(file("complex.npz")); });
+  message = invalid_input_of([&] { medadv::read_npz(file("complex.npz")); });
   EXPECT_NE(message.find("unsupported dtype '<c8'"), std::string::npos) << message;
 
   Bytes not_npy = npy("<f4", "(1,)", false, Bytes(4, 0));
   not_npy[1] = 'X';
   write_bytes(file("magic.npz"), hand_zip({{"m.npy", not_npy, true, false}}));
-  message = error_of([&] { medadv::read_npz(file("magic.npz")); });
+  message = invalid_input_of([&] { medadv::read_npz(file("magic.npz")); });
   EXPECT_NE(message.find("array 'm'"), std::string::npos) << message;
   EXPECT_NE(message.find("magic"), std::string::npos) << message;
 
-  message = error_of([&] { medadv::read_npz(file("absent.npz")); });
+  message = invalid_input_of([&] { medadv::read_npz(file("absent.npz")); });
   EXPECT_NE(message.find("absent.npz"), std::string::npos) << message;
 }
 
@@ -353,7 +337,7 @@ TEST_F(Npz, ReadsZip64ArchivesWrittenByPythonsZipfile) {
 TEST_F(Npz, CorruptSizesAreRefusedBeforeAllocatingNamingTheFileAndTheArray) {
   // 2^61 float64 values: 2^64 bytes, which wraps to 0 in 64 bits and matches an empty member.
   write_bytes(file("wraps.npz"), hand_zip({{"huge.npy", npy("<f8", "(2305843009213693952,)", false, {}), false, false}}));
-  auto message = error_of([&] { medadv::read_npz(file("wraps.npz")); });
+  auto message = invalid_input_of([&] { medadv::read_npz(file("wraps.npz")); });
   EXPECT_NE(message.find(file("wraps.npz").string()), std::string::npos) << message;
   EXPECT_NE(message.find("array 'huge'"), std::string::npos) << message;
   EXPECT_NE(message.find("overflows"), std::string::npos) << message;
@@ -366,7 +350,7 @@ TEST_F(Npz, CorruptSizesAreRefusedBeforeAllocatingNamingTheFileAndTheArray) {
   HandEntry bomb{"zeros.npy", start, true, true, header.size() + declared_values * 8};
   write_bytes(file("bomb.npz"), hand_zip({bomb}));
   ASSERT_LT(fs::file_size(file("bomb.npz")), 3000u);
-  message = error_of([&] { medadv::read_npz(file("bomb.npz")); });
+  message = invalid_input_of([&] { medadv::read_npz(file("bomb.npz")); });
   EXPECT_NE(message.find(file("bomb.npz").string()), std::string::npos) << message;
   EXPECT_NE(message.find("array 'zeros'"), std::string::npos) << message;
   EXPECT_NE(message.find("more than deflate can produce"), std::string::npos) << message;
@@ -374,13 +358,13 @@ TEST_F(Npz, CorruptSizesAreRefusedBeforeAllocatingNamingTheFileAndTheArray) {
   // The same declared size, stored: more bytes than the whole file.
   bomb.deflate = false;
   write_bytes(file("stored.npz"), hand_zip({bomb}));
-  message = error_of([&] { medadv::read_npz(file("stored.npz")); });
+  message = invalid_input_of([&] { medadv::read_npz(file("stored.npz")); });
   EXPECT_NE(message.find("array 'zeros'"), std::string::npos) << message;
   EXPECT_NE(message.find("stored.npz"), std::string::npos) << message;
 
   // A header that disagrees with the member's size in the archive.
   write_bytes(file("long.npz"), hand_zip({{"x.npy", npy("<f4", "(2,)", false, Bytes(12, 0)), true, false}}));
-  message = error_of([&] { medadv::read_npz(file("long.npz")); });
+  message = invalid_input_of([&] { medadv::read_npz(file("long.npz")); });
   EXPECT_NE(message.find("array 'x'"), std::string::npos) << message;
   EXPECT_NE(message.find("4 unexpected bytes"), std::string::npos) << message;
 }
@@ -388,9 +372,9 @@ TEST_F(Npz, CorruptSizesAreRefusedBeforeAllocatingNamingTheFileAndTheArray) {
 TEST_F(Npz, WriteRefusesBadArraysAndKeepsTheOldFile) {
   medadv::write_npz(file("keep.npz"), {{"a", torch::ones({2})}});
   const Bytes before = read_bytes(file("keep.npz"));
-  auto message = error_of([&] { medadv::write_npz(file("keep.npz"), {{"a", torch::ones({2})}, {"a", torch::zeros({2})}}); });
+  auto message = invalid_input_of([&] { medadv::write_npz(file("keep.npz"), {{"a", torch::ones({2})}, {"a", torch::zeros({2})}}); });
   EXPECT_NE(message.find("twice"), std::string::npos) << message;
-  message = error_of([&] { medadv::write_npz(file("keep.npz"), {{"z", torch::ones({2}, torch::kComplexFloat)}}); });
+  message = invalid_input_of([&] { medadv::write_npz(file("keep.npz"), {{"z", torch::ones({2}, torch::kComplexFloat)}}); });
   EXPECT_NE(message.find("'z'"), std::string::npos) << message;
   EXPECT_NE(message.find("keep.npz"), std::string::npos) << message;
   EXPECT_EQ(read_bytes(file("keep.npz")), before);

@@ -15,7 +15,9 @@
 //   checkpoints reach them.
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -25,6 +27,7 @@
 
 #include <medadv/context.h>
 #include <medadv/error.h>
+#include <medadv/hash.h>
 #include <medadv/model.h>
 #include <medadv/model_parts.h>
 #include <medadv/params.h>
@@ -198,6 +201,16 @@ class TorchScriptPlugin : public ModelPlugin {
       log_.warn(std::string(kName) + ": " + path_ +
                 ": the spec's mean/std are not applied; the scripted module normalises its own input");
     return std::make_shared<TorchScriptModel>(load_script(path_), spec, path_);
+  }
+
+  // The file's bytes: the host attacks the model as the file holds it, and keys what it
+  // trains from it by them (a file replaced under the same name is another model).
+  std::string built_weights_identity() const override {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) throw InvalidInput(std::string(kName) + ": path: cannot read " + path_);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    return "TorchScript file " + path_ + ", fnv1a64 " + stable_hash(bytes.str());
   }
 
  private:

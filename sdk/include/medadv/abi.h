@@ -3,11 +3,19 @@
  *
  * A plugin library exports exactly one symbol, MEDADV_ENTRY_SYMBOL, whose name carries
  * the ABI major version. It returns a descriptor that begins with abi_major, abi_minor
- * and struct_size; a newer minor version only appends fields. Plugin authors never
- * write this by hand: MEDADV_PLUGINS(...) in <medadv/plugin.h> does. */
+ * and struct_size. Plugin authors never write this by hand: MEDADV_PLUGINS(...) in
+ * <medadv/plugin.h> does.
+ *
+ * Evolution (docs/decisions.md, "Plugin ABI"): a minor version only appends fields at the
+ * end of a struct and never changes the meaning, type or place of one; every struct that
+ * may grow carries its own struct_size, and a reader walks arrays by the writer's
+ * struct_size and reads an appended field only where MEDADV_ABI_HAS_FIELD says the writer
+ * wrote it. Removing, reordering or retyping a field, or a new meaning for an old value,
+ * takes a new major (a new entry symbol name). */
 #ifndef MEDADV_ABI_H
 #define MEDADV_ABI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define MEDADV_ABI_MAJOR 1
@@ -78,6 +86,16 @@ typedef struct medadv_library_descriptor {
 } medadv_library_descriptor;
 
 typedef const medadv_library_descriptor* (*medadv_entry_fn)(void);
+
+/* The 1.0 layouts: the least a host accepts, fixed while sizeof grows with minors. */
+#define MEDADV_PLUGIN_INFO_SIZE_1_0 \
+  (offsetof(medadv_plugin_info, destroy) + sizeof(((const medadv_plugin_info*)0)->destroy))
+#define MEDADV_DESCRIPTOR_SIZE_1_0 \
+  (offsetof(medadv_library_descriptor, plugins) + sizeof(((const medadv_library_descriptor*)0)->plugins))
+
+/* Whether the writer of *ptr (a struct of type `type` with its struct_size) wrote `field`. */
+#define MEDADV_ABI_HAS_FIELD(ptr, type, field) \
+  ((size_t)(ptr)->struct_size >= offsetof(type, field) + sizeof(((const type*)0)->field))
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,12 @@ class MEDADV_API Progress {
   virtual void end() = 0;
 };
 
+// Lifetime: the context a plugin's constructor receives, and everything reached through
+// it (log(), progress()), lives as long as the instance made with it; the host destroys the
+// instance first. A plugin may keep a reference or pointer to it in a member. The context a
+// method receives (fit, run, train, load) lives for that call only: keep nothing from it.
+// What a plugin returns (a module, a tensor) must not refer to either after the instance
+// is gone (docs/decisions.md, "Plugin ABI": what a plugin may keep from its context).
 class MEDADV_API RunContext {
  public:
   virtual ~RunContext();

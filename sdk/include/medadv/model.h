@@ -52,6 +52,12 @@ class MEDADV_API ModelPlugin {
  public:
   virtual ~ModelPlugin();
   virtual std::shared_ptr<TappedModule> build(const ModelSpec& spec) = 0;
+  // Non-empty when build() returns a module that already holds trained weights (a user's
+  // TorchScript file, say): a text that changes whenever those weights do ("sha256:..." of
+  // the file). The host then evaluates and attacks the module as it is built, unless the
+  // experiment gives [model] train, and puts this text into the weights cache key of what
+  // it trains from it. Empty (the default) for models whose build() initialises afresh.
+  virtual std::string built_weights_identity() const { return {}; }
 };
 
 }  // namespace medadv
