@@ -10,23 +10,26 @@ namespace medadv::host {
 
 namespace fs = std::filesystem;
 
-std::string timestamp_id() {
+namespace {
+
+// The time now as `format` (strftime), in UTC or in the local time zone.
+std::string now_as(const char* format, bool utc) {
   const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
+  std::tm parts{};
+  if (utc)
+    gmtime_r(&now, &parts);
+  else
+    localtime_r(&now, &parts);
   char text[32];
-  std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", &local);
+  std::strftime(text, sizeof text, format, &parts);
   return text;
 }
 
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
+}  // namespace
+
+std::string timestamp_id() { return now_as("%Y%m%d-%H%M%S", /*utc=*/false); }
+
+std::string utc_now() { return now_as("%Y-%m-%dT%H:%M:%SZ", /*utc=*/true); }
 
 namespace {
 
