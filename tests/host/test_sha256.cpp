@@ -1,6 +1,8 @@
 // SHA-256 against FIPS 180-4 test vectors and against coreutils' sha256sum.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include <cstdio>
 #include <fstream>
 
@@ -23,7 +25,7 @@ TEST(Sha256, FileMatchesSha256sum) {
   const std::string path = testing::TempDir() + "/sha_input.bin";
   {
     std::ofstream out(path, std::ios::binary);
-    for (int i = 0; i < 300000; ++i) out.put(static_cast<char>((i * 7919) & 0xff));
+    for (std::uint32_t i = 0; i < 300000; ++i) out.put(static_cast<char>((i * 7919u) & 0xffu));
   }
   FILE* pipe = popen(("sha256sum " + path).c_str(), "r");
   ASSERT_NE(pipe, nullptr);

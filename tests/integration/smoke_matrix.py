@@ -3,7 +3,7 @@
 fits its task, with one attack and one detector, at a tiny size, so that no pair of
 plugins is first met by a user.
 
-usage: smoke_matrix.py MEDADV WRITE_SCRIPTED_MODEL WORKDIR [NAME_REGEX]
+usage: smoke_matrix.py MEDADV WRITE_SCRIPTED_MODEL WORKDIR [NAME_REGEX | --cover]
 
 The plugins come from `medadv plugins list --json`, so a new plugin joins the matrix by
 being built. A plugin's task comes from its own smoke run (`medadv plugins check`, which
@@ -13,7 +13,9 @@ Plugins with a required parameter cannot smoke-run with defaults: each needs an 
 FIXTURES below (the files it reads, made here), and the matrix fails until it has one.
 Detectors rotate over the classification pairs, so every detector plugin runs too;
 segmentation pairs run the attack alone (detectors classify their inputs).
-NAME_REGEX keeps the pairs whose "dataset x model" name it matches."""
+NAME_REGEX keeps the pairs whose "dataset x model" name it matches. --cover runs the fewest
+pairs in which every data set (and task), every model and every detector still appear at
+least once: the sanitized build's smoke run, where each pair costs several times more."""
 import json
 import os
 import re
@@ -182,7 +184,8 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     medadv, writer, workdir = argv[1:4]
-    only = re.compile(argv[4]) if len(argv) == 5 else None
+    cover = len(argv) == 5 and argv[4] == "--cover"
+    only = re.compile(argv[4]) if len(argv) == 5 and not cover else None
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     listing = run([medadv, "plugins", "list", "--json"])
@@ -227,44 +230,67 @@ def main(argv):
             models.append((m, facts[m["name"]][0], None))
     detectors = sorted(p["name"] for p in by_kind.get("detector", []))
 
+    candidates = []  # (name, dataset entry, model entry)
+    for entry in datasets:
+        label, task = entry[0], entry[3]
+        for model in models:
+            if task not in model[1]:
+                continue
+            name = "%s x %s" % (label, model[0]["name"])
+            if only and not only.search(name):
+                continue
+            candidates.append((name, entry, model))
+    if cover:
+        candidates = covering_pairs(candidates, len(detectors))
+
     pairs = 0
     classification_pairs = 0
     started = time.time()
-    for label, dataset, dataset_params, task, channels in datasets:
-        for m, tasks, make in models:
-            if task not in tasks:
-                continue
-            name = "%s x %s" % (label, m["name"])
-            if only and not only.search(name):
-                continue
-            model_params = tiny_params(m)
-            if make:
-                model_params.update(make(writer, os.path.join(workdir, "models"), channels, task))
-            detector = None
-            if task == "classification" and detectors:
-                detector = detectors[classification_pairs % len(detectors)]
-                classification_pairs += 1
-            slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
-            folder = os.path.join(workdir, slug)
-            os.makedirs(folder)
-            toml = os.path.join(folder, "experiment.toml")
-            with open(toml, "w") as f:
-                f.write(experiment(slug, dataset, dataset_params, m["name"], model_params, task, detector))
-            begin = time.time()
-            result = run([medadv, "run", toml, "--output", os.path.join(folder, "run")],
-                         env=dict(os.environ, MEDADV_CACHE=os.path.join(folder, "cache")))
-            seconds = time.time() - begin
-            pairs += 1
-            problem = pair_problem(result, os.path.join(folder, "run"), detector)
-            print("%-5s %-55s %-22s %5.1f s" % ("FAIL" if problem else "ok", name, detector or "-", seconds), flush=True)
-            if problem:
-                problems.append("%s (%s): %s\n%s" % (name, toml, problem, result.stderr[-3000:]))
+    for name, (label, dataset, dataset_params, task, channels), (m, tasks, make) in candidates:
+        model_params = tiny_params(m)
+        if make:
+            model_params.update(make(writer, os.path.join(workdir, "models"), channels, task))
+        detector = None
+        if task == "classification" and detectors:
+            detector = detectors[classification_pairs % len(detectors)]
+            classification_pairs += 1
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", name + (" " + detector if detector else "")).strip("-")
+        folder = os.path.join(workdir, slug)
+        os.makedirs(folder)
+        toml = os.path.join(folder, "experiment.toml")
+        with open(toml, "w") as f:
+            f.write(experiment(slug, dataset, dataset_params, m["name"], model_params, task, detector))
+        begin = time.time()
+        result = run([medadv, "run", toml, "--output", os.path.join(folder, "run")],
+                     env=dict(os.environ, MEDADV_CACHE=os.path.join(folder, "cache")))
+        seconds = time.time() - begin
+        pairs += 1
+        problem = pair_problem(result, os.path.join(folder, "run"), detector)
+        print("%-5s %-55s %-22s %5.1f s" % ("FAIL" if problem else "ok", name, detector or "-", seconds), flush=True)
+        if problem:
+            problems.append("%s (%s): %s\n%s" % (name, toml, problem, result.stderr[-3000:]))
     print("%d pairs in %.0f s" % (pairs, time.time() - started))
     if pairs == 0:
         problems.append("no pair of plugins was run")
     for p in problems:
         print("problem: " + p, file=sys.stderr)
     return 1 if problems else 0
+
+
+def covering_pairs(candidates, detector_count):
+    """The fewest pairs (greedily) in which every data set label and every model appears, plus
+    classification pairs again until each of the detector_count detectors has one."""
+    chosen, seen = [], set()
+    while True:
+        best = max(candidates, key=lambda c: len({c[1][0], c[2][0]["name"]} - seen), default=None)
+        if best is None or not {best[1][0], best[2][0]["name"]} - seen:
+            break
+        chosen.append(best)
+        seen |= {best[1][0], best[2][0]["name"]}
+    classification = [c for c in candidates if c[1][3] == "classification"]
+    while classification and sum(1 for c in chosen if c[1][3] == "classification") < detector_count:
+        chosen.append(classification[len(chosen) % len(classification)])
+    return chosen
 
 
 def pair_problem(result, run_dir, detector):

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "cli/logging.h"
-#include "engine/host_context.h"
+#include "common/host_context.h"
+#include "common/logging.h"
 
 namespace {
 
