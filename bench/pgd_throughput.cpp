@@ -75,12 +75,12 @@ struct Settings {
   std::string export_file;
 };
 
-medadv::DatasetContents phantom_fundus(const Settings& s, std::int64_t count, BenchContext& ctx) {
+std::shared_ptr<medadv::DataSource> phantom_fundus(const Settings& s, std::int64_t count, BenchContext& ctx) {
   medadv::plugins::phantom::PhantomFundus fundus(
       resolve(&medadv::plugins::phantom::PhantomFundus::schema,
               {{"image_size", s.image_size}, {"count", count}, {"classes", 2}}, "phantom-fundus"),
       ctx);
-  return fundus.load(ctx);
+  return fundus.open(ctx);
 }
 
 // The model as `medadv run` builds it: the plugin with its parameters, seeded by the run
@@ -197,10 +197,12 @@ int run(const Settings& s) {
   // Attacked images first, training images after them: image i depends only on the
   // seed and i, so the attacked set does not change with --train-count.
   const std::int64_t trained_on = s.train_epochs > 0 ? s.train_count : 0;
-  const auto data = phantom_fundus(s, s.count + trained_on, ctx);
-  const auto images = data.images.slice(0, 0, s.count).contiguous();
-  const auto labels = data.labels.slice(0, 0, s.count).contiguous();
-  auto module = build_model(s, trained_on > 0 ? data.images.slice(0, s.count) : images, ctx);
+  const auto source = phantom_fundus(s, s.count + trained_on, ctx);
+  const medadv::Batch attacked = medadv::SampleSet(source, torch::arange(s.count)).all(torch::kCPU);
+  const auto images = attacked.images.contiguous();
+  const auto labels = attacked.labels.contiguous();
+  const medadv::SampleSet trained_set(source, torch::arange(s.count, s.count + trained_on));
+  auto module = build_model(s, trained_on > 0 ? trained_set.all(torch::kCPU).images : images, ctx);
 
   std::string weights = "seeded initialisation (seed " + std::to_string(s.run.seed) + ", untrained)";
   if (trained_on > 0) {
@@ -208,8 +210,7 @@ int run(const Settings& s) {
     set.spec.channels = images.size(1);
     set.spec.num_classes = 2;
     set.spec.image_size = s.image_size;
-    set.images = data.images.slice(0, s.count);
-    set.labels = data.labels.slice(0, s.count);
+    set.train = trained_set;
     medadv::TrainOptions options;
     options.epochs = s.train_epochs;
     const auto start = Clock::now();

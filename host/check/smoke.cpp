@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "engine/counting_oracle.h"
+#include "engine/held_source.h"
 #include "loader/guard.h"
 #include "medadv/metrics.h"
 #include "medadv/plugin.h"
@@ -127,9 +128,11 @@ std::string smoke_trainer(const PluginHandle& p, const Params& params, const std
   RunContext& ctx = *context;
   auto trainer = p.create<Trainer>(params, context);
   auto module = std::make_shared<testing::TinyClassifier>(kChannels, kClasses, 1);
+  DatasetContents contents;
+  contents.images = testing::random_images(16, kChannels, kSize, 3);
+  contents.labels = torch::arange(16) % kClasses;
   TrainingSet data;
-  data.images = testing::random_images(16, kChannels, kSize, 3);
-  data.labels = torch::arange(16) % kClasses;
+  data.train = SampleSet(tensor_source(std::move(contents)), torch::arange(16));
   data.spec = ModelSpec{kChannels, kClasses, kSize, Task::Classification, {}, {}};
   struct NoAttacks : AttackFactory {
     std::shared_ptr<Attack> make(const std::string& plugin, const Value&) override {
@@ -171,15 +174,24 @@ std::string smoke_detector(const PluginHandle& p, const Params& params, const st
 std::string smoke_dataset(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {
   RunContext& ctx = *context;
   auto dataset = p.create<Dataset>(params, context);
-  auto d = guarded(p.describe(), "load", [&] { return dataset->load(ctx); });
-  expect(d.images.defined() && d.images.dim() == 4, p, "images have shape " + shape(d.images) + ", expected [N,C,H,W]");
-  expect(d.images.min().item<double>() >= 0.0 && d.images.max().item<double>() <= 1.0, p, "images leave [0,1]");
-  const std::int64_t n = d.images.size(0);
-  if (d.meta.task == Task::Classification)
-    expect(d.labels.defined() && d.labels.numel() == n, p, "labels have shape " + shape(d.labels));
+  auto opened = guarded(p.describe(), "open", [&] { return dataset->open(ctx); });
+  expect(opened != nullptr, p, "open() returned no data source");
+  const auto source = hold_source(opened, p.describe());
+  const std::int64_t n = source->size();
+  expect(n > 0 && source->item_shape().size() == 3, p, "opened " + std::to_string(n) + " items of rank " +
+                                                            std::to_string(source->item_shape().size()) +
+                                                            ", expected [C,H,W] images");
+  const auto labels = source->labels();
+  if (source->meta().task == Task::Classification)
+    expect(labels.defined() && labels.numel() == n, p, "labels have shape " + shape(labels));
   else
-    expect(d.masks.defined() && d.masks.size(0) == n, p, "masks have shape " + shape(d.masks));
-  return std::to_string(n) + " images of " + shape(d.images.slice(0, 0, 1)) + ", " + task_name(d.meta.task);
+    expect(source->has_masks(), p, "a segmentation data set without masks");
+  // The first and the last items: a source that miscounts fails on the last.
+  const auto shown = torch::tensor({std::int64_t{0}, n - 1});
+  const Batch batch = SampleSet(source, shown).all(torch::kCPU);
+  expect(batch.images.min().item<double>() >= 0.0 && batch.images.max().item<double>() <= 1.0, p, "images leave [0,1]");
+  return std::to_string(n) + " images of " + shape(batch.images.slice(0, 0, 1)) + " stored as " +
+         c10::toString(source->stored_dtype()) + ", " + task_name(source->meta().task);
 }
 
 std::string smoke_model(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {

@@ -99,6 +99,7 @@ Command run_command() {
       std::cout << to_json(e.resolved) << "\n";
       const auto [adv_train, adv_test] = estimated_adv_split_sizes(e);
       std::cout << describe_plan(plan, adv_train, adv_test);
+      std::cout << estimate_run_memory(*loaded, plan).describe() << "\n";
       return kExitOk;
     }
     RunOptions options;

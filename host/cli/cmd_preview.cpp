@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "common/logging.h"
 #include "common/host_context.h"
+#include "engine/held_source.h"
 #include "experiment/toml_value.h"
 #include "loader/guard.h"
 #include "medadv/dataset.h"
@@ -34,25 +35,25 @@ Params preview_params(const PluginHandle& plugin, const std::vector<std::string>
 
 // The first `n` samples, grouped by label (stable) when there are labels, so the rows
 // read class by class.
-torch::Tensor preview_order(const DatasetContents& d, std::int64_t n) {
+torch::Tensor preview_order(const torch::Tensor& all_labels, std::int64_t n) {
   auto order = torch::arange(n, torch::kInt64);
-  if (!d.labels.defined() || d.labels.dim() != 1 || d.labels.size(0) < n) return order;
-  auto labels = d.labels.slice(0, 0, n).to(torch::kCPU, torch::kInt64);
+  if (!all_labels.defined() || all_labels.dim() != 1 || all_labels.size(0) < n) return order;
+  auto labels = all_labels.slice(0, 0, n).to(torch::kCPU, torch::kInt64);
   // label * n + index sorts by label, ties in their original order.
   return std::get<1>((labels * n + order).sort());
 }
 
-std::string label_summary(const DatasetContents& d, const torch::Tensor& shown) {
-  if (!d.labels.defined() || d.labels.dim() != 1) return "";
-  auto labels = d.labels.to(torch::kCPU, torch::kInt64).index_select(0, shown);
+std::string label_summary(const torch::Tensor& all_labels, const DatasetMeta& meta, const torch::Tensor& shown) {
+  if (!all_labels.defined() || all_labels.dim() != 1) return "";
+  auto labels = all_labels.to(torch::kCPU, torch::kInt64).index_select(0, shown);
   std::ostringstream out;
-  const auto classes = static_cast<std::int64_t>(d.meta.class_names.size());
+  const auto classes = static_cast<std::int64_t>(meta.class_names.size());
   const auto highest = labels.numel() ? labels.max().item<std::int64_t>() : -1;
   for (std::int64_t c = 0; c <= std::max(highest, classes - 1); ++c) {
     const auto n = (labels == c).sum().item<std::int64_t>();
     if (n == 0) continue;
     out << (out.tellp() > 0 ? ", " : "") << n << " "
-        << (c < classes ? d.meta.class_names[static_cast<std::size_t>(c)] : "label " + std::to_string(c));
+        << (c < classes ? meta.class_names[static_cast<std::size_t>(c)] : "label " + std::to_string(c));
   }
   return out.str();
 }
@@ -76,29 +77,33 @@ int preview(const po::variables_map& vm, const GlobalOptions& g) {
   ContextSettings settings{torch::Device(torch::kCPU), vm["seed"].as<std::uint64_t>(), 0, {}};
   auto ctx = std::make_shared<HostContext>(settings, host_log(), plugin.name());
   auto dataset = plugin.create<Dataset>(params, ctx);
-  const DatasetContents d = guarded(plugin.describe(), "load", [&] { return dataset->load(*ctx); });
-  if (!d.images.defined() || d.images.dim() != 4 || d.images.size(0) == 0)
-    throw PluginFailure(plugin.describe() + " returned no images [N,C,H,W]");
-  if (d.images.size(1) != 1 && d.images.size(1) != 3)
-    throw InvalidInput("cannot preview " + name + ": its images have " + std::to_string(d.images.size(1)) +
+  auto opened = guarded(plugin.describe(), "open", [&] { return dataset->open(*ctx); });
+  if (!opened) throw PluginFailure(plugin.describe() + " returned no data source from open()");
+  const auto source = hold_source(std::move(opened), plugin.describe());
+  if (source->size() == 0 || source->item_shape().size() != 3)
+    throw PluginFailure(plugin.describe() + " opened no images [C,H,W]");
+  const auto channels = source->item_shape()[0];
+  if (channels != 1 && channels != 3)
+    throw InvalidInput("cannot preview " + name + ": its images have " + std::to_string(channels) +
                        " channels; a picture needs 1 (gray) or 3 (RGB)");
 
-  const auto n = std::min(tiles, d.images.size(0));
-  const auto shown = preview_order(d, n);
-  auto images = d.images.to(torch::kCPU, torch::kFloat32).index_select(0, shown);
-  if (vm.count("masks")) {
-    if (!d.masks.defined()) throw InvalidInput("--masks: " + name + " provides no masks");
-    images = overlay_masks(images, d.masks.to(torch::kCPU, torch::kFloat32).index_select(0, shown));
-  }
+  const auto n = std::min(tiles, source->size());
+  const auto all_labels = source->labels();
+  const auto shown = preview_order(all_labels, n);
+  if (vm.count("masks") && !source->has_masks()) throw InvalidInput("--masks: " + name + " provides no masks");
+  const Batch batch = SampleSet(source, shown).all(torch::kCPU);
+  auto images = batch.images;
+  if (vm.count("masks")) images = overlay_masks(images, batch.masks);
   if (columns == 0) columns = static_cast<std::int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
   const auto grid = tile_grid(images, columns, grid_border(images.size(2), images.size(3)));
   if (output.has_parent_path()) std::filesystem::create_directories(output.parent_path());
   write_png(output, grid);
 
-  const std::string labels = label_summary(d, shown);
-  std::cout << "wrote " << output.string() << ": " << n << " images of " << name << " (" << d.images.size(1) << "x"
-            << images.size(2) << "x" << images.size(3) << ", " << d.meta.modality
-            << (d.meta.modality.empty() ? "" : ", ") << task_name(d.meta.task) << ")"
+  const DatasetMeta& meta = source->meta();
+  const std::string labels = label_summary(all_labels, meta, shown);
+  std::cout << "wrote " << output.string() << ": " << n << " images of " << name << " (" << channels << "x"
+            << images.size(2) << "x" << images.size(3) << ", " << meta.modality
+            << (meta.modality.empty() ? "" : ", ") << task_name(meta.task) << ")"
             << (labels.empty() ? "" : "; by label: " + labels) << "; " << grid.size(2) << "x" << grid.size(1)
             << " pixels\n";
   return kExitOk;

@@ -7,6 +7,7 @@
 #include "cli/experiment_loading.h"
 #include "common/logging.h"
 #include "common/host_context.h"
+#include "engine/held_source.h"
 #include "loader/guard.h"
 #include "medadv/device.h"
 #include "medadv/plugin.h"
@@ -83,10 +84,11 @@ Command train_command() {
 
     auto dataset_ctx = contexts(dataset_use.plugin->name());
     auto dataset = dataset_use.plugin->create<Dataset>(dataset_use.params, dataset_ctx);
-    const DatasetContents data =
-        guarded(dataset_use.plugin->describe(), "load", [&] { return dataset->load(*dataset_ctx); });
+    auto opened = guarded(dataset_use.plugin->describe(), "open", [&] { return dataset->open(*dataset_ctx); });
+    if (!opened) throw PluginFailure(dataset_use.plugin->describe() + " returned no data source from open()");
+    const auto data = hold_source(std::move(opened), dataset_use.plugin->describe());
     const SplitPlan plan = split_plan_from(*dataset_section.find("splits"), "dataset.splits");
-    const auto splits = make_splits(data, plan, e.seed);
+    const auto splits = make_splits(*data, plan, e.seed);
     log->info("splits: train {}, val {}, test {} (adv_train {}, adv_test {})", splits.at(kTrainSplit).numel(),
               splits.at(kValSplit).numel(), splits.at(kTestSplit).numel(), splits.at(kAdvTrainSplit).numel(),
               splits.at(kAdvTestSplit).numel());
@@ -97,10 +99,8 @@ Command train_command() {
     auto train_ctx = contexts("train");
     const PreparedModel prepared = prepare_model(request, data, splits, *train_ctx);
 
-    const auto& test = splits.at(kTestSplit);
-    const auto& targets = prepared.spec.task == Task::Segmentation ? data.masks : data.labels;
-    const EvalMetrics test_metrics = evaluate_model(*prepared.module, data.images.index_select(0, test),
-                                                    targets.index_select(0, test), prepared.spec, *train_ctx);
+    const EvalMetrics test_metrics =
+        evaluate_model(*prepared.module, SampleSet(data, splits.at(kTestSplit)), prepared.spec, *train_ctx);
     const char* source = prepared.from_checkpoint ? "checkpoint"
                          : prepared.as_built      ? "as built"
                          : prepared.from_cache    ? "cached"

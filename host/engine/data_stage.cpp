@@ -1,5 +1,6 @@
 #include "engine/data_stage.h"
 
+#include "engine/held_source.h"
 #include "engine/task_check.h"
 #include "loader/guard.h"
 #include "medadv/error.h"
@@ -10,22 +11,25 @@ namespace medadv::host {
 
 namespace {
 
-SplitData subset(const DatasetContents& data, const torch::Tensor& index) {
+SplitData read_split(const std::shared_ptr<DataSource>& source, const torch::Tensor& index) {
+  const Batch batch = SampleSet(source, index).all(torch::kCPU);
   SplitData s;
-  s.images = data.images.index_select(0, index);
-  if (data.labels.defined()) s.labels = data.labels.index_select(0, index);
-  if (data.masks.defined()) s.masks = data.masks.index_select(0, index);
+  s.images = batch.images;
+  s.labels = batch.labels;
+  s.masks = batch.masks;
   return s;
 }
 
-void check_contents(const DatasetContents& d, const std::string& who) {
-  auto fail = [&](const std::string& m) { throw PluginFailure(who + " returned a data set that " + m); };
-  if (!d.images.defined() || d.images.dim() != 4) fail("has no [N,C,H,W] images");
-  const auto n = d.images.size(0);
-  if (d.meta.task == Task::Classification && (!d.labels.defined() || d.labels.dim() != 1 || d.labels.size(0) != n))
+void check_source(const DataSource& d, const std::string& who) {
+  auto fail = [&](const std::string& m) { throw PluginFailure(who + " opened a data set that " + m); };
+  const auto n = d.size();
+  if (n < 1) fail("is empty");
+  if (d.item_shape().size() != 3) fail("has no [C,H,W] items");
+  const auto labels = d.labels();
+  if (d.meta().task == Task::Classification && (!labels.defined() || labels.dim() != 1 || labels.size(0) != n))
     fail("has no labels [N] for its " + std::to_string(n) + " images");
-  if (d.meta.task == Task::Segmentation && (!d.masks.defined() || d.masks.size(0) != n))
-    fail("has no masks [N,1,H,W] for its " + std::to_string(n) + " images");
+  if (d.meta().task == Task::Segmentation && !d.has_masks())
+    fail("has no masks for its " + std::to_string(n) + " images");
 }
 
 // Before any model is trained: every attack handles the task and every named tap exists
@@ -48,32 +52,56 @@ void check_task(const Plan& plan, const ModelSpec& spec, const ContextFactory& c
   throw InvalidInput(message);
 }
 
+struct OpenedData {
+  std::shared_ptr<DataSource> source;
+  std::map<std::string, torch::Tensor> splits;
+  MemoryEstimate memory;
+};
+
+OpenedData open_data(const Plan& plan, std::uint64_t seed, std::int64_t batch_size, const ContextFactory& contexts) {
+  const PluginUse& dataset_use = *plan.dataset;
+  const std::string who = dataset_use.plugin->describe();
+  auto dataset_context = contexts(dataset_use.plugin->name());
+  auto dataset = guarded(who, "create", [&] { return dataset_use.plugin->create<Dataset>(dataset_use.params, dataset_context); });
+  contexts.log().info("opening data: {}", who);
+  auto opened = guarded(who, "open", [&] { return dataset->open(*dataset_context); });
+  if (!opened) throw PluginFailure(who + " returned no data source from open()");
+  OpenedData data;
+  data.source = hold_source(std::move(opened), who);
+  check_source(*data.source, who);
+  const Value* split_keys = dataset_use.host_keys.find("splits");
+  const SplitPlan split_plan = split_keys ? split_plan_from(*split_keys, "dataset.splits") : SplitPlan{};
+  data.splits = make_splits(*data.source, split_plan, seed);
+  data.memory = estimate_memory(*data.source, data.splits, batch_size, available_memory_bytes());
+  return data;
+}
+
 }  // namespace
 
 const SplitData& LoadedData::split(const std::string& name) const {
   return name == kAdvTrainSplit ? adv_train : adv_test;
 }
 
-LoadedData load_data(const Plan& plan, std::uint64_t seed, const ContextFactory& contexts) {
-  const PluginUse& dataset_use = *plan.dataset;
-  const std::string who = dataset_use.plugin->describe();
-  auto dataset_context = contexts(dataset_use.plugin->name());
-  auto dataset = guarded(who, "create", [&] { return dataset_use.plugin->create<Dataset>(dataset_use.params, dataset_context); });
-  contexts.log().info("loading data: {}", who);
-  LoadedData data;
-  data.contents = guarded(who, "load", [&] { return dataset->load(*dataset_context); });
-  check_contents(data.contents, who);
-  const Value* split_keys = dataset_use.host_keys.find("splits");
-  const SplitPlan split_plan = split_keys ? split_plan_from(*split_keys, "dataset.splits") : SplitPlan{};
-  data.splits = make_splits(data.contents, split_plan, seed);
-  data.adv_train = subset(data.contents, data.splits.at(kAdvTrainSplit));
-  data.adv_test = subset(data.contents, data.splits.at(kAdvTestSplit));
-  const auto& images = data.contents.images;
-  contexts.log().info("data: {} images {}x{}x{}; splits train {} val {} adv_train {} adv_test {}", images.size(0),
-                      images.size(1), images.size(2), images.size(3), data.splits.at(kTrainSplit).numel(),
-                      data.splits.at(kValSplit).numel(), data.adv_train.size(), data.adv_test.size());
+MemoryEstimate estimate_run_memory(const Plan& plan, std::uint64_t seed, std::int64_t batch_size,
+                                   const ContextFactory& contexts) {
+  return open_data(plan, seed, batch_size, contexts).memory;
+}
 
-  check_task(plan, model_spec_for(data.contents, data.splits.at(kTrainSplit)), contexts);
+LoadedData load_data(const Plan& plan, std::uint64_t seed, std::int64_t batch_size, const ContextFactory& contexts) {
+  OpenedData opened = open_data(plan, seed, batch_size, contexts);
+  contexts.log().info(opened.memory.describe());
+  require_memory(opened.memory);
+  LoadedData data;
+  data.source = std::move(opened.source);
+  data.splits = std::move(opened.splits);
+  const auto shape = data.source->item_shape();
+  contexts.log().info("data: {} images {}x{}x{} stored as {}; splits train {} val {} adv_train {} adv_test {}",
+                      data.source->size(), shape[0], shape[1], shape[2], c10::toString(data.source->stored_dtype()),
+                      data.splits.at(kTrainSplit).numel(), data.splits.at(kValSplit).numel(),
+                      data.splits.at(kAdvTrainSplit).numel(), data.splits.at(kAdvTestSplit).numel());
+  check_task(plan, model_spec_for(data.source, data.splits.at(kTrainSplit)), contexts);
+  data.adv_train = read_split(data.source, data.splits.at(kAdvTrainSplit));
+  data.adv_test = read_split(data.source, data.splits.at(kAdvTestSplit));
   return data;
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/host_context.h"
 #include "engine/attack_stage.h"
+#include "engine/memory_estimate.h"
 #include "experiment/plan.h"
 #include "medadv/dataset.h"
 #include "medadv/model.h"
@@ -14,17 +15,24 @@
 namespace medadv::host {
 
 struct LoadedData {
-  DatasetContents contents;
-  std::map<std::string, torch::Tensor> splits;  // index tensors, by split name
-  SplitData adv_train, adv_test;
+  std::shared_ptr<DataSource> source;
+  std::map<std::string, torch::Tensor> splits;  // index tensors into the source, by split name
+  SplitData adv_train, adv_test;  // the attacked splits, read into memory
 
   const SplitData& split(const std::string& name) const;  // adv_train or adv_test
 };
 
-// Loads and splits the data set, then asks an untrained model
+// Opens and splits the data set, then asks an untrained model
 // what the experiment needs of it: every attack handles the task and every tap an attack
 // term or a detector names exists. Trains nothing; throws InvalidInput listing every
 // problem (exit status 2).
-LoadedData load_data(const Plan& plan, std::uint64_t seed, const ContextFactory& contexts);
+// Before reading any image it estimates the run's peak memory and refuses (InvalidInput) a
+// run that would not fit.
+LoadedData load_data(const Plan& plan, std::uint64_t seed, std::int64_t batch_size, const ContextFactory& contexts);
+
+// The data set opened and split, and the memory a run of it would take; reads no image
+// (what --dry-run prints).
+MemoryEstimate estimate_run_memory(const Plan& plan, std::uint64_t seed, std::int64_t batch_size,
+                                   const ContextFactory& contexts);
 
 }  // namespace medadv::host

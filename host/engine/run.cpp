@@ -31,7 +31,7 @@ PreparedModel train_or_load(const LoadedExperiment& experiment, const Plan& plan
   const PluginHandle& model = *plan.model->plugin;
   ModelRequest request = model_request(experiment.checked, *plan.model, *plan.dataset, experiment.file,
                                        contexts.settings().cache_dir, contexts(model.name()));
-  PreparedModel prepared = prepare_model(request, data.contents, data.splits, *request.model_context);
+  PreparedModel prepared = prepare_model(request, data.source, data.splits, *request.model_context);
   contexts.log().info("model: {} ({})", model.describe(), weights_origin(prepared));
   return prepared;
 }
@@ -43,7 +43,7 @@ std::shared_ptr<DifferentiableModel> defend(const VariantPlan& variant, const Pr
   in.baseline = &baseline;
   in.model = plan.model;
   in.model_context = contexts(plan.model->plugin->name());
-  in.data = &data.contents;
+  in.data = data.source;
   in.splits = &data.splits;
   in.registry = &experiment.registry;
   in.cache_root = contexts.settings().cache_dir;
@@ -63,7 +63,12 @@ std::vector<const Trial*> pending_trials(const std::vector<const Trial*>& all, c
 }  // namespace
 
 void check_against_data(const LoadedExperiment& experiment, const Plan& plan) {
-  load_data(plan, experiment.checked.seed, run_contexts(experiment.checked));
+  load_data(plan, experiment.checked.seed, experiment.checked.batch_size, run_contexts(experiment.checked));
+}
+
+MemoryEstimate estimate_run_memory(const LoadedExperiment& experiment, const Plan& plan) {
+  const CheckedExperiment& e = experiment.checked;
+  return estimate_run_memory(plan, e.seed, e.batch_size, run_contexts(e));
 }
 
 fs::path run_experiment(const LoadedExperiment& experiment, const Plan& plan, const RunOptions& options) {
@@ -74,9 +79,9 @@ fs::path run_experiment(const LoadedExperiment& experiment, const Plan& plan, co
     record.finish();
     return record.dir();
   }
-  const LoadedData data = load_data(plan, e.seed, contexts);
+  const LoadedData data = load_data(plan, e.seed, e.batch_size, contexts);
   const PreparedModel baseline = train_or_load(experiment, plan, data, contexts);
-  const DatasetMeta& meta = data.contents.meta;
+  const DatasetMeta& meta = data.source->meta();
   const Value* report_keys = e.resolved.find("report");
   const Value report = report_keys ? *report_keys : Value(Value::Table{});
   std::vector<const Trial*> all;

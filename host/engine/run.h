@@ -3,6 +3,7 @@
 // run an experiment in-process.
 #include <filesystem>
 
+#include "engine/memory_estimate.h"
 #include "engine/run_record.h"
 #include "experiment/loaded_experiment.h"
 #include "experiment/plan.h"
@@ -18,5 +19,8 @@ std::filesystem::path run_experiment(const LoadedExperiment& experiment, const P
 // against the task, every tap an attack term or a detector names), writing nothing.
 // Throws InvalidInput listing every problem.
 void check_against_data(const LoadedExperiment& experiment, const Plan& plan);
+
+// The run's peak memory, estimated from the opened and split data set; reads no image.
+MemoryEstimate estimate_run_memory(const LoadedExperiment& experiment, const Plan& plan);
 
 }  // namespace medadv::host

@@ -35,15 +35,9 @@ std::shared_ptr<DifferentiableModel> trained_variant(const VariantPlan& variant,
     ctx.log().info("defense '" + variant.label + "': cached weights " + file.string());
   } else {
     const auto& s = *in.splits;
-    const auto& images = in.data->images;
-    const auto& labels = in.data->labels;
     TrainingSet set;
-    set.images = images.index_select(0, s.at(kTrainSplit));
-    set.labels = labels.index_select(0, s.at(kTrainSplit));
-    if (s.at(kValSplit).numel() > 0) {
-      set.val_images = images.index_select(0, s.at(kValSplit));
-      set.val_labels = labels.index_select(0, s.at(kValSplit));
-    }
+    set.train = SampleSet(in.data, s.at(kTrainSplit));
+    set.val = SampleSet(in.data, s.at(kValSplit));
     set.spec = spec;
     auto trainer = guarded(p.describe(), "create", [&] { return p.create<Trainer>(use.params, context); });
     RegistryAttackFactory attacks(*in.registry, context);

@@ -35,7 +35,7 @@ struct VariantInputs {
   const PreparedModel* baseline = nullptr;
   const PluginUse* model = nullptr;  // the [model] use: a trained variant builds its own module from it
   std::shared_ptr<RunContext> model_context;  // what the [model] plugin's instances are created with
-  const DatasetContents* data = nullptr;
+  std::shared_ptr<DataSource> data;
   const std::map<std::string, torch::Tensor>* splits = nullptr;
   const PluginRegistry* registry = nullptr;
   std::filesystem::path cache_root;

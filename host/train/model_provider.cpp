@@ -102,25 +102,27 @@ std::string plugin_identity(const PluginUse& use) {
   return use.plugin->name() + " " + use.plugin->version() + " " + use.params.to_value().to_string();
 }
 
-ModelSpec model_spec_for(const DatasetContents& data, const torch::Tensor& train_indices) {
-  if (!data.images.defined() || data.images.dim() != 4)
-    throw InvalidInput("the data set's images must be a [N,C,H,W] tensor");
+ModelSpec model_spec_for(const std::shared_ptr<DataSource>& source, const torch::Tensor& train_indices) {
+  const DatasetMeta& meta = source->meta();
+  const auto shape = source->item_shape();
+  if (shape.size() != 3) throw InvalidInput("the data set's items must be [C,H,W] images");
   ModelSpec spec;
-  spec.task = data.meta.task;
-  spec.channels = data.images.size(1);
-  if (data.images.size(2) != data.images.size(3))
-    throw InvalidInput("the data set's images are " + std::to_string(data.images.size(2)) + "x" +
-                       std::to_string(data.images.size(3)) + "; models take square images");
-  spec.image_size = data.images.size(2);
+  spec.task = meta.task;
+  spec.channels = shape[0];
+  if (shape[1] != shape[2])
+    throw InvalidInput("the data set's images are " + std::to_string(shape[1]) + "x" + std::to_string(shape[2]) +
+                       "; models take square images");
+  spec.image_size = shape[1];
+  const auto labels = source->labels();
   if (spec.task == Task::Segmentation) {
     spec.num_classes = 1;  // one foreground logit per pixel: masks are 0/1
-  } else if (!data.meta.class_names.empty()) {
-    spec.num_classes = static_cast<std::int64_t>(data.meta.class_names.size());
+  } else if (!meta.class_names.empty()) {
+    spec.num_classes = static_cast<std::int64_t>(meta.class_names.size());
   } else {
-    spec.num_classes = data.labels.numel() > 0 ? data.labels.max().item<std::int64_t>() + 1 : 2;
+    spec.num_classes = labels.defined() && labels.numel() > 0 ? labels.max().item<std::int64_t>() + 1 : 2;
   }
   // Class names go into results.jsonl and the report, which are UTF-8.
-  for (const auto& name : data.meta.class_names)
+  for (const auto& name : meta.class_names)
     if (valid_utf8_prefix(name) != name.size())
       throw InvalidInput("the data set's class name '" + escaped(name) + "' is not valid UTF-8 (at byte " +
                          std::to_string(valid_utf8_prefix(name) + 1) +
@@ -129,13 +131,20 @@ ModelSpec model_spec_for(const DatasetContents& data, const torch::Tensor& train
   // untargeted attack can succeed.
   if (spec.task == Task::Classification && spec.num_classes < 2)
     throw InvalidInput("the data set has a single class" +
-                       (data.meta.class_names.empty() ? std::string() : " ('" + data.meta.class_names.front() + "')") +
+                       (meta.class_names.empty() ? std::string() : " ('" + meta.class_names.front() + "')") +
                        "; a classifier needs at least two (for an image folder: a subfolder per class)");
-  // Per-channel moments accumulated in double, without a double copy of the images.
-  const auto train = data.images.index_select(0, train_indices.to(torch::kCPU, torch::kLong));
-  const double count = static_cast<double>(train.numel() / std::max<std::int64_t>(1, spec.channels));
-  const auto mean = train.sum({0, 2, 3}, false, torch::kDouble) / count;
-  const auto second = train.square().sum({0, 2, 3}, false, torch::kDouble) / count;
+  // Per-channel moments accumulated in double, a batch of images at a time.
+  const SampleSet train(source, train_indices);
+  auto sum = torch::zeros({spec.channels}, torch::kDouble), sum_of_squares = torch::zeros({spec.channels}, torch::kDouble);
+  constexpr std::int64_t kBatch = 256;
+  for (std::int64_t begin = 0; begin < train.size(); begin += kBatch) {
+    const auto x = train.slice(begin, std::min(train.size(), begin + kBatch), torch::kCPU).images;
+    sum += x.sum({0, 2, 3}, false, torch::kDouble);
+    sum_of_squares += x.square().sum({0, 2, 3}, false, torch::kDouble);
+  }
+  const double count = static_cast<double>(train.size() * spec.image_size * spec.image_size);
+  const auto mean = sum / count;
+  const auto second = sum_of_squares / count;
   const auto std = (second - mean.square()).clamp_min(0.0).sqrt().clamp_min(1e-3);
   for (std::int64_t c = 0; c < spec.channels; ++c) {
     spec.mean.push_back(mean[c].item<double>());
@@ -216,7 +225,7 @@ void warn_if_at_chance(const PreparedModel& prepared, const std::string& name, c
   if (!warning.empty()) ctx.log().warn(warning);
 }
 
-PreparedModel load_or_train(const ModelRequest& request, const DatasetContents& data,
+PreparedModel load_or_train(const ModelRequest& request, const std::shared_ptr<DataSource>& data,
                             const std::map<std::string, torch::Tensor>& splits, RunContext& ctx) {
   const std::string name = model_name(request.model);
   const auto& train_idx = splits.at(kTrainSplit);
@@ -229,11 +238,8 @@ PreparedModel load_or_train(const ModelRequest& request, const DatasetContents& 
   prepared.module =
       build_fresh_module(*request.model_use, request.model_context, prepared.spec, ctx, &prepared.built_weights);
 
-  const auto targets = prepared.spec.task == Task::Segmentation ? data.masks : data.labels;
-  auto val_metrics = [&] {
-    return evaluate_model(*prepared.module, data.images.index_select(0, val_idx), targets.index_select(0, val_idx),
-                          prepared.spec, ctx);
-  };
+  const SampleSet val(data, val_idx);
+  auto val_metrics = [&] { return evaluate_model(*prepared.module, val, prepared.spec, ctx); };
 
   const auto checkpoint = checkpoint_path(request.model, request.base_dir);
   if (!checkpoint.empty()) {
@@ -283,12 +289,8 @@ PreparedModel load_or_train(const ModelRequest& request, const DatasetContents& 
 
   const TrainOptions options = train_options_from(resolved_train_params(request.model));
   TrainingSet set;
-  set.images = data.images.index_select(0, train_idx);
-  set.labels = targets.index_select(0, train_idx);
-  if (val_idx.numel() > 0) {
-    set.val_images = data.images.index_select(0, val_idx);
-    set.val_labels = targets.index_select(0, val_idx);
-  }
+  set.train = SampleSet(data, train_idx);
+  set.val = val;
   set.spec = prepared.spec;
   ctx.log().info("training " + name + " on " + std::to_string(train_idx.numel()) + " images (" +
                  std::to_string(val_idx.numel()) + " for validation), " + std::to_string(options.epochs) +
@@ -336,11 +338,12 @@ std::string weights_origin(const PreparedModel& prepared) {
   return "trained, stored in " + prepared.weights_file.string();
 }
 
-PreparedModel prepare_model(const ModelRequest& request, const DatasetContents& data,
+PreparedModel prepare_model(const ModelRequest& request, const std::shared_ptr<DataSource>& data,
                             const std::map<std::string, torch::Tensor>& splits, RunContext& ctx) {
   PreparedModel prepared = load_or_train(request, data, splits, ctx);
-  if (data.labels.defined())
-    warn_if_at_chance(prepared, model_name(request.model), data.labels.index_select(0, splits.at(kValSplit)), ctx);
+  const auto labels = data->labels();
+  if (labels.defined())
+    warn_if_at_chance(prepared, model_name(request.model), labels.index_select(0, splits.at(kValSplit)), ctx);
   return prepared;
 }
 

@@ -69,7 +69,8 @@ std::string weights_origin(const PreparedModel& prepared);
 // of the data; classes from the class names (labels otherwise), 1 for a binary
 // segmentation mask (docs/decisions.md, "Segmentation logits"); per-channel mean and
 // standard deviation of the train split's images for the model's input normalisation.
-ModelSpec model_spec_for(const DatasetContents& data, const torch::Tensor& train_indices);
+// The moments are read a batch at a time.
+ModelSpec model_spec_for(const std::shared_ptr<DataSource>& data, const torch::Tensor& train_indices);
 
 // The canonical text whose SHA-256 is the cache key: model plugin, version and resolved
 // parameters; dataset identity; SHA-256 of the train and val index tensors (what the
@@ -81,7 +82,7 @@ std::string model_cache_text(const ModelRequest& request, const std::map<std::st
 
 // Builds, then loads or trains as described above. `splits` as make_splits returns them.
 // Throws InvalidInput for an unreadable or mismatching checkpoint (naming the file).
-PreparedModel prepare_model(const ModelRequest& request, const DatasetContents& data,
+PreparedModel prepare_model(const ModelRequest& request, const std::shared_ptr<DataSource>& data,
                             const std::map<std::string, torch::Tensor>& splits, RunContext& ctx);
 
 // The model's module for `spec`, on ctx.device(), from a fresh instance of its plugin (a

@@ -214,9 +214,9 @@ std::vector<std::vector<std::int64_t>> controlled_rounding(const std::vector<std
   return table;
 }
 
-torch::Tensor strata_of(const DatasetContents& data, std::int64_t n) {
-  if (data.meta.task == Task::Classification && data.labels.defined() && data.labels.numel() == n)
-    return data.labels.to(torch::kCPU, torch::kInt64).reshape({n});
+torch::Tensor strata_of(const DataSource& data, std::int64_t n) {
+  const auto labels = data.meta().task == Task::Classification ? data.labels() : torch::Tensor();
+  if (labels.defined() && labels.numel() == n) return labels.to(torch::kCPU, torch::kInt64).reshape({n});
   return torch::zeros({n}, torch::kInt64);
 }
 
@@ -319,15 +319,15 @@ std::vector<torch::Tensor> stratified_partition(const torch::Tensor& indices, co
   return result;
 }
 
-std::map<std::string, torch::Tensor> make_splits(const DatasetContents& data, const SplitPlan& plan,
+std::map<std::string, torch::Tensor> make_splits(const DataSource& data, const SplitPlan& plan,
                                                  std::uint64_t seed) {
-  if (!data.images.defined() || data.images.dim() < 1)
-    throw InvalidInput("make_splits: the data set has no images");
-  const std::int64_t n = data.images.size(0);
+  const std::int64_t n = data.size();
+  if (n < 1) throw InvalidInput("make_splits: the data set has no images");
   const auto strata = strata_of(data, n);
+  const auto predefined = data.predefined_splits();
   std::map<std::string, torch::Tensor> splits;
 
-  if (data.predefined_splits.empty()) {
+  if (predefined.empty()) {
     const auto parts = stratified_partition(torch::arange(n, torch::kInt64), strata,
                                             {plan.train, plan.val, plan.adv_train, plan.adv_test},
                                             derive_seed(seed, "splits"));
@@ -336,17 +336,17 @@ std::map<std::string, torch::Tensor> make_splits(const DatasetContents& data, co
     splits[kAdvTrainSplit] = parts[2];
     splits[kAdvTestSplit] = parts[3];
   } else {
-    for (const auto& [name, t] : data.predefined_splits)
+    for (const auto& [name, t] : predefined)
       if (name != kTrainSplit && name != kValSplit && name != kTestSplit)
         throw InvalidInput("the data set's predefined split '" + name + "' is not one of train, val, test");
     for (const char* name : {kTrainSplit, kTestSplit})
-      if (!data.predefined_splits.count(name))
+      if (!predefined.count(name))
         throw InvalidInput(std::string("the data set predefines splits but not '") + name + "'");
-    const auto train = checked_predefined(kTrainSplit, data.predefined_splits.at(kTrainSplit), n);
-    const auto test = checked_predefined(kTestSplit, data.predefined_splits.at(kTestSplit), n);
-    if (data.predefined_splits.count(kValSplit)) {
+    const auto train = checked_predefined(kTrainSplit, predefined.at(kTrainSplit), n);
+    const auto test = checked_predefined(kTestSplit, predefined.at(kTestSplit), n);
+    if (predefined.count(kValSplit)) {
       splits[kTrainSplit] = sorted(train);
-      splits[kValSplit] = sorted(checked_predefined(kValSplit, data.predefined_splits.at(kValSplit), n));
+      splits[kValSplit] = sorted(checked_predefined(kValSplit, predefined.at(kValSplit), n));
     } else {
       const double val_share = plan.train + plan.val > 0.0 ? plan.val / (plan.train + plan.val) : 0.0;
       const auto parts = stratified_partition(train, strata.index_select(0, train), {1.0 - val_share, val_share},

@@ -111,4 +111,24 @@ torch::Tensor random_images(std::int64_t n, std::int64_t channels, std::int64_t 
   return torch::rand({n, channels, size, size}, gen);
 }
 
+SampleSet sample_set(const torch::Tensor& images, const torch::Tensor& targets, Task task) {
+  DatasetContents contents;
+  contents.images = images;
+  contents.meta.task = task;
+  (task == Task::Segmentation ? contents.masks : contents.labels) = targets;
+  const auto n = images.size(0);
+  return SampleSet(tensor_source(std::move(contents)), torch::arange(n));
+}
+
+DatasetContents read_all(const std::shared_ptr<DataSource>& source) {
+  const Batch batch = SampleSet(source, torch::arange(source->size())).all(torch::kCPU);
+  DatasetContents out;
+  out.images = batch.images;
+  out.labels = source->labels();
+  out.masks = batch.masks;
+  out.meta = source->meta();
+  out.predefined_splits = source->predefined_splits();
+  return out;
+}
+
 }  // namespace medadv::testing

@@ -95,15 +95,12 @@ std::string format_epoch(const EpochRecord& r, std::int64_t epochs, const ModelS
 }
 
 void check_training_set(const TrainingSet& data) {
-  if (!data.images.defined() || data.images.dim() != 4)
-    throw InvalidInput("train_model: images must be a [N,C,H,W] tensor");
-  if (!data.labels.defined() || data.labels.size(0) != data.images.size(0))
-    throw InvalidInput("train_model: " + std::to_string(data.images.size(0)) +
-                       " images need as many labels (or masks)");
-  if (data.images.size(0) < 2) throw InvalidInput("train_model: the train split needs at least 2 samples");
-  const bool has_val = data.val_images.defined() && data.val_images.numel() > 0;
-  if (has_val && (!data.val_labels.defined() || data.val_labels.size(0) != data.val_images.size(0)))
-    throw InvalidInput("train_model: the val images need as many labels (or masks)");
+  if (!data.train.source()) throw InvalidInput("train_model: the training set has no data");
+  if (data.train.size() < 2) throw InvalidInput("train_model: the train split needs at least 2 samples");
+  if (data.spec.task == Task::Segmentation && !data.train.source()->has_masks())
+    throw InvalidInput("train_model: a segmentation model needs a data set with masks");
+  if (data.spec.task == Task::Classification && !data.train.source()->labels().defined())
+    throw InvalidInput("train_model: a classifier needs a data set with labels");
 }
 
 }  // namespace
@@ -320,11 +317,11 @@ EvalMetrics EvalMetrics::from_value(const Value& v) {
   return m;
 }
 
-EvalMetrics evaluate_model(TappedModule& model, const torch::Tensor& images, const torch::Tensor& targets,
-                           const ModelSpec& spec, RunContext& ctx, std::int64_t batch_size) {
+EvalMetrics evaluate_model(TappedModule& model, const SampleSet& data, const ModelSpec& spec, RunContext& ctx,
+                           std::int64_t batch_size) {
   EvalMetrics m;
-  if (!images.defined() || images.numel() == 0) return m;
-  const std::int64_t N = images.size(0);
+  if (data.empty()) return m;
+  const std::int64_t N = data.size();
   m.samples = N;
   const auto device = ctx.device();
   const bool segmentation = spec.task == Task::Segmentation;
@@ -334,24 +331,26 @@ EvalMetrics evaluate_model(TappedModule& model, const torch::Tensor& images, con
   torch::NoGradGuard no_grad;
   auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
   std::vector<torch::Tensor> outputs;  // logits (classification) or label maps (segmentation)
+  std::vector<torch::Tensor> truths;   // labels, or label maps of the masks
   const std::int64_t step = std::max<std::int64_t>(1, batch_size);
   for (std::int64_t begin = 0; begin < N; begin += step) {
     const auto end = std::min(N, begin + step);
-    const auto x = images.slice(0, begin, end).to(device);
-    const auto y = targets.slice(0, begin, end).to(device);
-    const auto logits = model.forward(x);
+    const Batch batch = data.slice(begin, end, device);
+    const auto& y = batch.targets(spec.task);
+    const auto logits = model.forward(batch.images);
     loss_sum += natural_loss(loss, logits, y, {}, spec.task).to(torch::kDouble) * static_cast<double>(end - begin);
     outputs.push_back(segmentation ? metrics::label_map_from_logits(logits) : logits.to(torch::kFloat));
+    truths.push_back(segmentation ? y.round().to(torch::kLong) : y);
   }
   model.train(was_training);
   m.loss = loss_sum.item<double>() / static_cast<double>(N);
   const auto all = torch::cat(outputs);
+  const auto truth = torch::cat(truths);
   if (segmentation) {
-    if (spec.num_classes <= 2) m.dice = metrics::dice(all, targets.to(device).round().to(torch::kLong));
+    if (spec.num_classes <= 2) m.dice = metrics::dice(all, truth);
   } else {
-    const auto labels = targets.to(device);
-    m.accuracy = metrics::accuracy(all.argmax(1), labels);
-    if (all.size(1) == 2) m.auc = metrics::roc_auc(torch::softmax(all, 1).select(1, 1), labels.eq(1));
+    m.accuracy = metrics::accuracy(all.argmax(1), truth);
+    if (all.size(1) == 2) m.auc = metrics::roc_auc(torch::softmax(all, 1).select(1, 1), truth.eq(1));
   }
   return m;
 }
@@ -434,14 +433,12 @@ TrainingReport train_model(TappedModule& model, const TrainingSet& data, const T
   const auto device = ctx.device();
 
   model.to(device);
-  const auto images = data.images.to(device);
-  const auto targets = segmentation ? data.labels.to(device, torch::kFloat) : data.labels.to(device, torch::kLong);
-  const bool has_val = data.val_images.defined() && data.val_images.numel() > 0;
+  const bool has_val = !data.val.empty();
   if (o.early_stopping > 0 && !has_val)
     ctx.log().warn("early stopping needs a val split; training all " + std::to_string(o.epochs) + " epochs");
   const bool early_stopping = o.early_stopping > 0 && has_val;
 
-  const std::int64_t N = images.size(0);
+  const std::int64_t N = data.train.size();
   const std::int64_t B = std::min(o.batch_size, N);
   // A trailing batch of one sample is skipped: batch norm cannot train on it.
   const std::int64_t batches = N / B + (N % B >= 2 ? 1 : 0);
@@ -449,7 +446,7 @@ TrainingReport train_model(TappedModule& model, const TrainingSet& data, const T
   auto optimizer = make_optimizer(model.parameters(), o);
   torch::Tensor weights;
   if (o.class_weighting == ClassWeighting::Balanced && !segmentation)
-    weights = class_weights(targets, spec.num_classes).to(device);
+    weights = class_weights(data.train.labels(), spec.num_classes).to(device);
 
   // Layers that draw from LibTorch's global generator (dropout) see a seeded stream too.
   torch::manual_seed(ctx.seed_for("train/global"));
@@ -464,14 +461,15 @@ TrainingReport train_model(TappedModule& model, const TrainingSet& data, const T
   for (std::int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
     const auto epoch_start = clock::now();
     model.train();
-    const auto order = torch::randperm(N, shuffle_gen).to(device);
+    const auto order = torch::randperm(N, shuffle_gen);
     auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device));
     std::int64_t seen = 0;
     double lr = o.lr;
     for (std::int64_t b = 0; b < batches; ++b, ++iteration) {
       const auto idx = order.slice(0, b * B, std::min(N, (b + 1) * B));
-      auto x = images.index_select(0, idx);
-      auto y = targets.index_select(0, idx);
+      Batch batch = data.train.gather(idx, device);
+      auto x = batch.images;
+      auto y = segmentation ? batch.masks : batch.labels;
       if (o.augment.any()) x = augment(x, o.augment, augment_gen, segmentation ? &y : nullptr);
       lr = schedule.at(iteration);
       set_learning_rate(*optimizer, lr);
@@ -488,7 +486,7 @@ TrainingReport train_model(TappedModule& model, const TrainingSet& data, const T
     record.epoch = epoch;
     record.loss = loss_sum.item<double>() / static_cast<double>(seen);
     record.lr = lr;
-    if (has_val) record.val = evaluate_model(model, data.val_images, data.val_labels, spec, ctx);
+    if (has_val) record.val = evaluate_model(model, data.val, spec, ctx);
     record.seconds = std::chrono::duration<double>(clock::now() - epoch_start).count();
     ctx.log().info(format_epoch(record, o.epochs, spec));
     report.epochs.push_back(record);

@@ -168,8 +168,7 @@ TEST(Culprits, AModelWithNothingToTrainIsInvalidInput) {
   auto model = std::make_shared<medadv::testing::TinyClassifier>(1, 2);
   for (auto& p : model->parameters()) p.requires_grad_(false);
   medadv::TrainingSet set;
-  set.images = torch::rand({8, 1, 16, 16});
-  set.labels = torch::tensor({0, 1, 0, 1, 0, 1, 0, 1}, torch::kLong);
+  set.train = medadv::testing::sample_set(torch::rand({8, 1, 16, 16}), torch::tensor({0, 1, 0, 1, 0, 1, 0, 1}, torch::kLong));
   set.spec.channels = 1;
   set.spec.num_classes = 2;
   set.spec.image_size = 16;

@@ -24,12 +24,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-medadv::DatasetContents contents_with_classes(std::vector<std::string> names) {
+std::shared_ptr<medadv::DataSource> contents_with_classes(std::vector<std::string> names) {
   medadv::DatasetContents d;
   d.images = torch::rand({4, 1, 16, 16});
   d.labels = torch::zeros({4}, torch::kLong);
   d.meta.class_names = std::move(names);
-  return d;
+  return medadv::tensor_source(std::move(d));
 }
 
 CommandResult validate(const fs::path& dir, const std::string& toml, const std::string& flags = "") {
@@ -59,13 +59,20 @@ TEST(EdgeInputs, DataSetClassesAreTwoOrMoreAndUtf8) {
 }
 
 TEST(EdgeInputs, CountBeyondMemoryIsRefusedBeforeAllocating) {
-  // The input: a huge count was not checked against memory up front.
+  // The input: a huge count was not checked against memory up front. A phantom
+  // draws its images when read, so the count itself is bounded by the schema...
   const fs::path dir = scratch_dir("count");
-  const auto r = validate(dir, "[dataset]\nplugin = \"phantom-fundus\"\nimage_size = 1024\ncount = 1000000000\n"
-                               "[model]\nplugin = \"small-cnn\"\n", "--data");
+  auto r = validate(dir, "[dataset]\nplugin = \"phantom-fundus\"\nimage_size = 1024\ncount = 1000000000\n"
+                         "[model]\nplugin = \"small-cnn\"\n", "--data");
   EXPECT_EQ(r.status, 2) << r.all();
-  EXPECT_TRUE(contains(r.err, "phantom-fundus: count = 1000000000 images of 1024x1024 need")) << r.err;
-  EXPECT_TRUE(contains(r.err, "lower count or image_size")) << r.err;
+  EXPECT_TRUE(contains(r.err, "key 'dataset.count' (plugin phantom-fundus): 1000000000 is out of range")) << r.err;
+  // ... and a run whose attacked splits would not fit in memory is refused by the host's
+  // estimate, before any image is drawn, naming the keys that lower it.
+  r = validate(dir, "[dataset]\nplugin = \"phantom-fundus\"\nimage_size = 1024\ncount = 1000000\n"
+                    "[model]\nplugin = \"small-cnn\"\n", "--data");
+  EXPECT_EQ(r.status, 2) << r.all();
+  EXPECT_TRUE(contains(r.err, "the run would not fit in memory: estimated peak memory")) << r.err;
+  EXPECT_TRUE(contains(r.err, "lower dataset.count or dataset.image_size")) << r.err;
 }
 
 TEST(EdgeInputs, TargetClassOutOfRangeIsFoundBeforeTraining) {

@@ -32,7 +32,7 @@ template <class Plugin>
 medadv::DatasetContents load(const std::string& name, medadv::Value::Table table, std::uint64_t seed = 0) {
   medadv::testing::TestContext ctx(seed);
   Plugin dataset(params_of<Plugin>(name, std::move(table)), ctx);
-  return dataset.load(ctx);
+  return medadv::testing::read_all(dataset.open(ctx));
 }
 
 // Each (key, value) is refused when the parameters are resolved, with a message that

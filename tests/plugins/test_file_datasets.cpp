@@ -80,7 +80,7 @@ medadv::Params params_of(Value::Table table) {
 template <class T>
 medadv::DatasetContents load(medadv::RunContext& ctx, Value::Table table) {
   T dataset(params_of<T>(std::move(table)), ctx);
-  return dataset.load(ctx);
+  return medadv::testing::read_all(dataset.open(ctx));
 }
 
 void expect_contains(const std::string& text, const std::string& part) {

@@ -42,7 +42,7 @@ medadv::Params fundus_params(Value::Table table = {}) {
 medadv::DatasetContents load_fundus(Value::Table table, std::uint64_t seed = 0) {
   medadv::testing::TestContext ctx(seed);
   PhantomFundus dataset(fundus_params(std::move(table)), ctx);
-  return dataset.load(ctx);
+  return medadv::testing::read_all(dataset.open(ctx));
 }
 
 // The default data set (600 images, 64 px, binary), generated once for several tests.
@@ -164,6 +164,32 @@ TEST(PhantomFundus, ImageIDoesNotDependOnCount) {
   EXPECT_TRUE(torch::equal(small.images, large.images.slice(0, 0, 10)));
   EXPECT_TRUE(torch::equal(small.labels, large.labels.slice(0, 0, 10)));
   EXPECT_TRUE(torch::equal(small.masks, large.masks.slice(0, 0, 10)));
+}
+
+TEST(PhantomFundus, AnySubsetReadsWhatTheWholeSetHolds) {
+  // The source draws image i when it is read: which images are read with it, and in what
+  // order, change nothing; opening draws only the labels.
+  medadv::testing::TestContext ctx(5);
+  PhantomFundus dataset(fundus_params({{"count", Value(20)}}), ctx);
+  const auto source = dataset.open(ctx);
+  const auto whole = medadv::testing::read_all(source);
+  const auto rows = torch::tensor({17, 3, 3, 0});
+  const auto some = medadv::SampleSet(source, rows).all(torch::kCPU);
+  EXPECT_TRUE(torch::equal(some.images, whole.images.index_select(0, rows)));
+  EXPECT_TRUE(torch::equal(some.masks, whole.masks.index_select(0, rows)));
+  EXPECT_TRUE(torch::equal(some.labels, whole.labels.index_select(0, rows)));
+  EXPECT_EQ(source->stored_dtype(), torch::kFloat);
+  EXPECT_THROW(source->read(torch::tensor({20})), medadv::InvalidInput);
+}
+
+TEST(PhantomFundus, AMillionImagesOpenWithoutTheirMemory) {
+  // Opening draws 10^6 labels (8 MB) and no image: 12 TB of float pixels cost nothing.
+  medadv::testing::TestContext ctx(1);
+  PhantomFundus dataset(fundus_params({{"count", Value(1000000)}, {"image_size", Value(1024)}}), ctx);
+  const auto source = dataset.open(ctx);
+  EXPECT_EQ(source->size(), 1000000);
+  const auto last = medadv::SampleSet(source, torch::tensor({999999})).all(torch::kCPU);
+  EXPECT_EQ(last.images.sizes(), (std::vector<std::int64_t>{1, 3, 1024, 1024}));
 }
 
 TEST(PhantomFundus, SameDataWhateverTheThreadCount) {

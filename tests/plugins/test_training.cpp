@@ -46,8 +46,8 @@ TrainingSet bright_versus_dark(std::int64_t n, std::int64_t size, std::uint64_t 
   auto gen = medadv::compat::cpu_generator(seed);
   const auto labels = torch::arange(n) % 2;
   TrainingSet set;
-  set.images = labels.to(torch::kFloat).mul(0.6).view({n, 1, 1, 1}) + 0.4 * torch::rand({n, 1, size, size}, gen);
-  set.labels = labels;
+  set.train = medadv::testing::sample_set(
+      labels.to(torch::kFloat).mul(0.6).view({n, 1, 1, 1}) + 0.4 * torch::rand({n, 1, size, size}, gen), labels);
   set.spec = classifier_spec(1, 2, size);
   return set;
 }
@@ -302,8 +302,8 @@ TEST(TrainModel, EarlyStoppingStopsAndKeepsTheBestEpoch) {
   // learns the train split, the worse its val loss. The run must stop after `patience`
   // epochs without improvement and hold the weights of the best epoch.
   auto set = bright_versus_dark(64, 8, 2);
-  set.val_images = set.images.clone();
-  set.val_labels = 1 - set.labels;
+  const medadv::Batch train = set.train.all(torch::kCPU);
+  set.val = medadv::testing::sample_set(train.images.clone(), 1 - train.labels);
   auto model = small_cnn(set.spec, 4);
   auto o = quick_options(15);
   o.early_stopping = 2;
@@ -318,7 +318,7 @@ TEST(TrainModel, EarlyStoppingStopsAndKeepsTheBestEpoch) {
   EXPECT_LT(lowest, report.epochs.back().val.loss);
   EXPECT_EQ(report.val.loss, lowest);
   // The model holds the best epoch's weights: evaluating again gives its val loss.
-  const auto again = medadv::evaluate_model(*model, set.val_images, set.val_labels, set.spec, ctx);
+  const auto again = medadv::evaluate_model(*model, set.val, set.spec, ctx);
   EXPECT_NEAR(again.loss, lowest, 1e-5);
 }
 
@@ -350,20 +350,17 @@ TEST(TrainModel, SmallCnnLearnsPhantomFundusWithTheDefaultOptions) {
       schema.resolve_or_throw(Value(Value::Table{{"image_size", 32}, {"count", 600}, {"lesion_scale", 3.0}}),
                               "phantom-fundus"),
       ctx);
-  const auto data = fundus.load(ctx);
-  const auto splits = medadv::make_splits(data, medadv::SplitPlan{}, ctx.seed());
+  const auto data = fundus.open(ctx);
+  const auto splits = medadv::make_splits(*data, medadv::SplitPlan{}, ctx.seed());
   const auto generated = std::chrono::steady_clock::now();
 
   TrainingSet set;
   set.spec = classifier_spec(3, 2, 32);
-  set.images = data.images.index_select(0, splits.at("train"));
-  set.labels = data.labels.index_select(0, splits.at("train"));
-  set.val_images = data.images.index_select(0, splits.at("val"));
-  set.val_labels = data.labels.index_select(0, splits.at("val"));
+  set.train = medadv::SampleSet(data, splits.at("train"));
+  set.val = medadv::SampleSet(data, splits.at("val"));
   auto model = small_cnn(set.spec, 16);
   const auto report = medadv::train_model(*model, set, TrainOptions{}, ctx);
-  const auto test = medadv::evaluate_model(*model, data.images.index_select(0, splits.at("test")),
-                                           data.labels.index_select(0, splits.at("test")), set.spec, ctx);
+  const auto test = medadv::evaluate_model(*model, medadv::SampleSet(data, splits.at("test")), set.spec, ctx);
   const auto end = std::chrono::steady_clock::now();
   std::cout << "[training] phantom-fundus 32 px: data " << std::chrono::duration<double>(generated - start).count()
             << " s, training " << report.seconds << " s (" << report.epochs.size() << " epochs); val accuracy "
@@ -383,13 +380,13 @@ TEST(TrainModel, SmallUnetSegmentsPhantomXrayLungFields) {
       schema.resolve_or_throw(
           Value(Value::Table{{"image_size", 32}, {"count", 200}, {"task", "segmentation"}}), "phantom-xray"),
       ctx);
-  const auto data = xray.load(ctx);
-  ASSERT_EQ(data.meta.task, medadv::Task::Segmentation);
-  const auto splits = medadv::make_splits(data, medadv::SplitPlan{}, ctx.seed());
+  const auto data = xray.open(ctx);
+  ASSERT_EQ(data->meta().task, medadv::Task::Segmentation);
+  const auto splits = medadv::make_splits(*data, medadv::SplitPlan{}, ctx.seed());
 
   ModelSpec spec;
   spec.task = medadv::Task::Segmentation;
-  spec.channels = data.images.size(1);
+  spec.channels = data->item_shape()[0];
   spec.num_classes = 1;
   spec.image_size = 32;
   medadv::ParamSchema unet_schema;
@@ -400,12 +397,10 @@ TEST(TrainModel, SmallUnetSegmentsPhantomXrayLungFields) {
 
   TrainingSet set;
   set.spec = spec;
-  set.images = data.images.index_select(0, splits.at("train"));
-  set.labels = data.masks.index_select(0, splits.at("train"));
+  set.train = medadv::SampleSet(data, splits.at("train"));
   TrainOptions o;  // loss auto: bce_dice for one logit per pixel
   const auto report = medadv::train_model(*model, set, o, ctx);
-  const auto test = medadv::evaluate_model(*model, data.images.index_select(0, splits.at("test")),
-                                           data.masks.index_select(0, splits.at("test")), spec, ctx);
+  const auto test = medadv::evaluate_model(*model, medadv::SampleSet(data, splits.at("test")), spec, ctx);
   std::cout << "[training] unet (base_width 8) on phantom-xray lungs 32 px: " << report.seconds << " s, test dice "
             << test.dice << " (n=" << test.samples << ")\n";
   EXPECT_TRUE(std::isnan(test.accuracy));

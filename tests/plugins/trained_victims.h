@@ -54,33 +54,29 @@ enum class TrainOn { Cpu, TestDevice };
 
 inline TrainedVictim train_victim(Dataset& dataset, std::shared_ptr<TappedModule> module, const ModelSpec& spec,
                                   RunContext& ctx, const TrainOptions& training, TrainOn train_on) {
-  const auto data = dataset.load(ctx);
-  const auto splits = make_splits(data, SplitPlan{}, ctx.seed());
-  const auto& targets = spec.task == Task::Segmentation ? data.masks : data.labels;
+  const auto source = dataset.open(ctx);
+  const auto splits = make_splits(*source, SplitPlan{}, ctx.seed());
   TrainingSet set;
   set.spec = spec;
-  set.images = data.images.index_select(0, splits.at(kTrainSplit));
-  set.labels = targets.index_select(0, splits.at(kTrainSplit));
-  set.val_images = data.images.index_select(0, splits.at(kValSplit));
-  set.val_labels = targets.index_select(0, splits.at(kValSplit));
+  set.train = SampleSet(source, splits.at(kTrainSplit));
+  set.val = SampleSet(source, splits.at(kValSplit));
   TestContext cpu(torch::kCPU, ctx.seed());
   train_model(*module, set, training, train_on == TrainOn::Cpu ? static_cast<RunContext&>(cpu) : ctx);
   module->to(ctx.device());
 
   // The splits go with the module, to the tests' device.
-  const auto on_device = [&](const torch::Tensor& t, const char* split) {
-    return t.index_select(0, splits.at(split)).to(ctx.device());
-  };
+  const auto on_device = [&](const char* split) { return SampleSet(source, splits.at(split)).all(ctx.device()); };
   TrainedVictim v;
   v.module = module;
   v.spec = spec;
-  v.adv_train_images = on_device(data.images, kAdvTrainSplit);
-  v.adv_train_labels = on_device(targets, kAdvTrainSplit);
-  v.adv_test_images = on_device(data.images, kAdvTestSplit);
-  v.adv_test_labels = on_device(targets, kAdvTestSplit);
-  v.test_images = on_device(data.images, kTestSplit);
-  v.test_labels = on_device(targets, kTestSplit);
-  v.test = evaluate_model(*module, v.test_images, v.test_labels, spec, ctx);
+  const Batch adv_train = on_device(kAdvTrainSplit), adv_test = on_device(kAdvTestSplit), test = on_device(kTestSplit);
+  v.adv_train_images = adv_train.images;
+  v.adv_train_labels = adv_train.targets(spec.task);
+  v.adv_test_images = adv_test.images;
+  v.adv_test_labels = adv_test.targets(spec.task);
+  v.test_images = test.images;
+  v.test_labels = test.targets(spec.task);
+  v.test = evaluate_model(*module, SampleSet(source, splits.at(kTestSplit)), spec, ctx);
   v.model = std::make_shared<ModuleModel>(module, spec.num_classes, spec.task);  // freezes the module
   return v;
 }

@@ -40,6 +40,12 @@ medadv::DatasetContents classification(const std::vector<std::int64_t>& class_si
   return d;
 }
 
+// The splits of a data set held in memory, as a source serves them.
+std::map<std::string, torch::Tensor> splits_of(const medadv::DatasetContents& d, const SplitPlan& plan,
+                                               std::uint64_t seed) {
+  return medadv::make_splits(*medadv::tensor_source(d), plan, seed);
+}
+
 std::vector<std::int64_t> values(const torch::Tensor& t) {
   const auto c = t.contiguous();
   return std::vector<std::int64_t>(c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + c.numel());
@@ -121,7 +127,7 @@ TEST(SplitPlan, BadFractionsAreRefusedNamingTheKey) {
 
 TEST(Splits, SizesAreExactForHandCases) {
   // 100 samples, default plan: 72 / 8 / 14 / 6, test 20.
-  auto splits = medadv::make_splits(classification({50, 50}), SplitPlan{}, 1);
+  auto splits = splits_of(classification({50, 50}), SplitPlan{}, 1);
   EXPECT_EQ(splits.at("train").numel(), 72);
   EXPECT_EQ(splits.at("val").numel(), 8);
   EXPECT_EQ(splits.at("adv_train").numel(), 14);
@@ -129,7 +135,7 @@ TEST(Splits, SizesAreExactForHandCases) {
   EXPECT_EQ(splits.at("test").numel(), 20);
   // 10 samples: 7.2 0.8 1.4 0.6 -> floors 7 0 1 0, the two largest remainders (0.8, 0.6)
   // get the two samples left: 7 1 1 1.
-  splits = medadv::make_splits(classification({5, 5}), SplitPlan{}, 1);
+  splits = splits_of(classification({5, 5}), SplitPlan{}, 1);
   EXPECT_EQ(splits.at("train").numel(), 7);
   EXPECT_EQ(splits.at("val").numel(), 1);
   EXPECT_EQ(splits.at("adv_train").numel(), 1);
@@ -140,7 +146,7 @@ TEST(Splits, SizesAreExactForHandCases) {
   partial.val = 0.0;
   partial.adv_train = 0.1;
   partial.adv_test = 0.1;
-  splits = medadv::make_splits(classification({10, 20}), partial, 4);
+  splits = splits_of(classification({10, 20}), partial, 4);
   EXPECT_EQ(splits.at("train").numel(), 15);
   EXPECT_EQ(splits.at("val").numel(), 0);
   EXPECT_EQ(splits.at("adv_train").numel(), 3);
@@ -149,7 +155,7 @@ TEST(Splits, SizesAreExactForHandCases) {
 
 TEST(Splits, DisjointSortedAndCoveringEverything) {
   const auto data = classification({37, 23, 41});
-  const auto splits = medadv::make_splits(data, SplitPlan{}, 9);
+  const auto splits = splits_of(data, SplitPlan{}, 9);
   std::set<std::int64_t> seen;
   std::int64_t total = 0;
   for (const auto& name : kDisjoint) {
@@ -173,7 +179,7 @@ TEST(Splits, EachClassIsWithinOneSampleOfItsShare) {
   const auto data = classification(class_sizes);
   const std::int64_t n = 97;
   for (std::uint64_t seed : {0u, 1u, 2u}) {
-    const auto splits = medadv::make_splits(data, SplitPlan{}, seed);
+    const auto splits = splits_of(data, SplitPlan{}, seed);
     for (const auto& name : kDisjoint) {
       const auto& idx = splits.at(name);
       const auto labels = data.labels.index_select(0, idx);
@@ -189,9 +195,9 @@ TEST(Splits, EachClassIsWithinOneSampleOfItsShare) {
 
 TEST(Splits, SameSeedSameSplitsOtherSeedOthers) {
   const auto data = classification({60, 40});
-  const auto a = medadv::make_splits(data, SplitPlan{}, 5);
-  const auto b = medadv::make_splits(data, SplitPlan{}, 5);
-  const auto c = medadv::make_splits(data, SplitPlan{}, 6);
+  const auto a = splits_of(data, SplitPlan{}, 5);
+  const auto b = splits_of(data, SplitPlan{}, 5);
+  const auto c = splits_of(data, SplitPlan{}, 6);
   for (const auto& name : kDisjoint) EXPECT_TRUE(torch::equal(a.at(name), b.at(name))) << name;
   EXPECT_FALSE(torch::equal(a.at("train"), c.at("train")));
   EXPECT_EQ(a.at("train").numel(), c.at("train").numel());
@@ -202,7 +208,7 @@ TEST(Splits, SegmentationDataFormOneStratum) {
   d.images = torch::zeros({50, 1, 4, 4});
   d.masks = torch::zeros({50, 1, 4, 4});
   d.meta.task = medadv::Task::Segmentation;
-  const auto splits = medadv::make_splits(d, SplitPlan{}, 3);
+  const auto splits = splits_of(d, SplitPlan{}, 3);
   EXPECT_EQ(splits.at("train").numel(), 36);
   EXPECT_EQ(splits.at("val").numel(), 4);
   EXPECT_EQ(splits.at("adv_train").numel(), 7);
@@ -214,7 +220,7 @@ TEST(Splits, PredefinedSplitsAreKept) {
   data.predefined_splits["train"] = torch::arange(0, 60, torch::kInt64);
   data.predefined_splits["val"] = torch::arange(60, 70, torch::kInt64);
   data.predefined_splits["test"] = torch::arange(70, 100, torch::kInt64);
-  auto splits = medadv::make_splits(data, SplitPlan{}, 2);
+  auto splits = splits_of(data, SplitPlan{}, 2);
   EXPECT_TRUE(torch::equal(splits.at("train"), torch::arange(0, 60, torch::kInt64)));
   EXPECT_TRUE(torch::equal(splits.at("val"), torch::arange(60, 70, torch::kInt64)));
   EXPECT_TRUE(torch::equal(splits.at("test"), torch::arange(70, 100, torch::kInt64)));
@@ -223,23 +229,23 @@ TEST(Splits, PredefinedSplitsAreKept) {
 
   // Without a predefined val, the plan's share of train (0.08 / 0.8 = 10%) is carved out.
   data.predefined_splits.erase("val");
-  splits = medadv::make_splits(data, SplitPlan{}, 2);
+  splits = splits_of(data, SplitPlan{}, 2);
   EXPECT_EQ(splits.at("train").numel(), 54);
   EXPECT_EQ(splits.at("val").numel(), 6);
   EXPECT_EQ(splits.at("train").max().item<std::int64_t>() < 60, true);
   EXPECT_EQ(splits.at("val").max().item<std::int64_t>() < 60, true);
 
   data.predefined_splits["test"] = torch::arange(50, 100, torch::kInt64);  // overlaps train
-  EXPECT_THROW(medadv::make_splits(data, SplitPlan{}, 2), medadv::InvalidInput);
+  EXPECT_THROW(splits_of(data, SplitPlan{}, 2), medadv::InvalidInput);
   data.predefined_splits["test"] = torch::arange(70, 101, torch::kInt64);  // out of range
-  EXPECT_THROW(medadv::make_splits(data, SplitPlan{}, 2), medadv::InvalidInput);
+  EXPECT_THROW(splits_of(data, SplitPlan{}, 2), medadv::InvalidInput);
   data.predefined_splits.erase("test");
-  EXPECT_THROW(medadv::make_splits(data, SplitPlan{}, 2), medadv::InvalidInput);
+  EXPECT_THROW(splits_of(data, SplitPlan{}, 2), medadv::InvalidInput);
 }
 
 TEST(Splits, TooFewSamplesForThePlanAreRefused) {
   try {
-    medadv::make_splits(classification({2, 1}), SplitPlan{}, 0);
+    splits_of(classification({2, 1}), SplitPlan{}, 0);
     FAIL() << "three samples cannot make four non-empty splits";
   } catch (const medadv::InvalidInput& e) {
     EXPECT_NE(std::string(e.what()).find("would be empty"), std::string::npos) << e.what();

@@ -133,7 +133,7 @@ ImageFolder::ImageFolder(const Params& p, RunContext& /*ctx*/)
       skip_bad_(p.get_bool("skip_bad")),
       extensions_(normalise_extensions(p.get_string_list("extensions"))) {}
 
-DatasetContents ImageFolder::load(RunContext& ctx) {
+std::shared_ptr<DataSource> ImageFolder::open(RunContext& ctx) {
   const Listing listing = list_dataset(root_, extensions_);
   const auto total = static_cast<std::int64_t>(listing.items.size());
   std::vector<FileStamp> stamps;
@@ -186,7 +186,7 @@ DatasetContents ImageFolder::load(RunContext& ctx) {
       if (!split_members[s].empty()) out.predefined_splits[kSplitNames[s]] = torch::tensor(split_members[s], torch::kInt64);
     }
   }
-  return out;
+  return tensor_source(std::move(out));
 }
 
 }  // namespace medadv::plugins::files

@@ -17,7 +17,7 @@ class ImageFolder : public medadv::Dataset {
  public:
   static void schema(medadv::ParamSchema& s);
   ImageFolder(const medadv::Params& p, medadv::RunContext& ctx);
-  medadv::DatasetContents load(medadv::RunContext& ctx) override;
+  std::shared_ptr<medadv::DataSource> open(medadv::RunContext& ctx) override;
 
  private:
   medadv::Params params_;

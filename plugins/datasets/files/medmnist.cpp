@@ -95,7 +95,7 @@ MedMnist::MedMnist(const Params& p, RunContext& /*ctx*/)
       modality_(p.get_string("modality")),
       class_names_(p.get_string_list("class_names")) {}
 
-DatasetContents MedMnist::load(RunContext& ctx) {
+std::shared_ptr<DataSource> MedMnist::open(RunContext& ctx) {
   const std::string where = std::string(kPlugin) + ": '" + path_.string() + "'";
   const auto arrays = read_npz(path_);
 
@@ -155,8 +155,12 @@ DatasetContents MedMnist::load(RunContext& ctx) {
   };
   const bool resizing = image_size_ > 0 && (images.front().size(2) != image_size_ || images.front().size(3) != image_size_);
   if (!resizing) {
-    out.images = convert();
-    return out;
+    auto stored = torch::cat(images);
+    // 8-bit pixels as stored, a quarter of their float size, become float a batch at a time
+    // (stored_to_float divides by 255 as convert() does).
+    const bool as_stored = stored.scalar_type() == torch::kByte && (channels_ == 0 || stored.size(1) == channels_);
+    out.images = as_stored ? stored : convert();
+    return tensor_source(std::move(out));
   }
   DatasetCache cache(ctx, kPlugin, params_, {stamp(path_)});
   if (auto cached = cache.load()) {
@@ -165,7 +169,7 @@ DatasetContents MedMnist::load(RunContext& ctx) {
     out.images = convert();
     cache.store({{"images", out.images}});
   }
-  return out;
+  return tensor_source(std::move(out));
 }
 
 }  // namespace medadv::plugins::files

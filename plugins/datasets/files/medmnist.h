@@ -16,7 +16,7 @@ class MedMnist : public medadv::Dataset {
  public:
   static void schema(medadv::ParamSchema& s);
   MedMnist(const medadv::Params& p, medadv::RunContext& ctx);
-  medadv::DatasetContents load(medadv::RunContext& ctx) override;
+  std::shared_ptr<medadv::DataSource> open(medadv::RunContext& ctx) override;
 
  private:
   medadv::Params params_;

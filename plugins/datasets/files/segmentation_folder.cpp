@@ -104,7 +104,7 @@ SegmentationFolder::SegmentationFolder(const Params& p, RunContext& /*ctx*/)
       mask_threshold_(p.get_float("mask_threshold")),
       extensions_(normalise_extensions(p.get_string_list("extensions"))) {}
 
-DatasetContents SegmentationFolder::load(RunContext& ctx) {
+std::shared_ptr<DataSource> SegmentationFolder::open(RunContext& ctx) {
   const auto pairs = pair_files(images_, masks_, extensions_);
   const auto total = static_cast<std::int64_t>(pairs.size());
   std::vector<FileStamp> stamps;
@@ -150,7 +150,7 @@ DatasetContents SegmentationFolder::load(RunContext& ctx) {
   out.meta.task = Task::Segmentation;
   out.meta.class_names = {"background", "foreground"};
   out.meta.modality = modality_;
-  return out;
+  return tensor_source(std::move(out));
 }
 
 }  // namespace medadv::plugins::files

@@ -16,7 +16,7 @@ class SegmentationFolder : public medadv::Dataset {
  public:
   static void schema(medadv::ParamSchema& s);
   SegmentationFolder(const medadv::Params& p, medadv::RunContext& ctx);
-  medadv::DatasetContents load(medadv::RunContext& ctx) override;
+  std::shared_ptr<medadv::DataSource> open(medadv::RunContext& ctx) override;
 
  private:
   medadv::Params params_;

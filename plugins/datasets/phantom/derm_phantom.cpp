@@ -278,7 +278,7 @@ torch::Tensor render_derm(const DermSpec& spec, at::Generator& gen, torch::Tenso
 
 void PhantomDerm::schema(medadv::ParamSchema& s) {
   s.add_int("image_size", 64, "side of the square images, in pixels").min(16).max(1024);
-  s.add_int("count", 600, "number of images generated").min(2);
+  s.add_int("count", 600, "number of images (drawn when read: any count costs no memory)").min(2).max(10000000);
   s.add_int("classes", 2,
             "2: benign (nevus) / malignant (melanoma); 3: nevus, seborrheic keratosis, melanoma (half of the "
             "benign images become keratoses)")
@@ -312,30 +312,39 @@ PhantomDerm::PhantomDerm(const medadv::Params& p, medadv::RunContext& /*ctx*/)
       hair_(p.get_float("hair")),
       segmentation_(p.get_enum<medadv::Task>("task") == medadv::Task::Segmentation) {}
 
-medadv::DatasetContents PhantomDerm::load(medadv::RunContext& ctx) {
+std::shared_ptr<medadv::DataSource> PhantomDerm::open(medadv::RunContext& ctx) {
   const auto class_names = classes_ == 2
                                ? std::vector<std::string>{"benign", "malignant"}
                                : std::vector<std::string>{"nevus", "seborrheic keratosis", "melanoma"};
-  const PhantomSetShape shape{count_, 3, image_size_};
-  PhantomSet set = render_phantom_set(ctx, "phantom-derm", shape, class_names, [&](at::Generator& gen) {
+  const auto label_of = [classes = classes_](DermLesion lesion) -> std::int64_t {
+    switch (lesion) {
+      case DermLesion::Nevus: return 0;
+      case DermLesion::SeborrheicKeratosis: return 1;
+      case DermLesion::Melanoma: return classes == 2 ? 1 : 2;
+    }
+    return 0;
+  };
+  const bool three = classes_ == 3;
+  PhantomDrawing drawing;
+  drawing.label = [label_of, balance = balance_, three](at::Generator& gen) {
+    return label_of(draw_derm_lesion(gen, balance, three));
+  };
+  drawing.draw = [label_of, balance = balance_, three, size = image_size_, noise = noise_, lesion_scale = lesion_scale_,
+                  atypia = atypia_, hair = hair_](at::Generator& gen) {
     DermSpec spec;
-    spec.image_size = image_size_;
-    spec.lesion = draw_derm_lesion(gen, balance_, classes_ == 3);
-    spec.noise = noise_;
-    spec.lesion_scale = lesion_scale_;
-    spec.atypia = atypia_;
-    spec.hair = hair_;
+    spec.image_size = size;
+    spec.lesion = draw_derm_lesion(gen, balance, three);
+    spec.noise = noise;
+    spec.lesion_scale = lesion_scale;
+    spec.atypia = atypia;
+    spec.hair = hair;
     PhantomSample sample;
     sample.image = render_derm(spec, gen, &sample.mask);
-    switch (spec.lesion) {
-      case DermLesion::Nevus: sample.label = 0; break;
-      case DermLesion::SeborrheicKeratosis: sample.label = 1; break;
-      case DermLesion::Melanoma: sample.label = classes_ == 2 ? 1 : 2; break;
-    }
+    sample.label = label_of(spec.lesion);
     return sample;
-  });
-  return phantom_contents(std::move(set), "dermoscopy", class_names,
-                          segmentation_ ? std::optional<std::string>("lesion") : std::nullopt);
+  };
+  return phantom_source(ctx, "phantom-derm", {count_, 3, image_size_}, "dermoscopy", class_names,
+                        segmentation_ ? std::optional<std::string>("lesion") : std::nullopt, std::move(drawing));
 }
 
 }  // namespace medadv::plugins::phantom

@@ -415,7 +415,7 @@ torch::Tensor render_fundus(const FundusSpec& spec, at::Generator& gen, torch::T
 
 void PhantomFundus::schema(medadv::ParamSchema& s) {
   s.add_int("image_size", 64, "side of the square images, in pixels").min(16).max(1024);
-  s.add_int("count", 600, "number of images generated").min(2);
+  s.add_int("count", 600, "number of images (drawn when read: any count costs no memory)").min(2).max(10000000);
   s.add_int("classes", 2,
             "2: no DR / DR (grade >= 1); 5: the DR grades 0 none, 1 mild, 2 moderate, 3 severe, "
             "4 proliferative")
@@ -446,23 +446,29 @@ PhantomFundus::PhantomFundus(const medadv::Params& p, medadv::RunContext& /*ctx*
   }
 }
 
-medadv::DatasetContents PhantomFundus::load(medadv::RunContext& ctx) {
+std::shared_ptr<medadv::DataSource> PhantomFundus::open(medadv::RunContext& ctx) {
   const auto class_names = classes_ == 2 ? std::vector<std::string>{"no DR", "DR"}
                                          : std::vector<std::string>{"none", "mild", "moderate", "severe",
                                                                     "proliferative"};
-  const PhantomSetShape shape{count_, 3, image_size_};
-  PhantomSet set = render_phantom_set(ctx, "phantom-fundus", shape, class_names, [&](at::Generator& gen) {
+  const auto label_of = [classes = classes_](std::int64_t grade) -> std::int64_t {
+    return classes == 2 ? (grade > 0 ? 1 : 0) : grade;
+  };
+  PhantomDrawing drawing;
+  drawing.label = [label_of, balance = balance_](at::Generator& gen) { return label_of(draw_fundus_grade(gen, balance)); };
+  drawing.draw = [label_of, balance = balance_, size = image_size_, noise = noise_,
+                  lesion_scale = lesion_scale_](at::Generator& gen) {
     FundusSpec spec;
-    spec.image_size = image_size_;
-    spec.grade = draw_fundus_grade(gen, balance_);
-    spec.noise = noise_;
-    spec.lesion_scale = lesion_scale_;
+    spec.image_size = size;
+    spec.grade = draw_fundus_grade(gen, balance);
+    spec.noise = noise;
+    spec.lesion_scale = lesion_scale;
     PhantomSample sample;
     sample.image = render_fundus(spec, gen, &sample.mask);
-    sample.label = classes_ == 2 ? (spec.grade > 0 ? 1 : 0) : spec.grade;
+    sample.label = label_of(spec.grade);
     return sample;
-  });
-  return phantom_contents(std::move(set), "fundus", class_names, std::nullopt);
+  };
+  return phantom_source(ctx, "phantom-fundus", {count_, 3, image_size_}, "fundus", class_names, std::nullopt,
+                        std::move(drawing));
 }
 
 }  // namespace medadv::plugins::phantom

@@ -4,6 +4,7 @@
 // on the seed and i, never on `count`. Classification of the lesion by default; `task =
 // "segmentation"` makes the lesion itself the target.
 #include <cstdint>
+#include <memory>
 
 #include "medadv/context.h"
 #include "medadv/dataset.h"
@@ -15,7 +16,7 @@ class PhantomDerm : public medadv::Dataset {
  public:
   static void schema(medadv::ParamSchema& s);
   PhantomDerm(const medadv::Params& p, medadv::RunContext& ctx);
-  medadv::DatasetContents load(medadv::RunContext& ctx) override;
+  std::shared_ptr<medadv::DataSource> open(medadv::RunContext& ctx) override;
 
  private:
   std::int64_t image_size_;

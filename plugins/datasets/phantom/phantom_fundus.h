@@ -3,6 +3,7 @@
 // photographs with diabetic retinopathy, generated in process from the run's seed (no
 // files, no network). Image i depends only on the seed and i, never on `count`.
 #include <cstdint>
+#include <memory>
 
 #include "medadv/context.h"
 #include "medadv/dataset.h"
@@ -14,7 +15,7 @@ class PhantomFundus : public medadv::Dataset {
  public:
   static void schema(medadv::ParamSchema& s);
   PhantomFundus(const medadv::Params& p, medadv::RunContext& ctx);
-  medadv::DatasetContents load(medadv::RunContext& ctx) override;
+  std::shared_ptr<medadv::DataSource> open(medadv::RunContext& ctx) override;
 
  private:
   std::int64_t image_size_;

@@ -1,11 +1,9 @@
 #include "phantom_set.h"
 
 #include <algorithm>
-#include <chrono>
+#include <atomic>
 #include <sstream>
 #include <utility>
-
-#include <unistd.h>
 
 #include <ATen/Parallel.h>
 
@@ -16,94 +14,97 @@ namespace medadv::plugins::phantom {
 
 namespace {
 
-// The machine's physical memory in bytes (0 when unknown).
-double physical_memory_bytes() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGESIZE);
-  return pages > 0 && page_size > 0 ? static_cast<double>(pages) * static_cast<double>(page_size) : 0.0;
-}
+class PhantomSource final : public medadv::DataSource {
+ public:
+  PhantomSource(std::string name, std::uint64_t seed, const PhantomSetShape& shape, medadv::DatasetMeta meta,
+                PhantomDrawing drawing)
+      : name_(std::move(name)), seed_(seed), shape_(shape), meta_(std::move(meta)), drawing_(std::move(drawing)) {
+    labels_ = torch::empty({shape_.count}, torch::kInt64);
+    auto* out = labels_.data_ptr<std::int64_t>();
+    at::parallel_for(0, shape_.count, 256, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) {
+        auto gen = generator_of(i);
+        out[i] = drawing_.label(gen);
+      }
+    });
+  }
 
-// Refuses, before anything is allocated, a set whose images and masks would take more
-// than half the machine's memory: the host copies the splits out of it as well, so such a
-// set could never be used, and allocating it first would only end in bad_alloc or the
-// kernel's OOM killer.
-void require_memory_for(const std::string& name, const PhantomSetShape& shape) {
-  const double bytes = static_cast<double>(shape.count) * static_cast<double>(shape.channels + 1) *
-                       static_cast<double>(shape.size) * static_cast<double>(shape.size) * sizeof(float);
-  const double memory = physical_memory_bytes();
-  if (memory == 0.0 || bytes <= memory / 2) return;
-  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-  std::ostringstream message;
-  message.precision(3);
-  message << name << ": count = " << shape.count << " images of " << shape.size << "x" << shape.size << " need "
-          << bytes / kGiB << " GiB (images and masks), more than half of this machine's " << memory / kGiB
-          << " GiB of memory; lower count or image_size";
-  throw medadv::InvalidInput(message.str());
-}
+  std::int64_t size() const override { return shape_.count; }
+  const medadv::DatasetMeta& meta() const override { return meta_; }
+  std::vector<std::int64_t> item_shape() const override { return {shape_.channels, shape_.size, shape_.size}; }
+  torch::ScalarType stored_dtype() const override { return torch::kFloat; }
+  bool has_masks() const override { return true; }
+  torch::Tensor labels() const override {
+    return meta_.task == medadv::Task::Classification ? labels_ : torch::Tensor();
+  }
+  const torch::Tensor& drawn_labels() const { return labels_; }
+
+  // Inside a worker each tensor operation runs serially, so small images do not pay for a
+  // parallel region per operation; the drawing code uses no thread-dependent reductions,
+  // so the result does not depend on the thread count.
+  medadv::StoredItems read(const torch::Tensor& indices) override {
+    const auto index = indices.to(torch::kCPU, torch::kLong).contiguous();
+    const auto B = index.numel(), S = shape_.size;
+    const auto* rows = index.data_ptr<std::int64_t>();
+    for (std::int64_t r = 0; r < B; ++r)
+      if (rows[r] < 0 || rows[r] >= shape_.count)
+        throw medadv::InvalidInput(name_ + ": image " + std::to_string(rows[r]) + " asked of a set of " +
+                                   std::to_string(shape_.count));
+    medadv::StoredItems out;
+    out.images = torch::empty({B, shape_.channels, S, S}, torch::kFloat32);
+    out.masks = torch::empty({B, 1, S, S}, torch::kFloat32);
+    std::atomic<std::int64_t> mismatched{-1};
+    at::parallel_for(0, B, 1, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t r = b; r < e; ++r) {
+        auto gen = generator_of(rows[r]);
+        PhantomSample sample = drawing_.draw(gen);
+        out.images[r].copy_(sample.image);
+        out.masks[r].copy_(sample.mask);
+        if (sample.label != labels_.data_ptr<std::int64_t>()[rows[r]]) mismatched = rows[r];
+      }
+    });
+    // The label draw must be the image draw's beginning; a phantom that breaks this would
+    // train on labels that do not describe its images.
+    if (mismatched >= 0)
+      throw medadv::Error(name_ + ": image " + std::to_string(mismatched.load()) +
+                          " was drawn with another label than its label draw gave");
+    return out;
+  }
+
+ private:
+  at::Generator generator_of(std::int64_t i) const {
+    return medadv::compat::cpu_generator(medadv::derive_seed(seed_, "image/" + std::to_string(i)));
+  }
+
+  std::string name_;
+  std::uint64_t seed_;
+  PhantomSetShape shape_;
+  medadv::DatasetMeta meta_;
+  PhantomDrawing drawing_;
+  torch::Tensor labels_;  // [N] int64, drawn for every task
+};
 
 }  // namespace
 
-PhantomSet render_phantom_set(medadv::RunContext& ctx, const std::string& name, const PhantomSetShape& shape,
-                              const std::vector<std::string>& class_names,
-                              const std::function<PhantomSample(at::Generator&)>& render) {
-  const auto start = std::chrono::steady_clock::now();
-  const std::uint64_t seed = ctx.seed_for(name);
-  require_memory_for(name, shape);
-  const auto N = shape.count, S = shape.size;
-  PhantomSet out;
-  out.images = torch::empty({N, shape.channels, S, S}, torch::kFloat32);
-  out.masks = torch::empty({N, 1, S, S}, torch::kFloat32);
-  std::vector<std::int64_t> labels(static_cast<std::size_t>(N));
+std::shared_ptr<medadv::DataSource> phantom_source(medadv::RunContext& ctx, const std::string& name,
+                                                   const PhantomSetShape& shape, const std::string& modality,
+                                                   std::vector<std::string> class_names,
+                                                   const std::optional<std::string>& segmentation_target,
+                                                   PhantomDrawing drawing) {
+  medadv::DatasetMeta meta;
+  meta.modality = modality;
+  meta.task = segmentation_target ? medadv::Task::Segmentation : medadv::Task::Classification;
+  meta.class_names = segmentation_target ? std::vector<std::string>{"background", *segmentation_target} : class_names;
+  auto source = std::make_shared<PhantomSource>(name, ctx.seed_for(name), shape, std::move(meta), std::move(drawing));
 
-  // Inside a worker each tensor operation runs serially, so small images do not pay for
-  // a parallel region per operation; the drawing code uses no thread-dependent
-  // reductions, so the result does not depend on the thread count.
-  auto render_one = [&](std::int64_t i) {
-    auto gen = medadv::compat::cpu_generator(medadv::derive_seed(seed, "image/" + std::to_string(i)));
-    PhantomSample sample = render(gen);
-    out.images[i].copy_(sample.image);
-    out.masks[i].copy_(sample.mask);
-    labels[static_cast<std::size_t>(i)] = sample.label;
-  };
-  ctx.progress().begin("dataset " + name, N);
-  constexpr std::int64_t kChunk = 64;  // images between progress reports
-  for (std::int64_t begin = 0; begin < N; begin += kChunk) {
-    const auto end = std::min(N, begin + kChunk);
-    at::parallel_for(begin, end, 1, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) render_one(i);
-    });
-    ctx.progress().advance(end - begin);
-  }
-  ctx.progress().end();
-  out.labels = torch::tensor(labels, torch::kInt64);
-
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto counts = torch::bincount(source->drawn_labels(), {}, static_cast<std::int64_t>(class_names.size()));
   std::ostringstream msg;
-  msg << N << " images " << S << "x" << S << " (";
-  for (std::size_t c = 0; c < class_names.size(); ++c) {
-    const auto n = std::count(labels.begin(), labels.end(), static_cast<std::int64_t>(c));
-    msg << (c ? ", " : "") << n << " " << class_names[c];
-  }
-  msg << "), generated in " << seconds << " s";
+  msg << shape.count << " images " << shape.size << "x" << shape.size << " (";
+  for (std::size_t c = 0; c < class_names.size(); ++c)
+    msg << (c ? ", " : "") << counts[static_cast<std::int64_t>(c)].item<std::int64_t>() << " " << class_names[c];
+  msg << "), drawn when read";
   ctx.log().info(msg.str());
-  return out;
-}
-
-medadv::DatasetContents phantom_contents(PhantomSet set, const std::string& modality,
-                                         std::vector<std::string> class_names,
-                                         const std::optional<std::string>& segmentation_target) {
-  medadv::DatasetContents out;
-  out.images = std::move(set.images);
-  out.masks = std::move(set.masks);
-  out.meta.modality = modality;
-  if (segmentation_target) {
-    out.meta.task = medadv::Task::Segmentation;
-    out.meta.class_names = {"background", *segmentation_target};
-  } else {
-    out.meta.task = medadv::Task::Classification;
-    out.meta.class_names = std::move(class_names);
-    out.labels = std::move(set.labels);
-  }
-  return out;
+  return source;
 }
 
 }  // namespace medadv::plugins::phantom

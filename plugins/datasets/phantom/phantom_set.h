@@ -1,9 +1,11 @@
 #pragma once
-// Rendering a whole phantom data set: image i from its own generator, so it depends only
-// on the seed and i (never on `count` or on the thread that renders it), the images
-// spread over the intra-op threads, progress reported and a summary logged.
+// A phantom data set as a source: image i is drawn on demand by a CPU generator seeded by
+// derive_seed(ctx.seed_for(name), "image/<i>"), so it depends only on the seed and i
+// (never on `count`, on which images are read together, or on the thread that draws it),
+// and a set of any count costs no memory until its images are read.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,17 +20,20 @@
 
 namespace medadv::plugins::phantom {
 
-// One rendered image: [C,S,S] in [0,1], its mask [1,S,S] (0/1) and its label.
+// One drawn image: [C,S,S] in [0,1], its mask [1,S,S] (0/1) and its label.
 struct PhantomSample {
   torch::Tensor image;
   torch::Tensor mask;
   std::int64_t label = 0;
 };
 
-struct PhantomSet {
-  torch::Tensor images;  // [N,C,S,S] float32
-  torch::Tensor masks;   // [N,1,S,S] float32
-  torch::Tensor labels;  // [N] int64
+// How a phantom draws image i from its generator. `label` makes only the first draws of
+// `draw` (the case: a grade, a lesion, a finding) and returns the label those give, so the
+// host learns every label without drawing an image. Both are called from several threads
+// at once and outlive the plugin instance: they capture what they use by value.
+struct PhantomDrawing {
+  std::function<std::int64_t(at::Generator&)> label;
+  std::function<PhantomSample(at::Generator&)> draw;
 };
 
 struct PhantomSetShape {
@@ -37,20 +42,16 @@ struct PhantomSetShape {
   std::int64_t size = 0;
 };
 
-// Renders images 0..count-1; image i by `render` with a CPU generator seeded by
-// derive_seed(ctx.seed_for(name), "image/<i>"). Reports progress as "dataset <name>" and
-// logs how many images of each class (named by `class_names`, indexed by label) it made.
-PhantomSet render_phantom_set(medadv::RunContext& ctx, const std::string& name, const PhantomSetShape& shape,
-                              const std::vector<std::string>& class_names,
-                              const std::function<PhantomSample(at::Generator&)>& render);
-
-// What a phantom data set hands the host: its images and masks (`modality` in the meta)
-// and either its labels, named by `class_names` (classification), or, when
-// `segmentation_target` names the masks' foreground, the masks as the target (classes
-// "background" and that name, no labels).
-medadv::DatasetContents phantom_contents(PhantomSet set, const std::string& modality,
-                                         std::vector<std::string> class_names,
-                                         const std::optional<std::string>& segmentation_target);
+// What a phantom data set offers the host: `shape.count` images with their masks
+// (`modality` in the meta) and either their labels, named by `class_names`
+// (classification), or, when `segmentation_target` names the masks' foreground, the masks
+// as the target (classes "background" and that name, no labels). Draws every label now and
+// logs how many images of each class there are.
+std::shared_ptr<medadv::DataSource> phantom_source(medadv::RunContext& ctx, const std::string& name,
+                                                   const PhantomSetShape& shape, const std::string& modality,
+                                                   std::vector<std::string> class_names,
+                                                   const std::optional<std::string>& segmentation_target,
+                                                   PhantomDrawing drawing);
 
 // The `task` parameter of a phantom that draws masks too: what the data set is for.
 inline medadv::EnumNames<medadv::Task> task_names() {

@@ -4,6 +4,7 @@
 // and i, never on `count`. Classification of the diagnosis by default; `task =
 // "segmentation"` makes the lung fields the target.
 #include <cstdint>
+#include <memory>
 
 #include "medadv/context.h"
 #include "medadv/dataset.h"
@@ -15,7 +16,7 @@ class PhantomXray : public medadv::Dataset {
  public:
   static void schema(medadv::ParamSchema& s);
   PhantomXray(const medadv::Params& p, medadv::RunContext& ctx);
-  medadv::DatasetContents load(medadv::RunContext& ctx) override;
+  std::shared_ptr<medadv::DataSource> open(medadv::RunContext& ctx) override;
 
  private:
   std::int64_t image_size_;

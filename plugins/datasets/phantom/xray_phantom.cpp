@@ -382,7 +382,7 @@ torch::Tensor render_xray(const XraySpec& spec, at::Generator& gen, torch::Tenso
 
 void PhantomXray::schema(medadv::ParamSchema& s) {
   s.add_int("image_size", 64, "side of the square images, in pixels").min(16).max(1024);
-  s.add_int("count", 600, "number of images generated").min(2);
+  s.add_int("count", 600, "number of images (drawn when read: any count costs no memory)").min(2).max(10000000);
   s.add_int("classes", 2,
             "2: normal / pneumonia; 3: normal, bacterial pneumonia (lobar consolidation, one lung), viral "
             "pneumonia (small patchy opacities in both lungs); the same images either way")
@@ -431,27 +431,32 @@ PhantomXray::PhantomXray(const medadv::Params& p, medadv::RunContext& /*ctx*/)
       zoom_(p.get_float("zoom")),
       segmentation_(p.get_enum<medadv::Task>("task") == medadv::Task::Segmentation) {}
 
-medadv::DatasetContents PhantomXray::load(medadv::RunContext& ctx) {
+std::shared_ptr<medadv::DataSource> PhantomXray::open(medadv::RunContext& ctx) {
   const auto diagnoses = classes_ == 2 ? std::vector<std::string>{"normal", "pneumonia"}
                                        : std::vector<std::string>{"normal", "bacterial pneumonia", "viral pneumonia"};
-  const PhantomSetShape shape{count_, 1, image_size_};
-  PhantomSet set = render_phantom_set(ctx, "phantom-xray", shape, diagnoses, [&](at::Generator& gen) {
+  const auto label_of = [classes = classes_](XrayFinding finding) -> std::int64_t {
+    const auto f = static_cast<std::int64_t>(finding);
+    return classes == 2 ? (f > 0 ? 1 : 0) : f;
+  };
+  PhantomDrawing drawing;
+  drawing.label = [label_of, balance = balance_](at::Generator& gen) { return label_of(draw_xray_finding(gen, balance)); };
+  drawing.draw = [label_of, balance = balance_, size = image_size_, noise = noise_, lesion_scale = lesion_scale_,
+                  opacity = opacity_, aeration = aeration_, zoom = zoom_](at::Generator& gen) {
     XraySpec spec;
-    spec.image_size = image_size_;
-    spec.finding = draw_xray_finding(gen, balance_);
-    spec.noise = noise_;
-    spec.lesion_scale = lesion_scale_;
-    spec.opacity = opacity_;
-    spec.aeration = aeration_;
-    spec.zoom = zoom_;
+    spec.image_size = size;
+    spec.finding = draw_xray_finding(gen, balance);
+    spec.noise = noise;
+    spec.lesion_scale = lesion_scale;
+    spec.opacity = opacity;
+    spec.aeration = aeration;
+    spec.zoom = zoom;
     PhantomSample sample;
     sample.image = render_xray(spec, gen, &sample.mask);
-    const auto finding = static_cast<std::int64_t>(spec.finding);
-    sample.label = classes_ == 2 ? (finding > 0 ? 1 : 0) : finding;
+    sample.label = label_of(spec.finding);
     return sample;
-  });
-  return phantom_contents(std::move(set), "x-ray", diagnoses,
-                          segmentation_ ? std::optional<std::string>("lung") : std::nullopt);
+  };
+  return phantom_source(ctx, "phantom-xray", {count_, 1, image_size_}, "x-ray", diagnoses,
+                        segmentation_ ? std::optional<std::string>("lung") : std::nullopt, std::move(drawing));
 }
 
 }  // namespace medadv::plugins::phantom

@@ -8,6 +8,7 @@
 #include "medadv/attack.h"
 #include "medadv/capabilities.h"
 #include "medadv/context.h"
+#include "medadv/dataset.h"
 #include "medadv/export.h"
 #include "medadv/model.h"
 
@@ -26,9 +27,11 @@ class MEDADV_API Preprocessor {
 // transform(x) in the forward pass, gradient of backward_approximation(x) backward.
 MEDADV_API torch::Tensor bpda(Preprocessor& p, const torch::Tensor& x);
 
+// What a model is trained on: the train split and the val split (may be empty), read in
+// batches (Batch::targets gives the labels or, for segmentation, the masks).
 struct MEDADV_API TrainingSet {
-  torch::Tensor images, labels;          // train split; labels: [N] int64, or masks [N,1,H,W] (segmentation)
-  torch::Tensor val_images, val_labels;  // may be undefined
+  SampleSet train;
+  SampleSet val;
   ModelSpec spec;
 };
 

@@ -62,12 +62,11 @@ MEDADV_API SplitPlan split_plan_from(const Value& splits, const std::string& key
 // give the same splits. `seed` is the run's seed: the draws come from streams derived
 // from it ("splits", "splits/val", "splits/adv"), independent of its other uses.
 //
-// Data sets with predefined splits (DatasetContents::predefined_splits train / val /
-// test) keep them; adv_train and adv_test are carved from test in the plan's ratio, and
+// Data sets with predefined splits (DataSource::predefined_splits train / val / test) keep them; adv_train and adv_test are carved from test in the plan's ratio, and
 // a missing val is carved from train in the plan's val : train ratio. Throws
 // InvalidInput when a split would be empty (too few samples for the plan) or the
 // predefined splits are malformed.
-MEDADV_API std::map<std::string, torch::Tensor> make_splits(const DatasetContents& data, const SplitPlan& plan,
+MEDADV_API std::map<std::string, torch::Tensor> make_splits(const DataSource& data, const SplitPlan& plan,
                                                             std::uint64_t seed);
 
 // Stratified partition of `indices` (int64 [n]) by `strata` (int64 [n], e.g. the labels

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "medadv/context.h"
+#include "medadv/dataset.h"
 #include "medadv/export.h"
 #include "medadv/model.h"
 
@@ -51,5 +52,14 @@ class MEDADV_API TinyClassifier : public TappedModule {
 // A random batch in [0,1], [n, channels, size, size], deterministic for a seed.
 MEDADV_API torch::Tensor random_images(std::int64_t n, std::int64_t channels, std::int64_t size,
                                        std::uint64_t seed = 0);
+
+// Every item of in-memory tensors as a sample set: images [N,C,H,W], and `targets`,
+// labels [N] (classification) or masks [N,1,H,W] (segmentation).
+MEDADV_API SampleSet sample_set(const torch::Tensor& images, const torch::Tensor& targets,
+                                Task task = Task::Classification);
+
+// Every item of a source in memory, images and masks as float (labels, meta and
+// predefined splits as the source has them): for tests of small data sets.
+MEDADV_API DatasetContents read_all(const std::shared_ptr<DataSource>& source);
 
 }  // namespace medadv::testing

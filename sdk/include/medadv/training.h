@@ -115,10 +115,10 @@ struct MEDADV_API EvalMetrics {
   static EvalMetrics from_value(const Value& v);  // nulls read as NaN
 };
 
-// Evaluates in eval mode without gradients, in batches on ctx.device(); the model's
-// training flag is restored. targets: labels [N] (classification) or masks [N,1,H,W].
-MEDADV_API EvalMetrics evaluate_model(TappedModule& model, const torch::Tensor& images, const torch::Tensor& targets,
-                                      const ModelSpec& spec, RunContext& ctx, std::int64_t batch_size = 256);
+// Evaluates in eval mode without gradients, in batches read from `data` on ctx.device();
+// the model's training flag is restored. An empty set gives samples = 0 and NaNs.
+MEDADV_API EvalMetrics evaluate_model(TappedModule& model, const SampleSet& data, const ModelSpec& spec,
+                                      RunContext& ctx, std::int64_t batch_size = 256);
 
 struct MEDADV_API EpochRecord {
   std::int64_t epoch = 0;  // 1-based
@@ -142,8 +142,8 @@ struct MEDADV_API TrainingReport {
 // training mode); it must return a scalar that backpropagates into the model.
 using BatchLoss = std::function<torch::Tensor(TappedModule& model, const torch::Tensor& x, const torch::Tensor& y)>;
 
-// Trains `model` in place on data.images / data.labels (for segmentation, labels holds
-// the masks [N,1,H,W]) on ctx.device(): o.epochs epochs of seeded shuffles
+// Trains `model` in place on data.train (labels, or masks for segmentation), read a batch
+// at a time, on ctx.device(): o.epochs epochs of seeded shuffles
 // (ctx.seed_for("train/shuffle")), augmentation ("train/augment"), the schedule per
 // iteration, and the loss: `batch_loss` when given, else cross-entropy (weighted when
 // class_weighting = balanced) or BCE + Dice. After each epoch the val split (when given)

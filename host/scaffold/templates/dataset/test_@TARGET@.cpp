@@ -1,4 +1,5 @@
-// Tests of @NAME@: determinism, shapes, ranges, labels and masks.
+// Tests of @NAME@: determinism, shapes, ranges, labels and masks, and that an image does
+// not depend on which others are read with it.
 #include "@TARGET@.h"
 
 #include <cstdint>
@@ -9,27 +10,31 @@
 
 namespace {
 
-TEST(@CLASS@, DeterministicWellFormedPhantoms) {
+medadv::Params defaults() {
   medadv::ParamSchema s;
   @CLASS@::schema(s);
-  const auto params = s.defaults("@NAME@");
+  return s.defaults("@NAME@");
+}
+
+TEST(@CLASS@, DeterministicWellFormedPhantoms) {
+  const auto params = defaults();
   medadv::testing::TestContext ctx;
   @CLASS@ dataset(params, ctx);
+  const auto source = dataset.open(ctx);
+  const std::int64_t n = params.get_int("count"), size = params.get_int("image_size");
+  ASSERT_EQ(source->size(), n);
+  ASSERT_EQ(source->item_shape(), (std::vector<std::int64_t>{params.get_int("channels"), size, size}));
 
-  const medadv::DatasetContents a = dataset.load(ctx);
-  const medadv::DatasetContents b = dataset.load(ctx);
+  const medadv::SampleSet all(source, torch::arange(n));
+  const medadv::Batch a = all.all(torch::kCPU);
+  const medadv::Batch b = medadv::SampleSet(dataset.open(ctx), torch::arange(n)).all(torch::kCPU);
   EXPECT_TRUE(torch::equal(a.images, b.images));
   EXPECT_TRUE(torch::equal(a.labels, b.labels));
-
-  const std::int64_t n = params.get_int("count"), size = params.get_int("image_size");
-  ASSERT_EQ(a.images.sizes().vec(), (std::vector<std::int64_t>{n, params.get_int("channels"), size, size}));
-  ASSERT_EQ(a.labels.sizes().vec(), std::vector<std::int64_t>{n});
   ASSERT_EQ(a.masks.sizes().vec(), (std::vector<std::int64_t>{n, 1, size, size}));
   EXPECT_EQ(a.images.scalar_type(), torch::kFloat32);
-  EXPECT_EQ(a.labels.scalar_type(), torch::kInt64);
   EXPECT_GE(a.images.min().item<double>(), 0.0);
   EXPECT_LE(a.images.max().item<double>(), 1.0);
-  EXPECT_EQ(a.meta.class_names.size(), 2u);
+  EXPECT_EQ(source->meta().class_names.size(), 2u);
 
   const double fraction = a.labels.to(torch::kFloat64).mean().item<double>();
   EXPECT_NEAR(fraction, params.get_float("lesion_fraction"), 1.0 / static_cast<double>(n) + 1e-9);
@@ -41,13 +46,23 @@ TEST(@CLASS@, DeterministicWellFormedPhantoms) {
             a.images.masked_select(inside.logical_not()).max().item<double>());
 }
 
+TEST(@CLASS@, AnImageDependsOnlyOnItsIndex) {
+  const auto params = defaults();
+  medadv::testing::TestContext ctx;
+  @CLASS@ dataset(params, ctx);
+  const auto source = dataset.open(ctx);
+  const medadv::Batch in_order = medadv::SampleSet(source, torch::arange(8)).all(torch::kCPU);
+  const medadv::Batch reversed = medadv::SampleSet(source, torch::arange(7, -1, -1)).all(torch::kCPU);
+  EXPECT_TRUE(torch::equal(in_order.images, reversed.images.flip(0)));
+}
+
 TEST(@CLASS@, AnotherSeedGivesOtherImages) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params = s.defaults("@NAME@");
+  const auto params = defaults();
   medadv::testing::TestContext ctx0(0), ctx1(1);
   @CLASS@ dataset(params, ctx0);
-  EXPECT_FALSE(torch::equal(dataset.load(ctx0).images, dataset.load(ctx1).images));
+  const auto first = medadv::SampleSet(dataset.open(ctx0), torch::arange(8)).all(torch::kCPU);
+  const auto second = medadv::SampleSet(dataset.open(ctx1), torch::arange(8)).all(torch::kCPU);
+  EXPECT_FALSE(torch::equal(first.images, second.images));
 }
 
 }  // namespace

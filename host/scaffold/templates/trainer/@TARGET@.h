@@ -31,7 +31,7 @@ class @CLASS@ : public medadv::Trainer {
       throw medadv::InvalidInput("@NAME@ trains classifiers; this model is a segmentation model");
     torch::Tensor weights;  // undefined: every class weighs the same
     if (options_.class_weighting == medadv::ClassWeighting::Balanced)
-      weights = medadv::class_weights(data.labels, data.spec.num_classes).to(ctx.device());
+      weights = medadv::class_weights(data.train.labels(), data.spec.num_classes).to(ctx.device());
     // The SDK loop does the rest: device, seeded shuffles, augmentation, schedule,
     // validation, early stopping, progress and one log line per epoch; it leaves the
     // model in eval mode, as the host expects before evaluating and attacking it.

@@ -71,7 +71,8 @@ TEST(@CLASS@, LearnsBrightVersusDarkThroughTheSdkLoop) {
   @CLASS@ trainer(params_with({{"epochs", medadv::Value(std::int64_t{10})}, {"lr", medadv::Value(0.01)}}), ctx);
   auto model = std::make_shared<medadv::testing::TinyClassifier>(1, 2, 0);
   medadv::TrainingSet data;
-  std::tie(data.images, data.labels) = bright_versus_dark(64, 1);
+  const auto [train_x, train_y] = bright_versus_dark(64, 1);
+  data.train = medadv::testing::sample_set(train_x, train_y);
   data.spec = medadv::ModelSpec{1, 2, 16, medadv::Task::Classification, {}, {}};
   const auto [test_x, test_y] = bright_versus_dark(64, 2);  // held out
   const double before = accuracy(*model, test_x, test_y);
@@ -90,8 +91,8 @@ TEST(@CLASS@, RefusesSegmentationModels) {
   @CLASS@ trainer(params_with({}), ctx);
   medadv::testing::TinyClassifier model(1, 2, 0);
   medadv::TrainingSet data;
-  data.images = medadv::testing::random_images(4, 1, 16, 1);
-  data.labels = torch::zeros({4, 1, 16, 16});
+  data.train = medadv::testing::sample_set(medadv::testing::random_images(4, 1, 16, 1), torch::zeros({4, 1, 16, 16}),
+                                           medadv::Task::Segmentation);
   data.spec = medadv::ModelSpec{1, 1, 16, medadv::Task::Segmentation, {}, {}};
   no_attacks attacks;
   EXPECT_THROW(trainer.train(model, data, attacks, ctx), medadv::InvalidInput);
