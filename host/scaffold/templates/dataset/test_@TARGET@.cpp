@@ -7,12 +7,12 @@
 #include <gtest/gtest.h>
 #include <medadv/testing.h>
 
+#include "plugin_test_support.h"
+
 namespace {
 
 TEST(@CLASS@, DeterministicWellFormedPhantoms) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params = s.defaults("@NAME@");
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx;
   @CLASS@ dataset(params, ctx);
 
@@ -42,9 +42,7 @@ TEST(@CLASS@, DeterministicWellFormedPhantoms) {
 }
 
 TEST(@CLASS@, AnotherSeedGivesOtherImages) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params = s.defaults("@NAME@");
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx0(0), ctx1(1);
   @CLASS@ dataset(params, ctx0);
   EXPECT_FALSE(torch::equal(dataset.load(ctx0).images, dataset.load(ctx1).images));
