@@ -1,6 +1,6 @@
 #pragma once
-// The CLI's commands: each declares its options and usage, and runs with the parsed
-// options plus the global ones (--plugin-path, -v, -q, --log-file).
+// The CLI's commands: each declares its options (its help text is in cli/help/commands.md)
+// and runs with the parsed options plus the global ones (--plugin-path, -v, -q, --log-file).
 #include <boost/program_options.hpp>
 
 #include <functional>
