@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/command_help.h"
 #include "common/logging.h"
 #include "loader/discovery.h"
 #include "loader/guard.h"
@@ -63,7 +64,8 @@ void print_general_help(std::ostream& out) {
       << "Usage: medadv [global options] <command> [options]\n\nCommands:\n";
   for (const auto& c : all_commands()) {
     if (c.hidden) continue;
-    out << "  " << c.name << std::string(c.name.size() < 16 ? 16 - c.name.size() : 1, ' ') << c.summary << "\n";
+    out << "  " << c.name << std::string(c.name.size() < 16 ? 16 - c.name.size() : 1, ' ')
+        << command_help(c.name).summary << "\n";
   }
   GlobalOptions g;
   out << "\n" << global_options_description(g) << "\n"
@@ -132,7 +134,8 @@ int dispatch(int argc, char** argv) {
   po::variables_map vm;
   po::store(po::command_line_parser(rest).options(all).positional(positional).run(), vm);
   if (vm.count("help")) {
-    std::cout << "Usage: " << command->usage << "\n\n" << command->description << "\n\n" << options << "\n"
+    const CommandHelp& help = command_help(command->name);
+    std::cout << "Usage: " << help.usage << "\n\n" << help.description << "\n\n" << options << "\n"
               << global_options_description(globals) << "\n";
     return kExitOk;
   }

@@ -76,82 +76,73 @@ std::string signal_text(int sig) {
   return "signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
 }
 
-}  // namespace
-
-Command plugins_check_command() {
-  Command c;
-  c.name = "plugins check";
-  c.usage = "medadv plugins check FILE [--no-smoke] [--timeout SECONDS]";
-  c.summary = "vet a plugin library: load, validate, smoke-run (in a child process)";
-  c.description =
-      "Loads FILE in a child process, checks its descriptor (ABI, SDK, LibTorch and C++ ABI), every "
-      "plugin's parameter schema and defaults, then runs each plugin once on a tiny synthetic batch "
-      "with a tiny built-in model. A crash or hang in the plugin is reported; exit status 2 when the "
-      "library is rejected.";
-  c.declare = [](po::options_description& o, po::positional_options_description& p) {
-    o.add_options()("file", po::value<std::string>()->required(), "the plugin library (.so)")(
-        "no-smoke", "only load and validate; do not run the plugins")(
-        "timeout", po::value<int>()->default_value(300), "seconds before the child process is killed");
-    p.add("file", 1);
-  };
-  c.run = [](const po::variables_map& vm, const GlobalOptions& g) {
-    // Checked before the child starts: a deadline already past would blame the plugin.
-    if (vm["timeout"].as<int>() < 1)
-      throw InvalidInput("--timeout " + std::to_string(vm["timeout"].as<int>()) +
-                         ": give the seconds the check may take, 1 or more");
-    const std::string file = vm["file"].as<std::string>();
-    const std::string exe = boost::dll::program_location().string();
-    std::vector<std::string> args{exe};
-    for (auto& a : g.as_arguments()) args.push_back(a);
-    args.insert(args.end(), {"plugins", "check-child", file});
-    if (vm.count("no-smoke")) args.push_back("--no-smoke");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    if (posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
-      throw Error("cannot start a child process to check " + file + ": " + std::strerror(errno));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(vm["timeout"].as<int>());
-    int status = 0;
-    while (true) {
-      const pid_t done = waitpid(pid, &status, WNOHANG);
-      if (done == pid) break;
-      if (std::chrono::steady_clock::now() > deadline) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        host_log()->error("{}: rejected: the check did not finish within {} s (the plugin hangs, or needs --timeout)",
-                          file, vm["timeout"].as<int>());
-        return kExitInvalid;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (WIFSIGNALED(status)) {
-      host_log()->error("{}: rejected: the plugin crashed the checking process with {}", file,
-                        signal_text(WTERMSIG(status)));
-      return kExitInvalid;
-    }
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitRuntime;
-    return code == kExitOk ? kExitOk : kExitInvalid;
-  };
-  return c;
+void declare_plugins_check_options(po::options_description& o, po::positional_options_description& p) {
+  o.add_options()("file", po::value<std::string>()->required(), "the plugin library (.so)")(
+      "no-smoke", "only load and validate; do not run the plugins")(
+      "timeout", po::value<int>()->default_value(300), "seconds before the child process is killed");
+  p.add("file", 1);
 }
 
+int execute_plugins_check(const po::variables_map& vm, const GlobalOptions& g) {
+  // Checked before the child starts: a deadline already past would blame the plugin.
+  if (vm["timeout"].as<int>() < 1)
+    throw InvalidInput("--timeout " + std::to_string(vm["timeout"].as<int>()) +
+                       ": give the seconds the check may take, 1 or more");
+  const std::string file = vm["file"].as<std::string>();
+  const std::string exe = boost::dll::program_location().string();
+  std::vector<std::string> args{exe};
+  for (auto& a : g.as_arguments()) args.push_back(a);
+  args.insert(args.end(), {"plugins", "check-child", file});
+  if (vm.count("no-smoke")) args.push_back("--no-smoke");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
+    throw Error("cannot start a child process to check " + file + ": " + std::strerror(errno));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(vm["timeout"].as<int>());
+  int status = 0;
+  while (true) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      host_log()->error("{}: rejected: the check did not finish within {} s (the plugin hangs, or needs --timeout)",
+                        file, vm["timeout"].as<int>());
+      return kExitInvalid;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (WIFSIGNALED(status)) {
+    host_log()->error("{}: rejected: the plugin crashed the checking process with {}", file,
+                      signal_text(WTERMSIG(status)));
+    return kExitInvalid;
+  }
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitRuntime;
+  return code == kExitOk ? kExitOk : kExitInvalid;
+}
+
+}  // namespace
+
+Command plugins_check_command() { return {"plugins check", declare_plugins_check_options, execute_plugins_check}; }
+
+namespace {
+
+void declare_plugins_check_child_options(po::options_description& o, po::positional_options_description& p) {
+  o.add_options()("file", po::value<std::string>()->required(), "the plugin library")("no-smoke", "skip the smoke run");
+  p.add("file", 1);
+}
+
+int execute_plugins_check_child(const po::variables_map& vm, const GlobalOptions&) {
+  torch::set_num_threads(1);
+  return check_in_this_process(vm["file"].as<std::string>(), !vm.count("no-smoke"));
+}
+
+}  // namespace
+
 Command plugins_check_child_command() {
-  Command c;
-  c.name = "plugins check-child";
-  c.usage = "medadv plugins check-child FILE [--no-smoke]";
-  c.summary = "(internal) the child process of 'plugins check'";
-  c.description = "Runs the checks of 'medadv plugins check' in this process.";
-  c.hidden = true;
-  c.declare = [](po::options_description& o, po::positional_options_description& p) {
-    o.add_options()("file", po::value<std::string>()->required(), "the plugin library")("no-smoke", "skip the smoke run");
-    p.add("file", 1);
-  };
-  c.run = [](const po::variables_map& vm, const GlobalOptions&) {
-    torch::set_num_threads(1);
-    return check_in_this_process(vm["file"].as<std::string>(), !vm.count("no-smoke"));
-  };
-  return c;
+  return {"plugins check-child", declare_plugins_check_child_options, execute_plugins_check_child, /*hidden=*/true};
 }
 
 }  // namespace medadv::host

@@ -43,77 +43,60 @@ std::pair<std::int64_t, std::int64_t> estimated_adv_split_sizes(const CheckedExp
   return {static_cast<std::int64_t>(n * plan.adv_train + 0.5), static_cast<std::int64_t>(n * plan.adv_test + 0.5)};
 }
 
+void declare_validate_options(po::options_description& o, po::positional_options_description& p) {
+  declare_experiment_options(o, p);
+  o.add_options()("print", "print the resolved experiment (every default filled) as JSON")(
+      "data", "also load the data set and check the attacks and taps against it and the model (trains nothing)");
+}
+
+int execute_validate(const po::variables_map& vm, const GlobalOptions& g) {
+  auto loaded = load_experiment(vm, g);
+  const Plan plan = make_plan(loaded->checked);  // duplicate labels are found here
+  if (vm.count("print")) std::cout << to_json(loaded->checked.resolved) << "\n";
+  if (vm.count("data")) check_against_data(*loaded, plan);
+  std::cout << vm["file"].as<std::string>() << ": valid" << (vm.count("data") ? " (checked against the data)" : "")
+            << "; " << summary(loaded->checked) << "; " << plan.trials.size() << " trials\n";
+  return kExitOk;
+}
+
 }  // namespace
 
-Command validate_command() {
-  Command c;
-  c.name = "validate";
-  c.usage = "medadv validate FILE.toml [--set KEY=VALUE]... [--print] [--data]";
-  c.summary = "check an experiment file without running it";
-  c.description =
-      "Validates the whole experiment before any work: TOML syntax, sections, every plugin table "
-      "against its plugin's schema (types, ranges, enums, unknown keys with a did-you-mean). Every "
-      "problem is reported with file:line:column, key and plugin. With --data it also loads the data set "
-      "and asks an untrained model what `medadv run` asks before training: does every attack handle the "
-      "task, and does every tap an attack term or a detector names exist. Exit status 2 when invalid.";
-  c.declare = [](po::options_description& o, po::positional_options_description& p) {
-    declare_experiment_options(o, p);
-    o.add_options()("print", "print the resolved experiment (every default filled) as JSON")(
-        "data", "also load the data set and check the attacks and taps against it and the model (trains nothing)");
-  };
-  c.run = [](const po::variables_map& vm, const GlobalOptions& g) {
-    auto loaded = load_experiment(vm, g);
-    const Plan plan = make_plan(loaded->checked);  // duplicate labels are found here
-    if (vm.count("print")) std::cout << to_json(loaded->checked.resolved) << "\n";
-    if (vm.count("data")) check_against_data(*loaded, plan);
-    std::cout << vm["file"].as<std::string>() << ": valid" << (vm.count("data") ? " (checked against the data)" : "")
-              << "; " << summary(loaded->checked) << "; " << plan.trials.size() << " trials\n";
-    return kExitOk;
-  };
-  return c;
+Command validate_command() { return {"validate", declare_validate_options, execute_validate}; }
+
+namespace {
+
+void declare_run_options(po::options_description& o, po::positional_options_description& p) {
+  declare_experiment_options(o, p);
+  o.add_options()("output,o", po::value<std::string>(), "run directory (default runs/<name>/<timestamp>)")(
+      "resume", "continue the run in --output DIR, skipping finished trials")(
+      "dry-run", "print the resolved experiment and the trial grid with a cost estimate; run nothing");
 }
 
-Command run_command() {
-  Command c;
-  c.name = "run";
-  c.usage = "medadv run FILE.toml [--set KEY=VALUE]... [--output DIR] [--resume] [--dry-run]";
-  c.summary = "run an experiment: train or load, defend, attack, detect, report";
-  c.description =
-      "Validates the whole experiment, then runs its trial grid: the model is trained (or loaded from the "
-      "cache or a checkpoint), every attack runs against the baseline and each defended variant on the "
-      "adv_train and adv_test splits, detectors are fitted on adv_train and scored on adv_test. Each finished "
-      "trial is appended to results.jsonl at once, so an interrupted run loses nothing: --resume with the same "
-      "--output continues it and skips finished trials. The run directory is runs/<name>/<timestamp>/ unless "
-      "--output says otherwise; it ends with tables.md (also printed), results.csv and report.html.";
-  c.declare = [](po::options_description& o, po::positional_options_description& p) {
-    declare_experiment_options(o, p);
-    o.add_options()("output,o", po::value<std::string>(), "run directory (default runs/<name>/<timestamp>)")(
-        "resume", "continue the run in --output DIR, skipping finished trials")(
-        "dry-run", "print the resolved experiment and the trial grid with a cost estimate; run nothing");
-  };
-  c.run = [](const po::variables_map& vm, const GlobalOptions& g) {
-    auto loaded = load_experiment(vm, g);
-    const auto& e = loaded->checked;
-    const Plan plan = make_plan(e);
-    if (vm.count("dry-run")) {
-      std::cout << to_json(e.resolved) << "\n";
-      const auto [adv_train, adv_test] = estimated_adv_split_sizes(e);
-      std::cout << describe_plan(plan, adv_train, adv_test);
-      std::cout << estimate_run_memory(*loaded, plan).describe() << "\n";
-      return kExitOk;
-    }
-    RunOptions options;
-    if (vm.count("output")) options.output = vm["output"].as<std::string>();
-    options.resume = vm.count("resume") > 0;
-    if (vm.count("set")) options.overrides = vm["set"].as<std::vector<std::string>>();
-    const auto dir = run_experiment(*loaded, plan, options);
-    const ReportFiles report = write_report(dir);
-    std::cout << report.tables_md << "\n";
-    host_log()->info("report: {}", (dir / "report.html").string());
-    std::cout << "report: " << (dir / "report.html").string() << "\n";
+int execute_run(const po::variables_map& vm, const GlobalOptions& g) {
+  auto loaded = load_experiment(vm, g);
+  const auto& e = loaded->checked;
+  const Plan plan = make_plan(e);
+  if (vm.count("dry-run")) {
+    std::cout << to_json(e.resolved) << "\n";
+    const auto [adv_train, adv_test] = estimated_adv_split_sizes(e);
+    std::cout << describe_plan(plan, adv_train, adv_test);
+    std::cout << estimate_run_memory(*loaded, plan).describe() << "\n";
     return kExitOk;
-  };
-  return c;
+  }
+  RunOptions options;
+  if (vm.count("output")) options.output = vm["output"].as<std::string>();
+  options.resume = vm.count("resume") > 0;
+  if (vm.count("set")) options.overrides = vm["set"].as<std::vector<std::string>>();
+  const auto dir = run_experiment(*loaded, plan, options);
+  const ReportFiles report = write_report(dir);
+  std::cout << report.tables_md << "\n";
+  host_log()->info("report: {}", (dir / "report.html").string());
+  std::cout << "report: " << (dir / "report.html").string() << "\n";
+  return kExitOk;
 }
+
+}  // namespace
+
+Command run_command() { return {"run", declare_run_options, execute_run}; }
 
 }  // namespace medadv::host

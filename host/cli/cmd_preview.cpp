@@ -109,33 +109,20 @@ int preview(const po::variables_map& vm, const GlobalOptions& g) {
   return kExitOk;
 }
 
+void declare_datasets_preview_options(po::options_description& o, po::positional_options_description& p) {
+  o.add_options()("name", po::value<std::string>()->required(), "the dataset plugin, e.g. phantom-xray")(
+      "output,o", po::value<std::string>()->required(), "the picture to write (.png)")(
+      "count,n", po::value<std::int64_t>()->default_value(16), "images shown")(
+      "columns", po::value<std::int64_t>()->default_value(0), "tiles per row (0: about square)")(
+      "seed", po::value<std::uint64_t>()->default_value(0), "the run seed the dataset draws from")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "set a parameter of the dataset, e.g. --set image_size=128; repeatable")(
+      "masks", "draw the masks over the images");
+  p.add("name", 1);
+}
+
 }  // namespace
 
-Command datasets_preview_command() {
-  Command c;
-  c.name = "datasets preview";
-  c.usage =
-      "medadv datasets preview NAME --output FILE.png [--count N] [--columns C] [--seed S] [--set KEY=VALUE]... "
-      "[--masks]";
-  c.summary = "render samples of a dataset plugin as a PNG grid";
-  c.description =
-      "Creates the dataset plugin NAME with its defaults (overridden by --set; its 'count' is lowered to the "
-      "images shown unless set), loads it with the given seed and writes the first N images as a grid, grouped "
-      "by label, with a thin white border between tiles. --masks draws the masks over the images (tinted "
-      "inside, outlined). Exit status 2 for an unknown dataset or an invalid parameter.";
-  c.declare = [](po::options_description& o, po::positional_options_description& p) {
-    o.add_options()("name", po::value<std::string>()->required(), "the dataset plugin, e.g. phantom-xray")(
-        "output,o", po::value<std::string>()->required(), "the picture to write (.png)")(
-        "count,n", po::value<std::int64_t>()->default_value(16), "images shown")(
-        "columns", po::value<std::int64_t>()->default_value(0), "tiles per row (0: about square)")(
-        "seed", po::value<std::uint64_t>()->default_value(0), "the run seed the dataset draws from")(
-        "set", po::value<std::vector<std::string>>()->composing(),
-        "set a parameter of the dataset, e.g. --set image_size=128; repeatable")(
-        "masks", "draw the masks over the images");
-    p.add("name", 1);
-  };
-  c.run = preview;
-  return c;
-}
+Command datasets_preview_command() { return {"datasets preview", declare_datasets_preview_options, preview}; }
 
 }  // namespace medadv::host

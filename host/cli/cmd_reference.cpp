@@ -30,49 +30,43 @@ std::string reference_markdown(const PluginRegistry& registry) {
   return out.str();
 }
 
+void declare_plugins_reference_options(po::options_description& o, po::positional_options_description&) {
+  o.add_options()("output", po::value<std::string>(), "write to FILE instead of standard output")(
+      "check", po::value<std::string>(), "compare with FILE; exit 1 when it is stale");
+}
+
+int execute_plugins_reference(const po::variables_map& vm, const GlobalOptions& g) {
+  PluginRegistry registry;
+  if (discover_plugins(registry, g)) return static_cast<int>(kExitInvalid);
+  const std::string text = reference_markdown(registry);
+  if (vm.count("check")) {
+    const std::string file = vm["check"].as<std::string>();
+    std::ifstream in(file);
+    if (!in) throw InvalidInput(file + ": cannot be read");
+    std::stringstream current;
+    current << in.rdbuf();
+    if (current.str() != text) {
+      std::cerr << file << " is stale: regenerate it with scripts/update-reference\n";
+      return static_cast<int>(kExitRuntime);
+    }
+    std::cout << file << " is up to date\n";
+    return static_cast<int>(kExitOk);
+  }
+  if (vm.count("output")) {
+    const std::string file = vm["output"].as<std::string>();
+    std::ofstream out(file);
+    out << text;
+    if (!out) throw Error("cannot write " + file);
+    return static_cast<int>(kExitOk);
+  }
+  std::cout << text;
+  return static_cast<int>(kExitOk);
+}
+
 }  // namespace
 
 Command plugins_reference_command() {
-  Command c;
-  c.name = "plugins reference";
-  c.usage = "medadv plugins reference [--output FILE | --check FILE]";
-  c.summary = "write the Markdown reference of every plugin's parameters";
-  c.description =
-      "Renders every plugin found on the search path (kind, version, summary, threat model, and a "
-      "table of parameters with types, ranges, defaults and descriptions) as Markdown. --check FILE "
-      "exits 1 when FILE differs from what would be generated (a stale reference).";
-  c.declare = [](po::options_description& o, po::positional_options_description&) {
-    o.add_options()("output", po::value<std::string>(), "write to FILE instead of standard output")(
-        "check", po::value<std::string>(), "compare with FILE; exit 1 when it is stale");
-  };
-  c.run = [](const po::variables_map& vm, const GlobalOptions& g) {
-    PluginRegistry registry;
-    if (discover_plugins(registry, g)) return static_cast<int>(kExitInvalid);
-    const std::string text = reference_markdown(registry);
-    if (vm.count("check")) {
-      const std::string file = vm["check"].as<std::string>();
-      std::ifstream in(file);
-      if (!in) throw InvalidInput(file + ": cannot be read");
-      std::stringstream current;
-      current << in.rdbuf();
-      if (current.str() != text) {
-        std::cerr << file << " is stale: regenerate it with scripts/update-reference\n";
-        return static_cast<int>(kExitRuntime);
-      }
-      std::cout << file << " is up to date\n";
-      return static_cast<int>(kExitOk);
-    }
-    if (vm.count("output")) {
-      const std::string file = vm["output"].as<std::string>();
-      std::ofstream out(file);
-      out << text;
-      if (!out) throw Error("cannot write " + file);
-      return static_cast<int>(kExitOk);
-    }
-    std::cout << text;
-    return static_cast<int>(kExitOk);
-  };
-  return c;
+  return {"plugins reference", declare_plugins_reference_options, execute_plugins_reference};
 }
 
 }  // namespace medadv::host

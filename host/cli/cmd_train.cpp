@@ -51,68 +51,58 @@ void require_checkpoint_file(const Value& model, const std::filesystem::path& ex
                                         " (a relative path is relative to the experiment file)"}});
 }
 
+void declare_train_options(po::options_description& o, po::positional_options_description& p) {
+  declare_experiment_options(o, p);
+  o.add_options()("force", "train again (and replace the cached weights) even when cached weights exist");
+}
+
+int execute_train(const po::variables_map& vm, const GlobalOptions& g) {
+  auto loaded = load_experiment(vm, g);
+  const auto& e = loaded->checked;
+  const Value& model_section = *e.resolved.find("model");
+  const Value& dataset_section = *e.resolved.find("dataset");
+  const auto experiment_dir = std::filesystem::absolute(loaded->file).parent_path();
+  require_checkpoint_file(model_section, experiment_dir);
+  const PluginUse& dataset_use = use_of(e, "dataset");
+  const PluginUse& model_use = use_of(e, "model");
+
+  auto log = host_log();
+  const ContextFactory contexts({resolve_device(e.device), e.seed, e.threads, {}}, log);
+  apply_compute_settings(*contexts(), e.cuda_math);
+
+  auto dataset_ctx = contexts(dataset_use.plugin->name());
+  auto dataset = dataset_use.plugin->create<Dataset>(dataset_use.params, dataset_ctx);
+  auto opened = guarded(dataset_use.plugin->describe(), "open", [&] { return dataset->open(*dataset_ctx); });
+  if (!opened) throw PluginFailure(dataset_use.plugin->describe() + " returned no data source from open()");
+  const auto data = hold_source(std::move(opened), dataset_use.plugin->describe());
+  const SplitPlan plan = split_plan_from(*dataset_section.find("splits"), "dataset.splits");
+  const auto splits = make_splits(*data, plan, e.seed);
+  log->info("splits: train {}, val {}, test {} (adv_train {}, adv_test {})", splits.at(kTrainSplit).numel(),
+            splits.at(kValSplit).numel(), splits.at(kTestSplit).numel(), splits.at(kAdvTrainSplit).numel(),
+            splits.at(kAdvTestSplit).numel());
+
+  ModelRequest request = model_request(e, model_use, dataset_use, loaded->file, default_cache_dir(),
+                                       contexts(model_use.plugin->name()));
+  request.force_training = vm.count("force") > 0;
+  auto train_ctx = contexts("train");
+  const PreparedModel prepared = prepare_model(request, data, splits, *train_ctx);
+
+  const EvalMetrics test_metrics =
+      evaluate_model(*prepared.module, SampleSet(data, splits.at(kTestSplit)), prepared.spec, *train_ctx);
+  const char* source = prepared.from_checkpoint ? "checkpoint"
+                       : prepared.as_built      ? "as built"
+                       : prepared.from_cache    ? "cached"
+                                                : "trained";
+  std::cout << "model: " << model_use.plugin->name() << " (" << source << ") "
+            << (prepared.as_built ? prepared.built_weights : prepared.weights_file.lexically_normal().string())
+            << "\n"
+            << metrics_line("val", prepared.report.val) << "\n"
+            << metrics_line("test", test_metrics) << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
-Command train_command() {
-  Command c;
-  c.name = "train";
-  c.usage = "medadv train FILE.toml [--set KEY=VALUE]... [--force]";
-  c.summary = "train (or load) an experiment's model and report its test-split metrics";
-  c.description =
-      "Validates the experiment, loads its data set, splits it ([dataset] splits), and prepares the "
-      "model: loads [model] checkpoint when given, else cached weights trained with the same model, "
-      "data, splits, [model.train] options and seed, else trains it ([model.train]) and stores the "
-      "weights in ${MEDADV_CACHE:-~/.cache/medadv}/models. Prints the val and test metrics (accuracy "
-      "and ROC AUC, or Dice). --force trains again even when cached weights exist.";
-  c.declare = [](po::options_description& o, po::positional_options_description& p) {
-    declare_experiment_options(o, p);
-    o.add_options()("force", "train again (and replace the cached weights) even when cached weights exist");
-  };
-  c.run = [](const po::variables_map& vm, const GlobalOptions& g) {
-    auto loaded = load_experiment(vm, g);
-    const auto& e = loaded->checked;
-    const Value& model_section = *e.resolved.find("model");
-    const Value& dataset_section = *e.resolved.find("dataset");
-    const auto experiment_dir = std::filesystem::absolute(loaded->file).parent_path();
-    require_checkpoint_file(model_section, experiment_dir);
-    const PluginUse& dataset_use = use_of(e, "dataset");
-    const PluginUse& model_use = use_of(e, "model");
-
-    auto log = host_log();
-    const ContextFactory contexts({resolve_device(e.device), e.seed, e.threads, {}}, log);
-    apply_compute_settings(*contexts(), e.cuda_math);
-
-    auto dataset_ctx = contexts(dataset_use.plugin->name());
-    auto dataset = dataset_use.plugin->create<Dataset>(dataset_use.params, dataset_ctx);
-    auto opened = guarded(dataset_use.plugin->describe(), "open", [&] { return dataset->open(*dataset_ctx); });
-    if (!opened) throw PluginFailure(dataset_use.plugin->describe() + " returned no data source from open()");
-    const auto data = hold_source(std::move(opened), dataset_use.plugin->describe());
-    const SplitPlan plan = split_plan_from(*dataset_section.find("splits"), "dataset.splits");
-    const auto splits = make_splits(*data, plan, e.seed);
-    log->info("splits: train {}, val {}, test {} (adv_train {}, adv_test {})", splits.at(kTrainSplit).numel(),
-              splits.at(kValSplit).numel(), splits.at(kTestSplit).numel(), splits.at(kAdvTrainSplit).numel(),
-              splits.at(kAdvTestSplit).numel());
-
-    ModelRequest request = model_request(e, model_use, dataset_use, loaded->file, default_cache_dir(),
-                                         contexts(model_use.plugin->name()));
-    request.force_training = vm.count("force") > 0;
-    auto train_ctx = contexts("train");
-    const PreparedModel prepared = prepare_model(request, data, splits, *train_ctx);
-
-    const EvalMetrics test_metrics =
-        evaluate_model(*prepared.module, SampleSet(data, splits.at(kTestSplit)), prepared.spec, *train_ctx);
-    const char* source = prepared.from_checkpoint ? "checkpoint"
-                         : prepared.as_built      ? "as built"
-                         : prepared.from_cache    ? "cached"
-                                                  : "trained";
-    std::cout << "model: " << model_use.plugin->name() << " (" << source << ") "
-              << (prepared.as_built ? prepared.built_weights : prepared.weights_file.lexically_normal().string())
-              << "\n"
-              << metrics_line("val", prepared.report.val) << "\n"
-              << metrics_line("test", test_metrics) << "\n";
-    return kExitOk;
-  };
-  return c;
-}
+Command train_command() { return {"train", declare_train_options, execute_train}; }
 
 }  // namespace medadv::host

@@ -1,6 +1,6 @@
 #pragma once
-// The CLI's commands: each declares its options and usage, and runs with the parsed
-// options plus the global ones (--plugin-path, -v, -q, --log-file).
+// The CLI's commands: each declares its options (its help text is in cli/help/commands.md)
+// and runs with the parsed options plus the global ones (--plugin-path, -v, -q, --log-file).
 #include <boost/program_options.hpp>
 
 #include <functional>
@@ -22,11 +22,10 @@ struct GlobalOptions {
   std::vector<std::string> as_arguments() const;  // to pass on to a child process
 };
 
+// A command's usage, summary and description are its section of cli/help/commands.md
+// (command_help.h).
 struct Command {
   std::string name;  // "plugins list"
-  std::string usage;  // "medadv plugins list [--kind K] [--json]"
-  std::string summary;
-  std::string description;
   std::function<void(po::options_description&, po::positional_options_description&)> declare;
   std::function<int(const po::variables_map&, const GlobalOptions&)> run;
   bool hidden = false;

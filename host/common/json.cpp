@@ -203,10 +203,8 @@ JsonWriter& JsonWriter::begin_array() {
   document_->open.push_back(&document_->place(Json::array()));
   return *this;
 }
-JsonWriter& JsonWriter::end_array() {
-  document_->open.pop_back();
-  return *this;
-}
+// Closing is the same for both kinds of container: the innermost open one ends.
+JsonWriter& JsonWriter::end_array() { return end_object(); }
 JsonWriter& JsonWriter::key(const std::string& k) {
   document_->key = k;
   return *this;

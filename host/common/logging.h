@@ -52,21 +52,13 @@ class HostLog {
 
   // Each "{}" in `format` is replaced by the next argument (format_message).
   template <class... Args>
-  void debug(std::string_view format, const Args&... args) {
-    write(Level::Debug, format_message(format, args...));
-  }
+  void debug(std::string_view format, const Args&... args) { write(Level::Debug, format_message(format, args...)); }
   template <class... Args>
-  void info(std::string_view format, const Args&... args) {
-    write(Level::Info, format_message(format, args...));
-  }
+  void info(std::string_view format, const Args&... args) { write(Level::Info, format_message(format, args...)); }
   template <class... Args>
-  void warn(std::string_view format, const Args&... args) {
-    write(Level::Warn, format_message(format, args...));
-  }
+  void warn(std::string_view format, const Args&... args) { write(Level::Warn, format_message(format, args...)); }
   template <class... Args>
-  void error(std::string_view format, const Args&... args) {
-    write(Level::Error, format_message(format, args...));
-  }
+  void error(std::string_view format, const Args&... args) { write(Level::Error, format_message(format, args...)); }
 
   // Every line, debug ones too, time-stamped, also goes to `file` until the handle is
   // destroyed. Throws LogFileError.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "medadv/error.h"
+#include "medadv/hash.h"
 
 namespace medadv::host {
 
@@ -31,13 +32,7 @@ std::string Sha256::hex_digest() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (EVP_DigestFinal_ex(context_->evp.get(), digest, &size) != 1) throw Error("SHA-256: OpenSSL digest failed");
-  static const char digits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += digits[digest[i] >> 4];
-    hex += digits[digest[i] & 15];
-  }
-  return hex;
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(digest), size));
 }
 
 std::string sha256_hex(std::string_view data) {

@@ -11,10 +11,9 @@ namespace medadv::host {
 
 class Sha256 {
  public:
+  // Not copyable: it owns an OpenSSL digest context (the unique_ptr below).
   Sha256();
   ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
 
   void update(const void* data, std::size_t size);
   // The digest of everything given to update(), as 64 lowercase hex digits.

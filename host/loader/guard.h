@@ -11,16 +11,10 @@
 namespace medadv::host {
 
 // A plugin failed while running (exit status 1 unless the command says otherwise).
-class PluginFailure : public Error {
- public:
-  explicit PluginFailure(const std::string& what) : Error(what) {}
-};
+class PluginFailure : public Error { public: using Error::Error; };
 
 // A plugin rejected its input (its own InvalidInput): exit status 2.
-class PluginRejectedInput : public InvalidInput {
- public:
-  explicit PluginRejectedInput(const std::string& what) : InvalidInput(what) {}
-};
+class PluginRejectedInput : public InvalidInput { public: using InvalidInput::InvalidInput; };
 
 template <class F>
 auto guarded(const std::string& who, const char* method, F&& f) -> decltype(f()) {

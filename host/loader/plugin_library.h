@@ -22,17 +22,11 @@ namespace medadv::host {
 class PluginLibrary;
 
 // A library that is not a (valid) plugin library: exit status 2.
-class LibraryError : public InvalidInput {
- public:
-  explicit LibraryError(const std::string& what) : InvalidInput(what) {}
-};
+class LibraryError : public InvalidInput { public: using InvalidInput::InvalidInput; };
 
 // A library that exports no medadv entry symbol at all (may be a helper library that
 // sits in a plugin directory).
-class NotAPluginLibrary : public LibraryError {
- public:
-  explicit NotAPluginLibrary(const std::string& what) : LibraryError(what) {}
-};
+class NotAPluginLibrary : public LibraryError { public: using LibraryError::LibraryError; };
 
 // One plugin of a loaded library.
 class PluginHandle {

@@ -19,22 +19,6 @@ std::string text_or(const Value& trial, const std::string& key, const std::strin
   return field_text(trial, key).value_or(fallback);
 }
 
-// Keys in order of first appearance, each with its trials.
-template <typename Key>
-struct Groups {
-  std::vector<Key> keys;
-  std::vector<std::vector<const Value*>> members;
-  void add(const Key& key, const Value* trial) {
-    const auto it = std::find(keys.begin(), keys.end(), key);
-    if (it == keys.end()) {
-      keys.push_back(key);
-      members.push_back({trial});
-    } else {
-      members[it - keys.begin()].push_back(trial);
-    }
-  }
-};
-
 // The split the figures show: adv_test when any trial has it, else the first one seen.
 std::string figure_split(const std::vector<Value>& trials, const std::string& kind) {
   std::string first;
@@ -167,7 +151,7 @@ std::string example_figure(const RunData& run, const Value& trial, const std::st
 
 std::string accuracy_vs_epsilon_section(const RunData& run) {
   const std::string split = figure_split(run.trials, "attack");
-  Groups<std::string> variants;
+  TrialGroups<std::string> variants;
   for (const auto& t : run.trials)
     if (field_text(t, "kind") == "attack" && field_text(t, "split") == split && metric_value(t, "epsilon"))
       variants.add(text_or(t, "variant", ""), &t);
@@ -183,7 +167,7 @@ std::string accuracy_vs_epsilon_section(const RunData& run) {
                  (variants.keys[v].empty() ? "" : " (" + variants.keys[v] + ")");
     plot.x_label = "epsilon";
     plot.y_label = classification ? "accuracy" : "Dice";
-    Groups<std::string> attacks;
+    TrialGroups<std::string> attacks;
     std::map<double, std::string> epsilon_labels;
     for (const Value* t : members)
       if (metric_value(*t, metric)) {
@@ -230,7 +214,7 @@ std::string accuracy_vs_epsilon_section(const RunData& run) {
 }
 
 std::string roc_section(const RunData& run) {
-  Groups<std::vector<std::string>> settings;
+  TrialGroups<std::vector<std::string>> settings;
   for (const auto& t : run.trials) {
     if (field_text(t, "kind") != "detector") continue;
     const Value* roc = t.find("roc");

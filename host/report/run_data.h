@@ -1,5 +1,6 @@
 #pragma once
 // A run directory as the report sees it: the files the engine wrote, never its plugins.
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -32,5 +33,22 @@ RunData read_run(const std::filesystem::path& dir);
 std::optional<std::string> field_text(const Value& trial, const std::string& key);
 // A metric's value: a number, nullopt when absent, null or not a number.
 std::optional<double> metric_value(const Value& trial, const std::string& key);
+
+// Trials grouped by a key: the keys in order of first appearance, each with its trials
+// (members[i] are the trials of keys[i], in the order added).
+template <typename Key>
+struct TrialGroups {
+  std::vector<Key> keys;
+  std::vector<std::vector<const Value*>> members;
+  void add(const Key& key, const Value* trial) {
+    const auto it = std::find(keys.begin(), keys.end(), key);
+    if (it == keys.end()) {
+      keys.push_back(key);
+      members.push_back({trial});
+    } else {
+      members[it - keys.begin()].push_back(trial);
+    }
+  }
+};
 
 }  // namespace medadv::host

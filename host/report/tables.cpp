@@ -139,25 +139,19 @@ std::vector<LaidOutTable> lay_out(const TableSpec& spec, const std::vector<Value
     for (const Value* t : chosen) seen.insert(field_text(*t, field));
     if (seen.size() > 1) grouping.push_back(field);
   }
-  std::vector<std::vector<std::optional<std::string>>> keys;
-  std::vector<std::vector<const Value*>> groups;
+  TrialGroups<std::vector<std::optional<std::string>>> groups;
   for (const Value* t : chosen) {
     std::vector<std::optional<std::string>> key;
     for (const auto& field : grouping) key.push_back(field_text(*t, field));
-    const auto it = std::find(keys.begin(), keys.end(), key);
-    if (it == keys.end()) {
-      keys.push_back(key);
-      groups.push_back({t});
-    } else {
-      groups[it - keys.begin()].push_back(t);
-    }
+    groups.add(key, t);
   }
   std::vector<LaidOutTable> tables;
-  for (std::size_t g = 0; g < groups.size(); ++g) {
+  for (std::size_t g = 0; g < groups.keys.size(); ++g) {
+    const auto& key = groups.keys[g];
     std::vector<std::string> parts;
     for (std::size_t f = 0; f < grouping.size(); ++f)
-      if (keys[g][f]) parts.push_back(group_value_text(grouping[f], *keys[g][f]));
-    tables.push_back(fill(spec, groups[g], joined(parts, ", ")));
+      if (key[f]) parts.push_back(group_value_text(grouping[f], *key[f]));
+    tables.push_back(fill(spec, groups.members[g], joined(parts, ", ")));
   }
   return tables;
 }

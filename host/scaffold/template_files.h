@@ -1,17 +1,15 @@
 #pragma once
 // The files `medadv new` starts from (host/scaffold/templates/), compiled into the
-// binary by host/scaffold/embed_templates.cmake.
-#include <string_view>
+// binary by host/embed_files.cmake. Paths are relative to templates/
+// ("common/CMakeLists.txt", "attack/@TARGET@.h"); contents hold the placeholders
+// described in scaffold.cpp.
 #include <vector>
+
+#include "common/embedded_file.h"
 
 namespace medadv::host::scaffold {
 
-struct TemplateFile {
-  std::string_view path;     // relative to templates/: "common/CMakeLists.txt", "attack/@TARGET@.h"
-  std::string_view content;  // with the placeholders described in scaffold.cpp
-};
-
 // Sorted by path.
-const std::vector<TemplateFile>& template_files();
+const std::vector<EmbeddedFile>& template_files();
 
 }  // namespace medadv::host::scaffold

@@ -21,30 +21,18 @@ std::vector<std::string> ModuleModel::tap_names() const { return module_->tap_na
 
 Oracle::~Oracle() = default;
 
-Capability Capability::white_box(std::shared_ptr<DifferentiableModel> victim) {
+Capability Capability::make(ThreatModel threat_model, std::shared_ptr<DifferentiableModel> model,
+                            std::shared_ptr<Oracle> oracle) {
   Capability c;
-  c.threat_model_ = ThreatModel::WhiteBox;
-  c.model_ = std::move(victim);
-  return c;
-}
-Capability Capability::gray_box(std::shared_ptr<DifferentiableModel> surrogate) {
-  Capability c;
-  c.threat_model_ = ThreatModel::GrayBox;
-  c.model_ = std::move(surrogate);
-  return c;
-}
-Capability Capability::black_box(std::shared_ptr<Oracle> oracle) {
-  Capability c;
-  c.threat_model_ = ThreatModel::BlackBox;
+  c.threat_model_ = threat_model;
+  c.model_ = std::move(model);
   c.oracle_ = std::move(oracle);
   return c;
 }
-Capability Capability::no_box(std::shared_ptr<DifferentiableModel> surrogate) {
-  Capability c;
-  c.threat_model_ = ThreatModel::NoBox;
-  c.model_ = std::move(surrogate);
-  return c;
-}
+Capability Capability::white_box(std::shared_ptr<DifferentiableModel> victim) { return make(ThreatModel::WhiteBox, std::move(victim), nullptr); }
+Capability Capability::gray_box(std::shared_ptr<DifferentiableModel> surrogate) { return make(ThreatModel::GrayBox, std::move(surrogate), nullptr); }
+Capability Capability::black_box(std::shared_ptr<Oracle> oracle) { return make(ThreatModel::BlackBox, nullptr, std::move(oracle)); }
+Capability Capability::no_box(std::shared_ptr<DifferentiableModel> surrogate) { return make(ThreatModel::NoBox, std::move(surrogate), nullptr); }
 
 namespace {
 [[noreturn]] void refuse(ThreatModel declared, const char* wanted) {

@@ -1,6 +1,8 @@
 // Perturbation norms, classification rates and throughput (definitions in metrics.h).
 #include "medadv/metrics.h"
 
+#include <array>
+
 #include "metrics_checks.h"
 
 namespace medadv::metrics {
@@ -17,6 +19,16 @@ void require_aligned(const torch::Tensor& a, const torch::Tensor& b, const char*
   detail::require_class_vector(a, metric, name_a);
   detail::require_class_vector(b, metric, name_b);
   detail::require_same_shape(a, b, metric, name_a, name_b);
+}
+
+// The inputs of a per-sample success metric: `a` and `b` checked to hold one class per
+// label, then all three detached on a's device (where the comparison runs).
+std::array<torch::Tensor, 3> aligned_with_labels(const char* metric, const torch::Tensor& a, const char* name_a,
+                                                 const torch::Tensor& b, const char* name_b,
+                                                 const torch::Tensor& labels) {
+  require_aligned(a, labels, metric, name_a, "labels");
+  require_aligned(b, labels, metric, name_b, "labels");
+  return {a.detach(), b.detach().to(a.device()), labels.detach().to(a.device())};
 }
 
 // numerator / denominator as counts, NaN on an empty denominator.
@@ -73,12 +85,10 @@ std::vector<double> per_class_accuracy(const torch::Tensor& predictions, const t
 torch::Tensor per_sample_success_untargeted(const torch::Tensor& clean_predictions,
                                             const torch::Tensor& adversarial_predictions,
                                             const torch::Tensor& labels) {
-  const char* metric = "per_sample_success_untargeted";
-  require_aligned(clean_predictions, labels, metric, "clean_predictions", "labels");
-  require_aligned(adversarial_predictions, labels, metric, "adversarial_predictions", "labels");
-  const auto y = labels.detach().to(clean_predictions.device());
-  const auto adversarial = adversarial_predictions.detach().to(clean_predictions.device());
-  return ((clean_predictions.detach() == y) & (adversarial != y)).cpu();
+  const auto [clean, adversarial, y] = aligned_with_labels("per_sample_success_untargeted", clean_predictions,
+                                                          "clean_predictions", adversarial_predictions,
+                                                          "adversarial_predictions", labels);
+  return ((clean == y) & (adversarial != y)).cpu();
 }
 
 double attack_success_rate_untargeted(const torch::Tensor& clean_predictions,
@@ -89,12 +99,9 @@ double attack_success_rate_untargeted(const torch::Tensor& clean_predictions,
 
 torch::Tensor per_sample_success_targeted(const torch::Tensor& adversarial_predictions, const torch::Tensor& labels,
                                           const torch::Tensor& targets) {
-  const char* metric = "per_sample_success_targeted";
-  require_aligned(adversarial_predictions, labels, metric, "adversarial_predictions", "labels");
-  require_aligned(targets, labels, metric, "targets", "labels");
-  const auto t = targets.detach().to(adversarial_predictions.device());
-  const auto y = labels.detach().to(adversarial_predictions.device());
-  return ((adversarial_predictions.detach() == t) & (y != t)).cpu();
+  const auto [adversarial, t, y] = aligned_with_labels("per_sample_success_targeted", adversarial_predictions,
+                                                      "adversarial_predictions", targets, "targets", labels);
+  return ((adversarial == t) & (y != t)).cpu();
 }
 
 double attack_success_rate_targeted(const torch::Tensor& adversarial_predictions, const torch::Tensor& labels,

@@ -28,26 +28,18 @@ const char* param_type_name(ParamType t) {
 ParamSpec::ParamSpec(std::string name, ParamType type, std::string doc)
     : name_(std::move(name)), type_(type), doc_(std::move(doc)) {}
 
-ParamSpec& ParamSpec::min(double v) {
-  min_ = v;
-  min_exclusive_ = false;
-  return *this;
+namespace {
+// Sets one end of the allowed range: its value, and whether the value itself is excluded.
+void set_bound(std::optional<double>& bound, bool& bound_exclusive, double v, bool exclusive) {
+  bound = v;
+  bound_exclusive = exclusive;
 }
-ParamSpec& ParamSpec::min_exclusive(double v) {
-  min_ = v;
-  min_exclusive_ = true;
-  return *this;
-}
-ParamSpec& ParamSpec::max(double v) {
-  max_ = v;
-  max_exclusive_ = false;
-  return *this;
-}
-ParamSpec& ParamSpec::max_exclusive(double v) {
-  max_ = v;
-  max_exclusive_ = true;
-  return *this;
-}
+}  // namespace
+
+ParamSpec& ParamSpec::min(double v) { set_bound(min_, min_exclusive_, v, false); return *this; }
+ParamSpec& ParamSpec::min_exclusive(double v) { set_bound(min_, min_exclusive_, v, true); return *this; }
+ParamSpec& ParamSpec::max(double v) { set_bound(max_, max_exclusive_, v, false); return *this; }
+ParamSpec& ParamSpec::max_exclusive(double v) { set_bound(max_, max_exclusive_, v, true); return *this; }
 ParamSpec& ParamSpec::choices(std::vector<std::string> allowed) {
   choices_ = std::move(allowed);
   return *this;

@@ -1,6 +1,7 @@
-// PNG through libpng's full API. The setjmp frames below hold only plain C data; all
-// state that changes after setjmp lives behind a pointer (PngState), so it survives the
-// longjmp, and buffers are malloc'd so cleanup after an error is a few free() calls.
+// PNG through libpng's full API. The setjmp frame (run_libpng) and the bodies it runs
+// hold only plain C data; all state that changes after setjmp lives behind a pointer
+// (PngState), so it survives the longjmp, and buffers are malloc'd so cleanup after an
+// error is a few free() calls.
 #include <png.h>
 
 #include <cstdio>
@@ -60,24 +61,40 @@ void write_to_memory(png_structp png, png_bytep data, std::size_t n) {
 
 void flush_nothing(png_structp) {}
 
-// Returns false with state->message set on failure; state->pixels/rows are the caller's
-// to free either way.
-bool decode(PngState* state) {
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, state, on_error, on_warning);
-  if (!png) {
-    std::snprintf(state->message, sizeof state->message, "libpng could not be initialised");
-    return false;
-  }
-  png_infop info = png_create_info_struct(png);
+enum class Direction { Read, Write };
+
+void destroy(Direction direction, png_structp* png, png_infop* info) {
+  if (direction == Direction::Read)
+    png_destroy_read_struct(png, info, nullptr);
+  else
+    png_destroy_write_struct(png, info);
+}
+
+// Runs `body` on fresh libpng structs for reading or writing, under libpng's error
+// handling, and destroys the structs after. Returns what body returns, or false with
+// state->message set when libpng could not start or raised an error.
+bool run_libpng(PngState* state, Direction direction, bool (*body)(png_structp, png_infop, PngState*)) {
+  png_structp png = direction == Direction::Read
+                        ? png_create_read_struct(PNG_LIBPNG_VER_STRING, state, on_error, on_warning)
+                        : png_create_write_struct(PNG_LIBPNG_VER_STRING, state, on_error, on_warning);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!info) {
-    png_destroy_read_struct(&png, nullptr, nullptr);
+    destroy(direction, &png, &info);  // a null struct is skipped
     std::snprintf(state->message, sizeof state->message, "libpng could not be initialised");
     return false;
   }
   if (setjmp(png_jmpbuf(png))) {
-    png_destroy_read_struct(&png, &info, nullptr);
+    destroy(direction, &png, &info);
     return false;
   }
+  const bool ok = body(png, info, state);
+  destroy(direction, &png, &info);
+  return ok;
+}
+
+// Run by run_libpng. Returns false with state->message set on failure;
+// state->pixels/rows are the caller's to free either way.
+bool decode_body(png_structp png, png_infop info, PngState* state) {
   png_set_read_fn(png, state, read_from_memory);
   png_set_user_limits(png, kMaxSide, kMaxSide);
   png_set_chunk_malloc_max(png, 8u << 20);  // text and profile chunks: a compressed one may inflate to gigabytes
@@ -102,7 +119,6 @@ bool decode(PngState* state) {
   if ((state->channels != 1 && state->channels != 3) || (state->bit_depth != 8 && state->bit_depth != 16)) {
     std::snprintf(state->message, sizeof state->message, "unexpected sample layout after conversion (%d channels, %d bits)",
                   state->channels, state->bit_depth);
-    png_destroy_read_struct(&png, &info, nullptr);
     return false;
   }
   const std::size_t row_bytes = png_get_rowbytes(png, info);
@@ -112,26 +128,11 @@ bool decode(PngState* state) {
   for (png_uint_32 y = 0; y < state->height; ++y) state->rows[y] = state->pixels + row_bytes * y;
   png_read_image(png, state->rows);
   png_read_end(png, nullptr);  // checks the chunks after the image data, up to IEND
-  png_destroy_read_struct(&png, &info, nullptr);
   return true;
 }
 
-bool encode(PngState* state) {
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, state, on_error, on_warning);
-  if (!png) {
-    std::snprintf(state->message, sizeof state->message, "libpng could not be initialised");
-    return false;
-  }
-  png_infop info = png_create_info_struct(png);
-  if (!info) {
-    png_destroy_write_struct(&png, nullptr);
-    std::snprintf(state->message, sizeof state->message, "libpng could not be initialised");
-    return false;
-  }
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
-    return false;
-  }
+// Run by run_libpng.
+bool encode_body(png_structp png, png_infop info, PngState* state) {
   png_set_write_fn(png, state, write_to_memory, flush_nothing);
   png_set_IHDR(png, info, state->width, state->height, state->bit_depth,
                state->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
@@ -139,7 +140,6 @@ bool encode(PngState* state) {
   png_write_info(png, info);
   png_write_image(png, state->rows);
   png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
   return true;
 }
 
@@ -157,7 +157,7 @@ std::string decode_png(const std::uint8_t* data, std::size_t size, RawImage& out
   PngState state{};
   state.input = data;
   state.input_size = size;
-  const bool ok = decode(&state);
+  const bool ok = run_libpng(&state, Direction::Read, decode_body);
   if (ok) {
     out.width = state.width;
     out.height = state.height;
@@ -190,7 +190,7 @@ std::string encode_png(const RawImage& image, std::vector<std::uint8_t>& out) {
   state.channels = image.channels;
   state.bit_depth = image.bit_depth;
   state.rows = rows.data();
-  const bool ok = encode(&state);
+  const bool ok = run_libpng(&state, Direction::Write, encode_body);
   if (ok) out.assign(state.output, state.output + state.output_size);
   std::free(state.output);
   return ok ? std::string() : std::string(state.message);

@@ -18,7 +18,8 @@ TEST(Cli, VersionNamesTheBuild) {
 }
 
 TEST(Cli, EveryCommandHasHelp) {
-  for (const char* command : {"plugins list", "plugins info", "plugins check", "new", "validate", "run"}) {
+  for (const char* command : {"plugins list", "plugins info", "plugins check", "plugins check-child", "plugins reference",
+                              "new", "validate", "run", "report", "train", "datasets preview"}) {
     const auto r = run_medadv(std::string(command) + " --help");
     EXPECT_EQ(r.status, 0) << command << "\n" << r.all();
     EXPECT_TRUE(contains(r.out, std::string("Usage: medadv ") + command)) << r.out;

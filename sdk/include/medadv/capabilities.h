@@ -96,6 +96,10 @@ class MEDADV_API Capability {
   Oracle& oracle() const;
 
  private:
+  // The one way to build a Capability: what the threat model grants, and nothing else.
+  static Capability make(ThreatModel threat_model, std::shared_ptr<DifferentiableModel> model,
+                         std::shared_ptr<Oracle> oracle);
+
   ThreatModel threat_model_ = ThreatModel::None;
   std::shared_ptr<DifferentiableModel> model_;
   std::shared_ptr<Oracle> oracle_;

@@ -8,27 +8,16 @@
 #include <gtest/gtest.h>
 #include <medadv/testing.h>
 
+#include "plugin_test_support.h"
+
 namespace {
 
-medadv::Params params_with(medadv::Value::Table overrides) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  return s.resolve_or_throw(medadv::Value(std::move(overrides)), "@NAME@");
-}
-
-std::shared_ptr<medadv::ModuleModel> tiny_model() {
-  return std::make_shared<medadv::ModuleModel>(std::make_shared<medadv::testing::TinyClassifier>(3, 3, 0), 3,
-                                               medadv::Task::Classification);
-}
-
 TEST(@CLASS@, PerSampleLossAndDirection) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params = s.defaults("@NAME@");
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx;
   @CLASS@ up(params, ctx);
-  @CLASS@ down(params_with({{"direction", medadv::Value("down")}}), ctx);
-  auto model = tiny_model();
+  @CLASS@ down(plugin_test::params_with({{"direction", medadv::Value("down")}}), ctx);
+  auto model = plugin_test::tiny_model();
   const torch::Tensor x = medadv::testing::random_images(4, 3, 32, 1);
   const torch::Tensor y = torch::tensor({0, 1, 2, 0}, torch::kInt64);
   up.fit(*model, x, y, ctx);
@@ -49,8 +38,8 @@ TEST(@CLASS@, PerSampleLossAndDirection) {
 
 TEST(@CLASS@, UnknownTapFailsInFit) {
   medadv::testing::TestContext ctx;
-  @CLASS@ term(params_with({{"tap", medadv::Value("no-such-tap")}}), ctx);
-  auto model = tiny_model();
+  @CLASS@ term(plugin_test::params_with({{"tap", medadv::Value("no-such-tap")}}), ctx);
+  auto model = plugin_test::tiny_model();
   EXPECT_THROW(term.fit(*model, medadv::testing::random_images(2, 3, 32, 1), torch::tensor({0, 1}), ctx),
                medadv::InvalidInput);
 }

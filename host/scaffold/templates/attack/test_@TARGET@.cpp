@@ -9,12 +9,13 @@
 #include <gtest/gtest.h>
 #include <medadv/testing.h>
 
+#include "plugin_test_support.h"
+
 namespace {
 
 // A victim, a batch of images it classifies, and their clean logits.
 struct scenario {
-  std::shared_ptr<medadv::ModuleModel> victim = std::make_shared<medadv::ModuleModel>(
-      std::make_shared<medadv::testing::TinyClassifier>(3, 3, 0), 3, medadv::Task::Classification);
+  std::shared_ptr<medadv::ModuleModel> victim = plugin_test::tiny_model();
   medadv::AttackBatch batch;
   torch::Tensor clean_logits;
 
@@ -28,9 +29,7 @@ struct scenario {
 };
 
 TEST(@CLASS@, StaysInsideTheBudgetAndRaisesTheLoss) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params = s.defaults("@NAME@");
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx;
   @CLASS@ attack(params, ctx);
   scenario given;
@@ -64,10 +63,7 @@ TEST(@CLASS@, StaysInsideTheBudgetAndRaisesTheLoss) {
 }
 
 TEST(@CLASS@, ZeroEpsilonReturnsTheCleanImages) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params =
-      s.resolve_or_throw(medadv::Value(medadv::Value::Table{{"epsilon", medadv::Value(0.0)}}), "@NAME@");
+  const auto params = plugin_test::params_with({{"epsilon", medadv::Value(0.0)}});
   medadv::testing::TestContext ctx;
   @CLASS@ attack(params, ctx);
   scenario given;
@@ -79,10 +75,7 @@ TEST(@CLASS@, ZeroEpsilonReturnsTheCleanImages) {
 }
 
 TEST(@CLASS@, SchemaRejectsAnEpsilonAboveOne) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  EXPECT_THROW(s.resolve_or_throw(medadv::Value(medadv::Value::Table{{"epsilon", medadv::Value("3/2")}}), "@NAME@"),
-               medadv::InvalidInput);
+  EXPECT_THROW(plugin_test::params_with({{"epsilon", medadv::Value("3/2")}}), medadv::InvalidInput);
 }
 
 }  // namespace

@@ -8,16 +8,12 @@
 #include <gtest/gtest.h>
 #include <medadv/testing.h>
 
+#include "plugin_test_support.h"
+
 namespace {
 
-medadv::Params defaults() {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  return s.defaults("@NAME@");
-}
-
 TEST(@CLASS@, DeterministicWellFormedPhantoms) {
-  const auto params = defaults();
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx;
   @CLASS@ dataset(params, ctx);
   const auto source = dataset.open(ctx);
@@ -47,7 +43,7 @@ TEST(@CLASS@, DeterministicWellFormedPhantoms) {
 }
 
 TEST(@CLASS@, AnImageDependsOnlyOnItsIndex) {
-  const auto params = defaults();
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx;
   @CLASS@ dataset(params, ctx);
   const auto source = dataset.open(ctx);
@@ -57,7 +53,7 @@ TEST(@CLASS@, AnImageDependsOnlyOnItsIndex) {
 }
 
 TEST(@CLASS@, AnotherSeedGivesOtherImages) {
-  const auto params = defaults();
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx0(0), ctx1(1);
   @CLASS@ dataset(params, ctx0);
   const auto first = medadv::SampleSet(dataset.open(ctx0), torch::arange(8)).all(torch::kCPU);

@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 #include <medadv/testing.h>
 
+#include "plugin_test_support.h"
+
 namespace {
 
 // Logits scale * mean(x) * (1, 0, -1): confident on bright inputs, uniform on black ones.
@@ -30,32 +32,23 @@ class sharp_model : public medadv::TappedModule {
   double scale_;
 };
 
-medadv::Params params_with(medadv::Value::Table overrides) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  return s.resolve_or_throw(medadv::Value(std::move(overrides)), "@NAME@");
-}
-
 TEST(@CLASS@, ScoresInRangeAndRisingWithTemperature) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params = s.defaults("@NAME@");
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx;
   @CLASS@ cold(params, ctx);
-  @CLASS@ hot(params_with({{"temperature", medadv::Value(10.0)}}), ctx);
-  medadv::ModuleModel model(std::make_shared<medadv::testing::TinyClassifier>(3, 3, 0), 3,
-                            medadv::Task::Classification);
+  @CLASS@ hot(plugin_test::params_with({{"temperature", medadv::Value(10.0)}}), ctx);
+  const auto model = plugin_test::tiny_model();
   EXPECT_FALSE(cold.supervised());
 
   medadv::DetectorFitData data;  // no adversarial data: the detector is unsupervised
   data.clean = medadv::testing::random_images(16, 3, 32, 1);
   data.labels = torch::arange(16, torch::kInt64) % 3;
-  EXPECT_NO_THROW(cold.fit(model, data, ctx, nullptr));
+  EXPECT_NO_THROW(cold.fit(*model, data, ctx, nullptr));
 
   torch::NoGradGuard no_grad;
   const torch::Tensor x = medadv::testing::random_images(8, 3, 32, 2);
-  const torch::Tensor s1 = cold.score(model, x);
-  const torch::Tensor s10 = hot.score(model, x);
+  const torch::Tensor s1 = cold.score(*model, x);
+  const torch::Tensor s10 = hot.score(*model, x);
   ASSERT_EQ(s1.sizes().vec(), std::vector<std::int64_t>{8});
   EXPECT_GE(s1.min().item<double>(), 0.0);
   EXPECT_LE(s1.max().item<double>(), 1.0 - 1.0 / 3.0 + 1e-6);
@@ -64,10 +57,8 @@ TEST(@CLASS@, ScoresInRangeAndRisingWithTemperature) {
 }
 
 TEST(@CLASS@, ClosedFormScoresAndGradient) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
   medadv::testing::TestContext ctx;
-  @CLASS@ detector(s.defaults("@NAME@"), ctx);
+  @CLASS@ detector(plugin_test::params_with(), ctx);
   medadv::ModuleModel model(std::make_shared<sharp_model>(40.0), 3, medadv::Task::Classification);
 
   // Bright: logits (40, 0, -40), the model is certain, the score is ~e^-40.

@@ -7,12 +7,12 @@
 #include <gtest/gtest.h>
 #include <medadv/testing.h>
 
+#include "plugin_test_support.h"
+
 namespace {
 
 TEST(@CLASS@, LogitsAndTapsAtTwoImageSizes) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params = s.defaults("@NAME@");
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx;
   @CLASS@ factory(params, ctx);
   auto net = factory.build(medadv::ModelSpec{3, 4, 32, medadv::Task::Classification, {}, {}});
@@ -32,10 +32,8 @@ TEST(@CLASS@, LogitsAndTapsAtTwoImageSizes) {
 }
 
 TEST(@CLASS@, NormalisationFollowsTheSpec) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
   medadv::testing::TestContext ctx;
-  @CLASS@ factory(s.defaults("@NAME@"), ctx);
+  @CLASS@ factory(plugin_test::params_with(), ctx);
   auto build = [&](std::vector<double> mean, std::vector<double> std) {
     torch::manual_seed(0);  // same weights for every build
     auto net = factory.build(medadv::ModelSpec{3, 2, 32, medadv::Task::Classification, mean, std});

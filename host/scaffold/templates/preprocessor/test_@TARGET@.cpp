@@ -7,12 +7,12 @@
 #include <gtest/gtest.h>
 #include <medadv/testing.h>
 
+#include "plugin_test_support.h"
+
 namespace {
 
 TEST(@CLASS@, QuantisesToTwoToTheBitsLevels) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params = s.defaults("@NAME@");
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx;
   @CLASS@ pre(params, ctx);
   const std::int64_t levels = std::int64_t{1} << params.get_int("bits");
@@ -30,10 +30,8 @@ TEST(@CLASS@, QuantisesToTwoToTheBitsLevels) {
 }
 
 TEST(@CLASS@, BpdaForwardIsTheTransformAndBackwardTheIdentity) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
   medadv::testing::TestContext ctx;
-  @CLASS@ pre(s.defaults("@NAME@"), ctx);
+  @CLASS@ pre(plugin_test::params_with(), ctx);
   const torch::Tensor x = medadv::testing::random_images(2, 3, 16, 2).requires_grad_(true);
   const torch::Tensor y = medadv::bpda(pre, x);
   EXPECT_TRUE(torch::allclose(y, pre.transform(x.detach())));

@@ -10,13 +10,9 @@
 #include <gtest/gtest.h>
 #include <medadv/testing.h>
 
-namespace {
+#include "plugin_test_support.h"
 
-medadv::Params params_with(medadv::Value::Table overrides) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  return s.resolve_or_throw(medadv::Value(std::move(overrides)), "@NAME@");
-}
+namespace {
 
 // Class 1 images are bright, class 0 dark, with pixel noise: learnable in a few epochs.
 std::pair<torch::Tensor, torch::Tensor> bright_versus_dark(std::int64_t n, std::uint64_t seed) {
@@ -41,8 +37,8 @@ struct no_attacks : medadv::AttackFactory {
 TEST(@CLASS@, BatchLossMixesCleanAndFgsmCrossEntropy) {
   medadv::testing::TestContext ctx;
   const double epsilon = 8.0 / 255.0;
-  @CLASS@ trainer(params_with({{"epsilon", medadv::Value(epsilon)}, {"adversarial_weight", medadv::Value(0.25)}}), ctx);
-  @CLASS@ natural(params_with({{"epsilon", medadv::Value(0.0)}}), ctx);
+  @CLASS@ trainer(plugin_test::params_with({{"epsilon", medadv::Value(epsilon)}, {"adversarial_weight", medadv::Value(0.25)}}), ctx);
+  @CLASS@ natural(plugin_test::params_with({{"epsilon", medadv::Value(0.0)}}), ctx);
   medadv::testing::TinyClassifier model(3, 3, 0);
   const torch::Tensor x = medadv::testing::random_images(8, 3, 16, 1);
   const torch::Tensor y = torch::arange(8, torch::kInt64) % 3;
@@ -68,7 +64,7 @@ TEST(@CLASS@, BatchLossMixesCleanAndFgsmCrossEntropy) {
 
 TEST(@CLASS@, LearnsBrightVersusDarkThroughTheSdkLoop) {
   medadv::testing::TestContext ctx;
-  @CLASS@ trainer(params_with({{"epochs", medadv::Value(std::int64_t{10})}, {"lr", medadv::Value(0.01)}}), ctx);
+  @CLASS@ trainer(plugin_test::params_with({{"epochs", medadv::Value(std::int64_t{10})}, {"lr", medadv::Value(0.01)}}), ctx);
   auto model = std::make_shared<medadv::testing::TinyClassifier>(1, 2, 0);
   medadv::TrainingSet data;
   const auto [train_x, train_y] = bright_versus_dark(64, 1);
@@ -88,7 +84,7 @@ TEST(@CLASS@, LearnsBrightVersusDarkThroughTheSdkLoop) {
 
 TEST(@CLASS@, RefusesSegmentationModels) {
   medadv::testing::TestContext ctx;
-  @CLASS@ trainer(params_with({}), ctx);
+  @CLASS@ trainer(plugin_test::params_with({}), ctx);
   medadv::testing::TinyClassifier model(1, 2, 0);
   medadv::TrainingSet data;
   data.train = medadv::testing::sample_set(medadv::testing::random_images(4, 1, 16, 1), torch::zeros({4, 1, 16, 16}),

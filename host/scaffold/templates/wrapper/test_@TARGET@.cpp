@@ -8,21 +8,15 @@
 #include <gtest/gtest.h>
 #include <medadv/testing.h>
 
+#include "plugin_test_support.h"
+
 namespace {
 
-std::shared_ptr<medadv::ModuleModel> tiny_model() {
-  return std::make_shared<medadv::ModuleModel>(std::make_shared<medadv::testing::TinyClassifier>(3, 3, 0), 3,
-                                               medadv::Task::Classification);
-}
-
 TEST(@CLASS@, WithoutNoiseItIsTheBaseModel) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params =
-      s.resolve_or_throw(medadv::Value(medadv::Value::Table{{"sigma", medadv::Value(0.0)}}), "@NAME@");
+  const auto params = plugin_test::params_with({{"sigma", medadv::Value(0.0)}});
   medadv::testing::TestContext ctx;
   @CLASS@ wrapper(params, ctx);
-  auto base = tiny_model();
+  auto base = plugin_test::tiny_model();
   auto wrapped = wrapper.wrap(base, ctx);
   EXPECT_FALSE(wrapper.randomized());
   EXPECT_FALSE(wrapped->randomized());
@@ -32,12 +26,10 @@ TEST(@CLASS@, WithoutNoiseItIsTheBaseModel) {
 }
 
 TEST(@CLASS@, AveragesNoisyForwardsWithGradients) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params = s.defaults("@NAME@");
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx;
   @CLASS@ wrapper(params, ctx);
-  auto wrapped = wrapper.wrap(tiny_model(), ctx);
+  auto wrapped = wrapper.wrap(plugin_test::tiny_model(), ctx);
   EXPECT_TRUE(wrapper.randomized());
   EXPECT_TRUE(wrapped->randomized());
 
@@ -54,12 +46,10 @@ TEST(@CLASS@, AveragesNoisyForwardsWithGradients) {
 }
 
 TEST(@CLASS@, SameSeedSameNoise) {
-  medadv::ParamSchema s;
-  @CLASS@::schema(s);
-  const auto params = s.defaults("@NAME@");
+  const auto params = plugin_test::params_with();
   medadv::testing::TestContext ctx_a(7), ctx_b(7);
   @CLASS@ a(params, ctx_a), b(params, ctx_b);
-  auto base = tiny_model();
+  auto base = plugin_test::tiny_model();
   const torch::Tensor x = medadv::testing::random_images(4, 3, 32, 1);
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::equal(a.wrap(base, ctx_a)->logits(x), b.wrap(base, ctx_b)->logits(x)));
