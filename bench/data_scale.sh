@@ -15,37 +15,17 @@ trap 'rm -rf "$work"' EXIT
 counts=${MEDADV_BENCH_COUNTS:-1000 10000}
 size=${MEDADV_BENCH_IMAGE_SIZE:-224}
 
-cat >"$work/scale.toml" <<TOML
-[experiment]
-name = "data-scale"
-seed = 0
-
-[dataset]
-plugin = "phantom-fundus"
-image_size = $size
-count = 1000
-
-[model]
-plugin = "small-cnn"
-[model.train]
-epochs = 1
-
-[[attack]]
-plugin = "fgsm"
-epsilon = "4/255"
-TOML
-
 echo "== bench/data_scale.sh =="
 bench_machine
 echo "-- result: medadv run (small-cnn 1 epoch, FGSM) on phantom-fundus ${size} px --"
 printf '%8s %10s %12s %12s  %s\n' count wall_s peak_rss_MB images_per_s estimate
 for count in $counts; do
   rm -rf "$work/run" "$work/cache"
-  sets=(--set "dataset.count=$count" --set "experiment.threads=$bench_threads")
-  estimate=$(MEDADV_CACHE=$work/cache "$bench_build/bin/medadv" run "$work/scale.toml" --dry-run "${sets[@]}" |
+  sets=(--set "dataset.count=$count" --set "dataset.image_size=$size" --set "experiment.threads=$bench_threads")
+  estimate=$(MEDADV_CACHE=$work/cache "$bench_build/bin/medadv" run "$MEDADV_ROOT/bench/data_scale.toml" --dry-run "${sets[@]}" |
     sed -n 's/^estimated peak memory \([0-9.]* GiB\).*/\1/p')
   start=$(date +%s%N)
-  MEDADV_CACHE=$work/cache /usr/bin/time -f '%M' -o "$work/rss.txt" "$bench_build/bin/medadv" run "$work/scale.toml" \
+  MEDADV_CACHE=$work/cache /usr/bin/time -f '%M' -o "$work/rss.txt" "$bench_build/bin/medadv" run "$MEDADV_ROOT/bench/data_scale.toml" \
     --output "$work/run" "${sets[@]}" >"$work/out.txt" 2>&1 || {
     tail -30 "$work/out.txt"
     exit 1

@@ -15,6 +15,30 @@
 
 #include <medadv/medadv.h>
 
+class @CLASS@ : public medadv::Dataset {
+ public:
+  static void schema(medadv::ParamSchema& s) {
+    s.add_int("count", 64, "number of images").min(2);
+    s.add_int("image_size", 32, "height and width in pixels").min(8).max(1024);
+    s.add_int("channels", 1, "image channels: 1 (grey) to 3").min(1).max(3);
+    s.add_float("lesion_fraction", 0.5, "fraction of images that contain a lesion (label 1)").min(0.0).max(1.0);
+  }
+
+  @CLASS@(const medadv::Params& p, medadv::RunContext& /*ctx*/)
+      : count_(p.get_int("count")),
+        size_(p.get_int("image_size")),
+        channels_(p.get_int("channels")),
+        lesion_fraction_(p.get_float("lesion_fraction")) {}
+
+  // A stream of its own, derived from the run's seed: the same seed gives the same images
+  // whatever else in the run draws random numbers. Opening draws only the labels.
+  std::shared_ptr<medadv::DataSource> open(medadv::RunContext& ctx) override;
+
+ private:
+  std::int64_t count_, size_, channels_;
+  double lesion_fraction_;
+};
+
 class @CLASS@Source : public medadv::DataSource {
  public:
   @CLASS@Source(std::uint64_t seed, std::int64_t count, std::int64_t size, std::int64_t channels, double lesion_fraction)
@@ -91,29 +115,6 @@ class @CLASS@Source : public medadv::DataSource {
   torch::Tensor labels_;
 };
 
-class @CLASS@ : public medadv::Dataset {
- public:
-  static void schema(medadv::ParamSchema& s) {
-    s.add_int("count", 64, "number of images").min(2);
-    s.add_int("image_size", 32, "height and width in pixels").min(8).max(1024);
-    s.add_int("channels", 1, "image channels: 1 (grey) to 3").min(1).max(3);
-    s.add_float("lesion_fraction", 0.5, "fraction of images that contain a lesion (label 1)").min(0.0).max(1.0);
-  }
-
-  @CLASS@(const medadv::Params& p, medadv::RunContext& /*ctx*/)
-      : count_(p.get_int("count")),
-        size_(p.get_int("image_size")),
-        channels_(p.get_int("channels")),
-        lesion_fraction_(p.get_float("lesion_fraction")) {}
-
-  // A stream of its own, derived from the run's seed: the same seed gives the same images
-  // whatever else in the run draws random numbers. Opening draws only the labels.
-  std::shared_ptr<medadv::DataSource> open(medadv::RunContext& ctx) override {
-    return std::make_shared<@CLASS@Source>(ctx.seed_for("dataset/@NAME@"), count_, size_, channels_,
-                                           lesion_fraction_);
-  }
-
- private:
-  std::int64_t count_, size_, channels_;
-  double lesion_fraction_;
-};
+inline std::shared_ptr<medadv::DataSource> @CLASS@::open(medadv::RunContext& ctx) {
+  return std::make_shared<@CLASS@Source>(ctx.seed_for("dataset/@NAME@"), count_, size_, channels_, lesion_fraction_);
+}
