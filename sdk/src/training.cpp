@@ -160,6 +160,9 @@ TrainOptions train_options_from(const Params& p) {
   TrainOptions o;
   o.epochs = p.get_int("epochs");
   o.batch_size = p.get_int("batch_size");
+  o.loss = p.get_enum<TrainLoss>("loss");
+  o.class_weighting = p.get_enum<ClassWeighting>("class_weighting");
+  o.early_stopping = p.get_int("early_stopping");
   o.optimizer = p.get_enum<OptimizerKind>("optimizer");
   o.lr = p.get_float("lr");
   o.momentum = p.get_float("momentum");
@@ -168,14 +171,8 @@ TrainOptions train_options_from(const Params& p) {
   o.schedule = p.get_enum<ScheduleKind>("schedule");
   o.step_size = p.get_int("step_size");
   o.gamma = p.get_float("gamma");
-  o.augment.hflip = p.get_bool("hflip");
-  o.augment.vflip = p.get_bool("vflip");
-  o.augment.rot90 = p.get_bool("rot90");
-  o.augment.rotation = p.get_float("rotation");
-  o.augment.crop_padding = p.get_int("crop_padding");
-  o.class_weighting = p.get_enum<ClassWeighting>("class_weighting");
-  o.early_stopping = p.get_int("early_stopping");
-  o.loss = p.get_enum<TrainLoss>("loss");
+  o.augment = AugmentOptions{p.get_bool("hflip"), p.get_bool("vflip"), p.get_bool("rot90"), p.get_float("rotation"),
+                             p.get_int("crop_padding")};
   return o;
 }
 
