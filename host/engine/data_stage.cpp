@@ -99,7 +99,11 @@ LoadedData load_data(const Plan& plan, std::uint64_t seed, std::int64_t batch_si
                       data.source->size(), shape[0], shape[1], shape[2], c10::toString(data.source->stored_dtype()),
                       data.splits.at(kTrainSplit).numel(), data.splits.at(kValSplit).numel(),
                       data.splits.at(kAdvTrainSplit).numel(), data.splits.at(kAdvTestSplit).numel());
-  check_task(plan, model_spec_for(data.source, data.splits.at(kTrainSplit)), contexts);
+  // The probe model's taps do not depend on the input moments: no image is read for it.
+  ModelSpec probe_spec = model_shape_for(*data.source);
+  probe_spec.mean.assign(static_cast<std::size_t>(probe_spec.channels), 0.0);
+  probe_spec.std.assign(static_cast<std::size_t>(probe_spec.channels), 1.0);
+  check_task(plan, probe_spec, contexts);
   data.adv_train = read_split(data.source, data.splits.at(kAdvTrainSplit));
   data.adv_test = read_split(data.source, data.splits.at(kAdvTestSplit));
   return data;

@@ -102,9 +102,9 @@ std::string plugin_identity(const PluginUse& use) {
   return use.plugin->name() + " " + use.plugin->version() + " " + use.params.to_value().to_string();
 }
 
-ModelSpec model_spec_for(const std::shared_ptr<DataSource>& source, const torch::Tensor& train_indices) {
-  const DatasetMeta& meta = source->meta();
-  const auto shape = source->item_shape();
+ModelSpec model_shape_for(const DataSource& source) {
+  const DatasetMeta& meta = source.meta();
+  const auto shape = source.item_shape();
   if (shape.size() != 3) throw InvalidInput("the data set's items must be [C,H,W] images");
   ModelSpec spec;
   spec.task = meta.task;
@@ -113,7 +113,7 @@ ModelSpec model_spec_for(const std::shared_ptr<DataSource>& source, const torch:
     throw InvalidInput("the data set's images are " + std::to_string(shape[1]) + "x" + std::to_string(shape[2]) +
                        "; models take square images");
   spec.image_size = shape[1];
-  const auto labels = source->labels();
+  const auto labels = source.labels();
   if (spec.task == Task::Segmentation) {
     spec.num_classes = 1;  // one foreground logit per pixel: masks are 0/1
   } else if (!meta.class_names.empty()) {
@@ -133,6 +133,11 @@ ModelSpec model_spec_for(const std::shared_ptr<DataSource>& source, const torch:
     throw InvalidInput("the data set has a single class" +
                        (meta.class_names.empty() ? std::string() : " ('" + meta.class_names.front() + "')") +
                        "; a classifier needs at least two (for an image folder: a subfolder per class)");
+  return spec;
+}
+
+ModelSpec model_spec_for(const std::shared_ptr<DataSource>& source, const torch::Tensor& train_indices) {
+  ModelSpec spec = model_shape_for(*source);
   // Per-channel moments accumulated in double, a batch of images at a time.
   const SampleSet train(source, train_indices);
   auto sum = torch::zeros({spec.channels}, torch::kDouble), sum_of_squares = torch::zeros({spec.channels}, torch::kDouble);

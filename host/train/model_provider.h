@@ -71,6 +71,9 @@ std::string weights_origin(const PreparedModel& prepared);
 // standard deviation of the train split's images for the model's input normalisation.
 // The moments are read a batch at a time.
 ModelSpec model_spec_for(const std::shared_ptr<DataSource>& data, const torch::Tensor& train_indices);
+// The same without the moments (mean and std empty): what the data set says without
+// reading an image, enough to build a probe model.
+ModelSpec model_shape_for(const DataSource& data);
 
 // The canonical text whose SHA-256 is the cache key: model plugin, version and resolved
 // parameters; dataset identity; SHA-256 of the train and val index tensors (what the

@@ -68,7 +68,7 @@ TEST(EdgeInputs, CountBeyondMemoryIsRefusedBeforeAllocating) {
   EXPECT_TRUE(contains(r.err, "key 'dataset.count' (plugin phantom-fundus): 1000000000 is out of range")) << r.err;
   // ... and a run whose attacked splits would not fit in memory is refused by the host's
   // estimate, before any image is drawn, naming the keys that lower it.
-  r = validate(dir, "[dataset]\nplugin = \"phantom-fundus\"\nimage_size = 1024\ncount = 1000000\n"
+  r = validate(dir, "[dataset]\nplugin = \"phantom-fundus\"\nimage_size = 1024\ncount = 300000\n"
                     "[model]\nplugin = \"small-cnn\"\n", "--data");
   EXPECT_EQ(r.status, 2) << r.all();
   EXPECT_TRUE(contains(r.err, "the run would not fit in memory: estimated peak memory")) << r.err;
