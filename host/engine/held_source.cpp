@@ -21,7 +21,7 @@ std::string shape_text(const torch::Tensor& t) {
 
 class HeldSource final : public DataSource {
  public:
-  HeldSource(std::shared_ptr<DataSource> inner, std::string who, bool cache)
+  HeldSource(std::shared_ptr<DataSource> inner, std::string who, std::int64_t available_memory)
       : inner_(std::move(inner)), who_(std::move(who)) {
     size_ = guarded(who_, "size", [&] { return inner_->size(); });
     meta_ = guarded(who_, "meta", [&] { return inner_->meta(); });
@@ -30,7 +30,7 @@ class HeldSource final : public DataSource {
     has_masks_ = guarded(who_, "has_masks", [&] { return inner_->has_masks(); });
     labels_ = guarded(who_, "labels", [&] { return inner_->labels(); });
     if (labels_.defined()) labels_ = labels_.to(torch::kCPU, torch::kLong);
-    if (cache && shape_.size() == 3) {
+    if (shape_.size() == 3 && cached_bytes(*this, available_memory) > 0) {
       images_ = torch::empty({size_, shape_[0], shape_[1], shape_[2]}, dtype_);
       filled_ = torch::zeros({size_}, torch::kBool);
     }
@@ -150,9 +150,7 @@ std::int64_t cached_bytes(const DataSource& source, std::int64_t available_memor
 }
 
 std::shared_ptr<DataSource> hold_source(std::shared_ptr<DataSource> plugin_source, const std::string& who) {
-  auto probe = std::make_shared<HeldSource>(plugin_source, who, false);
-  if (cached_bytes(*probe, available_memory_bytes()) == 0) return probe;
-  return std::make_shared<HeldSource>(std::move(plugin_source), who, true);
+  return std::make_shared<HeldSource>(std::move(plugin_source), who, available_memory_bytes());
 }
 
 }  // namespace medadv::host

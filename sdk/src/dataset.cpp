@@ -18,32 +18,36 @@ std::int64_t stored_bytes_per_item(const DataSource& source) {
   return pixels * static_cast<std::int64_t>(c10::elementSize(source.stored_dtype()));
 }
 
+namespace {
+
+// The dtypes images may be stored in; `what` names them in the message.
+void require_storable(torch::ScalarType t, const std::string& what) {
+  if (t != torch::kFloat && t != torch::kByte && t != torch::kShort)
+    throw InvalidInput(what + " must be uint8, int16 (uint16 pixels) or float32, not " + c10::toString(t));
+}
+
+std::string shape_text(const torch::Tensor& t) { return t.defined() ? c10::str(t.sizes()) : "undefined"; }
+
+}  // namespace
+
 torch::Tensor stored_to_float(const torch::Tensor& stored, const torch::Device& device) {
+  require_storable(stored.scalar_type(), "stored images");
   switch (stored.scalar_type()) {
-    case torch::kFloat: return stored.to(device);
     case torch::kByte: return stored.to(device).to(torch::kFloat).div_(255.0);
     // LibTorch 1.13 has no uint16: such pixels travel as their bits in int16.
     case torch::kShort: return stored.to(device).to(torch::kInt32).bitwise_and_(0xFFFF).to(torch::kFloat).div_(65535.0);
-    default:
-      throw InvalidInput(std::string("stored images must be uint8, int16 (uint16 pixels) or float32, not ") +
-                         c10::toString(stored.scalar_type()));
+    default: return stored.to(device);
   }
 }
 
 namespace {
-
-std::string shape_text(const torch::Tensor& t) { return t.defined() ? c10::str(t.sizes()) : "undefined"; }
-
-bool storable(torch::ScalarType t) { return t == torch::kFloat || t == torch::kByte || t == torch::kShort; }
 
 class TensorSource final : public DataSource {
  public:
   explicit TensorSource(DatasetContents c) : c_(std::move(c)) {
     if (!c_.images.defined() || c_.images.dim() != 4)
       throw InvalidInput("a data set's images must be [N,C,H,W], got " + shape_text(c_.images));
-    if (!storable(c_.images.scalar_type()))
-      throw InvalidInput(std::string("a data set's images must be uint8, int16 (uint16 pixels) or float32, not ") +
-                         c10::toString(c_.images.scalar_type()));
+    require_storable(c_.images.scalar_type(), "a data set's images");
     const auto n = c_.images.size(0);
     if (c_.meta.task == Task::Classification &&
         (!c_.labels.defined() || c_.labels.dim() != 1 || c_.labels.size(0) != n))
