@@ -63,8 +63,12 @@ build_preset() {
 build_default() { build_preset default default; }
 
 # Tests must not read a developer's own plugins or cache: both live under BUILD_DIR.
+# ctest runs as many tests at once as there are cores, so each test computes on one
+# thread: LibTorch's OpenMP threads of two processes on the same cores spin against each
+# other (a run took five times as long beside another; docs/decisions.md).
 isolate_tests() {
   export XDG_DATA_HOME=$1/test-home/data
   export MEDADV_CACHE=$1/test-home/cache
+  export OMP_NUM_THREADS=${MEDADV_TEST_THREADS:-1}
   unset MEDADV_PLUGIN_PATH
 }

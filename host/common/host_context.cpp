@@ -77,6 +77,13 @@ std::filesystem::path HostContext::cache_dir() const {
 
 int HostContext::threads() const {
   if (settings_.threads > 0) return settings_.threads;
+  // threads = 0: OMP_NUM_THREADS when it is set, as LibTorch reads it, so that processes
+  // run side by side (ctest -j) can share the cores without oversubscribing them.
+  if (const char* text = std::getenv("OMP_NUM_THREADS")) {
+    char* end = nullptr;
+    const long n = std::strtol(text, &end, 10);
+    if (end != text && *end == '\0' && n >= 1 && n <= 1024) return static_cast<int>(n);
+  }
   const unsigned n = std::thread::hardware_concurrency();
   return n > 0 ? static_cast<int>(n) : 1;
 }

@@ -16,7 +16,7 @@ namespace medadv::host {
 struct ContextSettings {
   c10::Device device{c10::kCPU};
   std::uint64_t seed = 0;
-  int threads = 0;  // 0: all cores
+  int threads = 0;  // 0: OMP_NUM_THREADS when set, else all cores
   std::filesystem::path cache_dir;  // empty: ${MEDADV_CACHE:-~/.cache/medadv}
 };
 

@@ -1,21 +1,25 @@
 #include "engine/attack_session.h"
 
+#include "engine/held_source.h"
 #include "loader/guard.h"
 
 namespace medadv::host {
 
 AttackSession::AttackSession(const AttackPlan& plan, std::shared_ptr<DifferentiableModel> model,
-                             const LoadedData& data, std::int64_t batch_size, const ContextFactory& contexts)
+                             const LoadedData& data, std::int64_t batch_size, const std::filesystem::path& spill_dir,
+                             const ContextFactory& contexts)
     : data_(data), contexts_(contexts) {
   const PluginHandle& p = *plan.use->plugin;
   inputs_.plan = &plan;
   inputs_.plugin = &p;
   inputs_.model = std::move(model);
   inputs_.batch_size = batch_size;
+  inputs_.spill_dir = spill_dir;
+  inputs_.store_memory_bytes = image_store_memory_bytes(available_memory_bytes());
   inputs_.attack = guarded(p.describe(), "create", [&] { return p.create<Attack>(plan.use->params, contexts(p.name())); });
   // Terms fit on the attacker's data: the clean adv_train images.
   const c10::Device device = contexts.settings().device;
-  const torch::Tensor fit_images = data.adv_train.images.to(device);
+  const torch::Tensor fit_images = plan.terms.empty() ? torch::Tensor() : data.adv_train.all_images(device);
   const torch::Tensor fit_labels = attack_labels(data.adv_train, inputs_.model->task()).to(device);
   for (const PluginUse* term_use : plan.terms) {
     const PluginHandle& tp = *term_use->plugin;

@@ -4,6 +4,7 @@
 // then run on each split at most once. Both splits share the instance, so a universal
 // attack fitted on adv_train is the one applied to adv_test; detectors read both
 // outcomes.
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -16,8 +17,9 @@ namespace medadv::host {
 
 class AttackSession {
  public:
+  // Adversarial images too large for memory are kept in `spill_dir` (the run directory).
   AttackSession(const AttackPlan& plan, std::shared_ptr<DifferentiableModel> model, const LoadedData& data,
-                std::int64_t batch_size, const ContextFactory& contexts);
+                std::int64_t batch_size, const std::filesystem::path& spill_dir, const ContextFactory& contexts);
 
   // The attack's outcome on `split` (adv_train or adv_test), run the first time it is asked.
   const AttackOutcome& outcome(const std::string& split, const std::string& stage);

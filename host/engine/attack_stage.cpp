@@ -35,14 +35,19 @@ Capability capability_for(const PluginHandle& plugin, const Params& params,
 
 }  // namespace
 
-torch::Tensor predict(DifferentiableModel& model, const torch::Tensor& images, std::int64_t batch_size,
-                      c10::Device device) {
+torch::Tensor SplitData::images(std::int64_t begin, std::int64_t end, c10::Device device) const {
+  return samples.slice(begin, end, device).images;
+}
+
+torch::Tensor SplitData::images_at(const torch::Tensor& rows, c10::Device device) const {
+  return samples.gather(rows, device).images;
+}
+
+torch::Tensor predict(DifferentiableModel& model, const SplitData& split, std::int64_t batch_size, c10::Device device) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> out;
-  for (std::int64_t i = 0; i < images.size(0); i += batch_size) {
-    auto x = images.slice(0, i, std::min(i + batch_size, images.size(0))).to(device);
-    out.push_back(model.logits(x).argmax(1).to(torch::kCPU));
-  }
+  for (std::int64_t i = 0; i < split.size(); i += batch_size)
+    out.push_back(model.logits(split.images(i, std::min(i + batch_size, split.size()), device)).argmax(1).to(torch::kCPU));
   return out.empty() ? torch::empty({0}, torch::kLong) : torch::cat(out);
 }
 
@@ -170,7 +175,7 @@ CleanPass clean_pass(const AttackRunInputs& in, const SplitData& split, RunConte
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> predictions, least_likely;
   for (std::int64_t i = 0; i < n; i += in.batch_size) {
-    auto logits = in.model->logits(split.images.slice(0, i, std::min(i + in.batch_size, n)).to(device));
+    auto logits = in.model->logits(split.images(i, std::min(i + in.batch_size, n), device));
     predictions.push_back(predictions_from_logits(logits));
     if (logits.dim() == 2) least_likely.push_back(logits.argmin(1));
   }
@@ -192,7 +197,8 @@ void fit_universal(const AttackRunInputs& in, UniversalAttack& attack, const Spl
   Capability capability = capability_for(plugin, in.plan->use->params, in.model, oracle);
   if (oracle) oracle->reset(split.size());
   guarded(plugin.describe(), "fit", [&] {
-    attack.fit(split.images, attack_labels(split, in.model->task()), clean.targets, in.batch_size, capability, objective, ctx);
+    attack.fit(split.all_images(torch::kCPU), attack_labels(split, in.model->task()), clean.targets, in.batch_size,
+               capability, objective, ctx);
   });
 }
 
@@ -210,12 +216,15 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
   out.clean_prediction = clean.prediction;
   out.targets = clean.targets;
 
-  std::vector<torch::Tensor> adversarial, predictions, probabilities, iterations, queries;
+  auto adversarial = std::make_shared<ImageStore>(n, split.samples.source()->item_shape(), in.spill_dir,
+                                                  in.store_memory_bytes);
+  std::vector<torch::Tensor> predictions, probabilities, iterations, queries, linf, l2, l0, psnr, ssim;
   ctx.progress().begin(in.stage + " (images)", n);
   double attack_seconds = 0.0;
   for (std::int64_t i = 0; i < n; i += in.batch_size) {
     const std::int64_t end = std::min(i + in.batch_size, n);
-    AttackBatch batch{split.images.slice(0, i, end).to(device), attack_labels(split, model.task()).slice(0, i, end).to(device),
+    const torch::Tensor clean_images = split.images(i, end, device);
+    AttackBatch batch{clean_images, attack_labels(split, model.task()).slice(0, i, end).to(device),
                       out.targets.defined() ? out.targets.slice(0, i, end).to(device) : torch::Tensor()};
     std::shared_ptr<CountingOracle> oracle;
     Capability capability = capability_for(plugin, plan.use->params, in.model, oracle);
@@ -239,7 +248,12 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
       predictions.push_back(predictions_from_logits(logits));
       if (logits.dim() == 2) probabilities.push_back(metrics::predicted_class_probability(logits));
     }
-    adversarial.push_back(x_adv.cpu());
+    adversarial->write(i, x_adv);
+    linf.push_back(metrics::linf_norm(clean_images, x_adv).cpu());
+    l2.push_back(metrics::l2_norm(clean_images, x_adv).cpu());
+    l0.push_back(metrics::l0_norm(clean_images, x_adv).cpu());
+    psnr.push_back(metrics::psnr_per_sample(clean_images, x_adv));
+    ssim.push_back(metrics::ssim_per_sample(clean_images, x_adv));
     const auto batch_n = end - i;
     iterations.push_back(r.iterations.defined() ? r.iterations.to(torch::kCPU, torch::kLong)
                                                 : torch::zeros({batch_n}, torch::kLong));
@@ -248,7 +262,15 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
     ctx.progress().advance(batch_n);
   }
   ctx.progress().end();
-  out.adversarial = adversarial.empty() ? split.images.clone() : torch::cat(adversarial);
+  out.adversarial = adversarial;
+  auto joined = [](const std::vector<torch::Tensor>& parts, torch::ScalarType empty_type) {
+    return parts.empty() ? torch::empty({0}, empty_type) : torch::cat(parts);
+  };
+  out.linf = joined(linf, torch::kFloat);
+  out.l2 = joined(l2, torch::kFloat);
+  out.l0 = joined(l0, torch::kFloat);
+  out.psnr = joined(psnr, torch::kDouble);
+  out.ssim = joined(ssim, torch::kDouble);
   out.adversarial_prediction = predictions.empty() ? torch::empty({0}, torch::kLong) : torch::cat(predictions);
   if (model.task() == Task::Classification)
     out.adversarial_probability = probabilities.empty() ? torch::empty({0}, torch::kDouble) : torch::cat(probabilities);
@@ -256,11 +278,14 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
   out.queries = queries.empty() ? torch::empty({0}, torch::kLong) : torch::cat(queries);
   out.seconds = attack_seconds;
   out.num_classes = model.num_classes();
-  // The terms' own figures (the stress test's activations before and after).
+  // The terms' own figures (the stress test's activations before and after), from the
+  // whole split: AttackTerm::summarize takes it at once.
+  const torch::Tensor whole_clean = in.terms.empty() ? torch::Tensor() : split.all_images(torch::kCPU);
+  const torch::Tensor whole_adversarial = in.terms.empty() ? torch::Tensor() : adversarial->all();
   for (std::size_t t = 0; t < in.terms.size(); ++t) {
     const PluginHandle& term_plugin = *plan.terms[t]->plugin;
     const auto figures = guarded(term_plugin.describe(), "summarize", [&] {
-      return in.terms[t]->summarize(model, split.images, out.adversarial, in.batch_size, ctx);
+      return in.terms[t]->summarize(model, whole_clean, whole_adversarial, in.batch_size, ctx);
     });
     for (const auto& [name, value] : figures) out.term_figures.emplace_back(name, value);
   }

@@ -2,29 +2,39 @@
 // Runs one attack over one split in batches on the run's device and keeps everything the
 // metrics, the detectors and the exports need.
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "engine/image_store.h"
 #include "experiment/plan.h"
 #include "loader/plugin_library.h"
 #include "medadv/attack.h"
 #include "medadv/attack_term.h"
+#include "medadv/dataset.h"
 
 namespace medadv::host {
 
-// One split of the data set, on the CPU.
+// One attacked split of the data set: its images read from the source a batch at a time
+// (never held whole), its labels and masks on the CPU.
 struct SplitData {
-  torch::Tensor images;  // [N,C,H,W] float in [0,1]
+  SampleSet samples;
   torch::Tensor labels;  // [N] int64 (classification)
-  torch::Tensor masks;   // [N,1,H,W] (segmentation), else undefined
-  std::int64_t size() const { return images.defined() ? images.size(0) : 0; }
+  torch::Tensor masks;   // [N,1,H,W] float (segmentation), else undefined
+  std::int64_t size() const { return samples.size(); }
+  // The images of rows [begin, end), or at `rows`, float in [0,1] on `device`.
+  torch::Tensor images(std::int64_t begin, std::int64_t end, c10::Device device) const;
+  torch::Tensor images_at(const torch::Tensor& rows, c10::Device device) const;
+  // The whole split at once: only for the SDK calls that take one (AttackTerm::fit and
+  // summarize, UniversalAttack::fit).
+  torch::Tensor all_images(c10::Device device) const { return images(0, size(), device); }
 };
 
 // Everything on the CPU, one row per sample of the split.
 struct AttackOutcome {
-  torch::Tensor adversarial;       // [N,C,H,W]
+  std::shared_ptr<const ImageStore> adversarial;  // [N,C,H,W]
   // Classification: class indices [N] int64. Segmentation: label maps [N,1,H,W]
   // (metrics::label_map_from_logits; uint8 for up to 256 classes, else int64).
   torch::Tensor clean_prediction;
@@ -37,15 +47,18 @@ struct AttackOutcome {
   torch::Tensor targets;
   torch::Tensor iterations;  // [N] int64
   torch::Tensor queries;     // [N] int64
+  // The distances of each adversarial image from its clean one [N], computed batch by
+  // batch on the run's device (metrics::linf_norm, l2_norm, l0_norm, psnr_per_sample,
+  // ssim_per_sample).
+  torch::Tensor linf, l2, l0, psnr, ssim;
   double seconds = 0.0;      // the attack's wall time (not the evaluation's)
   std::int64_t num_classes = 0;  // the attacked model's
   // What the attack's terms report about this split (AttackTerm::summarize), in term order.
   std::vector<std::pair<std::string, double>> term_figures;
 };
 
-// Predictions of `model` on `images`, batched, on `device`; [N] int64 on the CPU.
-torch::Tensor predict(DifferentiableModel& model, const torch::Tensor& images, std::int64_t batch_size,
-                      c10::Device device);
+// Predictions of `model` on the split's images, batched, on `device`; [N] int64 on the CPU.
+torch::Tensor predict(DifferentiableModel& model, const SplitData& split, std::int64_t batch_size, c10::Device device);
 
 // Which samples of a classification split the attack succeeded on, by the metric its
 // objective calls for (metrics::per_sample_success_targeted / _untargeted); [N] bool, CPU.
@@ -76,6 +89,9 @@ struct AttackRunInputs {
   std::shared_ptr<DifferentiableModel> model;      // the variant under attack
   std::int64_t batch_size = 64;
   std::string stage;  // progress label, e.g. "[3/12] PGD 8/255 on adv_test"
+  // Where adversarial images larger than `store_memory_bytes` are kept (the run directory).
+  std::filesystem::path spill_dir;
+  std::int64_t store_memory_bytes = image_store_memory_bytes(0);
 };
 
 // The objective of the plan with the fitted terms.

@@ -15,12 +15,12 @@ CleanEvaluation evaluate_clean(DifferentiableModel& model, const SplitData& spli
   const auto start = std::chrono::steady_clock::now();
   torch::NoGradGuard no_grad;
   if (model.task() == Task::Classification) {
-    e.accuracy = metrics::accuracy(predict(model, split.images, batch_size, device), split.labels);
+    e.accuracy = metrics::accuracy(predict(model, split, batch_size, device), split.labels);
   } else {
     std::vector<torch::Tensor> maps;
     for (std::int64_t i = 0; i < e.n; i += batch_size)
       maps.push_back(metrics::label_map_from_logits(
-                         model.logits(split.images.slice(0, i, std::min(i + batch_size, e.n)).to(device)))
+                         model.logits(split.images(i, std::min(i + batch_size, e.n), device)))
                          .cpu());
     auto predicted = torch::cat(maps);
     auto truth = split.masks.round().to(torch::kLong);

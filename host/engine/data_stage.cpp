@@ -1,5 +1,8 @@
 #include "engine/data_stage.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "engine/held_source.h"
 #include "engine/task_check.h"
 #include "loader/guard.h"
@@ -11,12 +14,18 @@ namespace medadv::host {
 
 namespace {
 
-SplitData read_split(const std::shared_ptr<DataSource>& source, const torch::Tensor& index) {
-  const Batch batch = SampleSet(source, index).all(torch::kCPU);
+// The split's labels and masks; its images stay in the source, read a batch at a time.
+SplitData attacked_split(const std::shared_ptr<DataSource>& source, const torch::Tensor& index) {
   SplitData s;
-  s.images = batch.images;
-  s.labels = batch.labels;
-  s.masks = batch.masks;
+  s.samples = SampleSet(source, index);
+  s.labels = s.samples.labels();
+  if (source->has_masks()) {
+    constexpr std::int64_t kBatch = 256;
+    std::vector<torch::Tensor> masks;
+    for (std::int64_t i = 0; i < s.size(); i += kBatch)
+      masks.push_back(s.samples.slice(i, std::min(i + kBatch, s.size()), torch::kCPU).masks);
+    s.masks = masks.empty() ? torch::empty({0, 1, source->item_shape()[1], source->item_shape()[2]}) : torch::cat(masks);
+  }
   return s;
 }
 
@@ -72,7 +81,7 @@ OpenedData open_data(const Plan& plan, std::uint64_t seed, std::int64_t batch_si
   const Value* split_keys = dataset_use.host_keys.find("splits");
   const SplitPlan split_plan = split_keys ? split_plan_from(*split_keys, "dataset.splits") : SplitPlan{};
   data.splits = make_splits(*data.source, split_plan, seed);
-  data.memory = estimate_memory(*data.source, data.splits, batch_size, available_memory_bytes());
+  data.memory = estimate_memory(*data.source, data.splits, batch_size, !plan.detectors.empty(), available_memory_bytes());
   return data;
 }
 
@@ -104,8 +113,8 @@ LoadedData load_data(const Plan& plan, std::uint64_t seed, std::int64_t batch_si
   probe_spec.mean.assign(static_cast<std::size_t>(probe_spec.channels), 0.0);
   probe_spec.std.assign(static_cast<std::size_t>(probe_spec.channels), 1.0);
   check_task(plan, probe_spec, contexts);
-  data.adv_train = read_split(data.source, data.splits.at(kAdvTrainSplit));
-  data.adv_test = read_split(data.source, data.splits.at(kAdvTestSplit));
+  data.adv_train = attacked_split(data.source, data.splits.at(kAdvTrainSplit));
+  data.adv_test = attacked_split(data.source, data.splits.at(kAdvTestSplit));
   return data;
 }
 

@@ -17,7 +17,7 @@ namespace medadv::host {
 struct LoadedData {
   std::shared_ptr<DataSource> source;
   std::map<std::string, torch::Tensor> splits;  // index tensors into the source, by split name
-  SplitData adv_train, adv_test;  // the attacked splits, read into memory
+  SplitData adv_train, adv_test;  // the attacked splits (labels and masks; images read by batch)
 
   const SplitData& split(const std::string& name) const;  // adv_train or adv_test
 };

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <vector>
 
 #include "engine/tap_subset_model.h"
 #include "engine/variants.h"
@@ -36,11 +38,13 @@ torch::Tensor turned_samples(const AttackPlan& attack, const SplitData& split, c
 
 namespace {
 
-torch::Tensor score_all(Detector& detector, DifferentiableModel& model, const torch::Tensor& images,
-                        std::int64_t batch_size, c10::Device device, const std::string& who) {
+// Scores of `n` images that `images(begin, end)` gives a batch at a time (on `device`).
+torch::Tensor score_all(Detector& detector, DifferentiableModel& model, std::int64_t n,
+                        const std::function<torch::Tensor(std::int64_t, std::int64_t)>& images,
+                        std::int64_t batch_size, const std::string& who) {
   std::vector<torch::Tensor> scores;
-  for (std::int64_t i = 0; i < images.size(0); i += batch_size) {
-    auto x = images.slice(0, i, std::min(i + batch_size, images.size(0))).to(device);
+  for (std::int64_t i = 0; i < n; i += batch_size) {
+    const auto x = images(i, std::min(i + batch_size, n));
     torch::Tensor s = guarded(who, "score", [&] { return detector.score(model, x); });
     if (!s.defined() || s.dim() != 1 || s.size(0) != x.size(0))
       throw PluginFailure(who + " returned scores of shape " + (s.defined() ? c10::str(s.sizes()) : "(none)") +
@@ -80,18 +84,26 @@ DetectionOutcome run_detector(const DetectorPlan& plan, std::shared_ptr<Differen
   }
 
   const auto start = std::chrono::steady_clock::now();
+  // The detector's fit takes its samples at once (DetectorFitData); scoring goes by batch.
+  const c10::Device device = ctx.device();
   DetectorFitData fit;
-  fit.clean = fit_split.images.index_select(0, fit_index).to(ctx.device());
-  fit.labels = fit_split.labels.index_select(0, fit_index).to(ctx.device());
+  fit.clean = fit_split.images_at(fit_index, device);
+  fit.labels = fit_split.labels.index_select(0, fit_index).to(device);
   const bool supervised = guarded(who, "supervised", [&] { return detector->supervised(); });
-  if (supervised) fit.adversarial = fit_attack.adversarial.index_select(0, fit_index).to(ctx.device());
+  if (supervised) fit.adversarial = fit_attack.adversarial->gather(fit_index).to(device);
   RegistryAttackFactory attacks(registry, context);
   guarded(who, "fit", [&] { detector->fit(*model, fit, ctx, &attacks); });
+  fit = DetectorFitData{};
 
-  const torch::Tensor clean = test_split.images.index_select(0, test_index);
-  const torch::Tensor adversarial = test_attack.adversarial.index_select(0, test_index);
-  const torch::Tensor clean_scores = score_all(*detector, *model, clean, batch_size, ctx.device(), who);
-  const torch::Tensor adversarial_scores = score_all(*detector, *model, adversarial, batch_size, ctx.device(), who);
+  const std::int64_t n = test_index.numel();
+  const torch::Tensor clean_scores =
+      score_all(*detector, *model, n, [&](std::int64_t b, std::int64_t e) {
+        return test_split.images_at(test_index.slice(0, b, e), device);
+      }, batch_size, who);
+  const torch::Tensor adversarial_scores =
+      score_all(*detector, *model, n, [&](std::int64_t b, std::int64_t e) {
+        return test_attack.adversarial->gather(test_index.slice(0, b, e)).to(device);
+      }, batch_size, who);
   out.scores = torch::cat({clean_scores, adversarial_scores});
   out.is_adversarial = torch::cat({torch::zeros({clean_scores.size(0)}, torch::kBool),
                                    torch::ones({adversarial_scores.size(0)}, torch::kBool)});

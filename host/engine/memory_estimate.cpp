@@ -1,8 +1,10 @@
 #include "engine/memory_estimate.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "engine/held_source.h"
+#include "engine/image_store.h"
 #include "medadv/error.h"
 #include "medadv/splits.h"
 
@@ -29,19 +31,22 @@ std::string gib(std::int64_t bytes) {
 }  // namespace
 
 MemoryEstimate estimate_memory(const DataSource& source, const std::map<std::string, torch::Tensor>& splits,
-                               std::int64_t batch_size, std::int64_t available) {
+                               std::int64_t batch_size, bool detectors, std::int64_t available) {
   const auto shape = source.item_shape();
   std::int64_t pixels = 1;
   for (auto d : shape) pixels *= d;
   const std::int64_t float_image = pixels * 4;
-  const std::int64_t float_item = float_image + (source.has_masks() ? shape[1] * shape[2] * 4 : 0);
+  const std::int64_t per_sample = source.has_masks() ? shape[1] * shape[2] * 4 : 8;  // a float mask, or a label
   const std::int64_t adv_train = splits.at(kAdvTrainSplit).numel(), adv_test = splits.at(kAdvTestSplit).numel();
 
   MemoryEstimate m;
   m.available = available;
   m.data_cache = cached_bytes(source, available);
-  m.attacked_splits = (adv_train + adv_test) * float_item;
-  m.trial_outputs = 2 * (adv_train + adv_test) * float_image;
+  m.attacked_splits = (adv_train + adv_test) * per_sample;
+  // An attack's outcomes on both splits are alive together (the detectors read both).
+  const std::int64_t kept = image_store_memory_bytes(available);
+  m.trial_outputs = std::min(adv_train * float_image, kept) + std::min(adv_test * float_image, kept) +
+                    (detectors ? 2 * adv_train * float_image : 0);
   m.batches = 3 * batch_size * float_image * kActivationsPerInputByte;
   m.runtime = kRuntimeBytes;
   return m;

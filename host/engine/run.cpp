@@ -99,7 +99,7 @@ fs::path run_experiment(const LoadedExperiment& experiment, const Plan& plan, co
     for (std::size_t a = 0; a < plan.attacks.size(); ++a) {
       const auto of_attack = pending_trials(of_variant, record, [&](const Trial& t) { return t.attack == a; });
       if (of_attack.empty()) continue;
-      AttackSession attack(plan.attacks[a], model, data, e.batch_size, contexts);
+      AttackSession attack(plan.attacks[a], model, data, e.batch_size, record.dir(), contexts);
       for (const Trial* t : of_attack) {
         const std::string stage = record.begin(*t);
         if (t->kind == TrialKind::Attack) {

@@ -29,6 +29,14 @@ void identity(JsonWriter& json, const Plan& plan, const Trial& trial) {
 
 double mean_of(const torch::Tensor& t) { return t.numel() ? t.to(torch::kDouble).mean().item<double>() : NAN; }
 
+// As metrics::mean_psnr, from the per-sample values: the mean over the changed images,
+// infinity when none changed.
+double mean_psnr(const torch::Tensor& per_sample) {
+  if (per_sample.numel() == 0) return NAN;
+  const auto finite = per_sample.masked_select(torch::isfinite(per_sample));
+  return finite.numel() ? finite.mean().item<double>() : INFINITY;
+}
+
 void int_array(JsonWriter& json, const torch::Tensor& t) {
   json.begin_array();
   auto c = t.to(torch::kLong).contiguous();
@@ -129,13 +137,12 @@ std::string attack_record(const Plan& plan, const Trial& trial, const DatasetMet
                    : NAN);
     per_class_metrics(json, y, o);
   }
-  const torch::Tensor linf = metrics::linf_norm(split.images, o.adversarial);
-  json.key("linf").value(mean_of(linf));
-  json.key("linf_max").value(split.size() ? linf.max().item<double>() : NAN);
-  json.key("l2").value(mean_of(metrics::l2_norm(split.images, o.adversarial)));
-  json.key("l0").value(mean_of(metrics::l0_norm(split.images, o.adversarial)));
-  json.key("psnr").value(metrics::mean_psnr(split.images, o.adversarial));
-  json.key("ssim").value(metrics::mean_ssim(split.images, o.adversarial));
+  json.key("linf").value(mean_of(o.linf));
+  json.key("linf_max").value(split.size() ? o.linf.max().item<double>() : NAN);
+  json.key("l2").value(mean_of(o.l2));
+  json.key("l0").value(mean_of(o.l0));
+  json.key("psnr").value(mean_psnr(o.psnr));
+  json.key("ssim").value(mean_of(o.ssim));
   json.key("iterations").value(mean_of(o.iterations));
   json.key("queries_per_sample").value(mean_of(o.queries));
   json.key("wall_time_s").value(o.seconds);

@@ -19,7 +19,7 @@ ParamSchema experiment_schema() {
   s.add_int("seed", 0, "Seed of every random stream in the run.").min(0);
   s.add_string("device", "auto", "auto | cpu | cuda | cuda:N.");
   // Bounded: LibTorch creates the pool up front, and 100000 threads never finish starting.
-  s.add_int("threads", 0, "CPU threads; 0 means all cores (at most 1024).").min(0).max(1024);
+  s.add_int("threads", 0, "CPU threads; 0 means OMP_NUM_THREADS when set, else all cores (at most 1024).").min(0).max(1024);
   s.add_enum<CudaMath>("cuda_math", {{"reproducible", CudaMath::Reproducible}, {"fast", CudaMath::Fast}},
                        CudaMath::Reproducible,
              "On CUDA: reproducible (deterministic cuDNN algorithms, full fp32, no TF32: a seed repeats a run) "

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <limits>
 #include <memory>
@@ -371,22 +372,119 @@ using Archive = std::unique_ptr<zip_t, Discard>;
 constexpr zip_uint16_t kDosTime = 0, kDosDate = (0 << 9) | (1 << 5) | 1;
 constexpr zip_uint32_t kRegularFileRwRR = 0100644u << 16;
 
-// Writes one stored member per array: its .npy header then its data, both without copies.
-void write_archive(const std::filesystem::path& path, const std::vector<std::string>& names,
-                   const std::vector<std::string>& headers, const std::vector<torch::Tensor>& tensors) {
+// One member's bytes for libzip, produced as it asks: the .npy header, then the array a
+// block of rows at a time.
+class MemberStream {
+ public:
+  MemberStream(const NpzRows& array, std::string header, std::int64_t block_rows)
+      : array_(array), header_(std::move(header)), block_rows_(std::max<std::int64_t>(1, block_rows)) {
+    row_count_ = array_.shape.empty() ? 1 : array_.shape[0];
+    std::int64_t row_elements = 1;
+    for (std::size_t d = 1; d < array_.shape.size(); ++d) row_elements *= array_.shape[d];
+    row_bytes_ = static_cast<std::uint64_t>(row_elements) * c10::elementSize(array_.dtype);
+    zip_error_init(&error_);
+  }
+  ~MemberStream() { zip_error_fini(&error_); }
+  MemberStream(const MemberStream&) = delete;
+  MemberStream& operator=(const MemberStream&) = delete;
+
+  std::uint64_t size() const { return header_.size() + static_cast<std::uint64_t>(row_count_) * row_bytes_; }
+  std::exception_ptr failure() const { return failure_; }
+
+  static zip_int64_t callback(void* state, void* data, zip_uint64_t length, zip_source_cmd_t command) {
+    auto& self = *static_cast<MemberStream*>(state);
+    switch (command) {
+      case ZIP_SOURCE_OPEN:
+        self.position_ = 0;
+        self.next_row_ = 0;
+        self.block_ = torch::Tensor();
+        self.block_offset_ = 0;
+        return 0;
+      case ZIP_SOURCE_READ: return self.read(static_cast<char*>(data), length);
+      case ZIP_SOURCE_CLOSE: return 0;
+      case ZIP_SOURCE_STAT: {
+        auto* stat = static_cast<zip_stat_t*>(data);
+        zip_stat_init(stat);
+        stat->size = self.size();
+        stat->valid |= ZIP_STAT_SIZE;
+        return sizeof(zip_stat_t);
+      }
+      case ZIP_SOURCE_ERROR: return zip_error_to_data(&self.error_, data, length);
+      case ZIP_SOURCE_FREE: return 0;
+      case ZIP_SOURCE_SUPPORTS:
+        return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
+                                              ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
+      default:
+        zip_error_set(&self.error_, ZIP_ER_OPNOTSUPP, 0);
+        return -1;
+    }
+  }
+
+ private:
+  zip_int64_t read(char* out, zip_uint64_t length) {
+    try {
+      zip_uint64_t written = 0;
+      while (written < length && position_ < size()) {
+        const bool in_header = position_ < header_.size();
+        if (!in_header && block_offset_ == block_bytes()) next_block();
+        const char* from = in_header ? header_.data() + position_
+                                     : static_cast<const char*>(block_.data_ptr()) + block_offset_;
+        const std::uint64_t available = in_header ? header_.size() - position_ : block_bytes() - block_offset_;
+        const std::uint64_t n = std::min<std::uint64_t>(available, length - written);
+        std::memcpy(out + written, from, n);
+        written += n;
+        position_ += n;
+        if (!in_header) block_offset_ += n;
+      }
+      return static_cast<zip_int64_t>(written);
+    } catch (...) {
+      failure_ = std::current_exception();
+      zip_error_set(&error_, ZIP_ER_READ, 0);
+      return -1;
+    }
+  }
+
+  std::uint64_t block_bytes() const { return block_.defined() ? static_cast<std::uint64_t>(block_.nbytes()) : 0; }
+
+  void next_block() {
+    const std::int64_t end = std::min(row_count_, next_row_ + block_rows_);
+    torch::Tensor block = array_.rows(next_row_, end);
+    std::vector<std::int64_t> want = array_.shape;
+    if (!want.empty()) want[0] = end - next_row_;
+    if (!block.defined() || block.scalar_type() != array_.dtype || block.sizes() != c10::IntArrayRef(want))
+      throw Error("array '" + array_.name + "': rows " + std::to_string(next_row_) + " to " + std::to_string(end) +
+                  " came as " + (block.defined() ? c10::str(block.sizes()) + " " + c10::toString(block.scalar_type()) : "nothing") +
+                  "; expected " + c10::str(c10::IntArrayRef(want)) + " " + c10::toString(array_.dtype));
+    block_ = block.detach().to(torch::kCPU).contiguous();
+    block_offset_ = 0;
+    next_row_ = end;
+    if (block_bytes() == 0) throw Error("array '" + array_.name + "': an empty block of rows");
+  }
+
+  const NpzRows& array_;
+  const std::string header_;
+  const std::int64_t block_rows_;
+  std::int64_t row_count_ = 0;
+  std::uint64_t row_bytes_ = 0;
+  std::uint64_t position_ = 0;
+  std::int64_t next_row_ = 0;
+  torch::Tensor block_;
+  std::uint64_t block_offset_ = 0;
+  zip_error_t error_;
+  std::exception_ptr failure_;
+};
+
+// Writes one stored member per array, each produced by its stream as libzip writes it.
+void write_archive(const std::filesystem::path& path, const std::vector<NpzRows>& arrays,
+                   std::vector<std::unique_ptr<MemberStream>>& streams) {
   int code = 0;
   Archive archive(zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code));
   if (!archive) throw Error(libzip_message(code));
   auto fail = [&] { throw Error(zip_strerror(archive.get())); };
-  // libzip reads the buffers when the archive is closed: they and their fragments live until then.
-  std::vector<std::vector<zip_buffer_fragment_t>> fragments(tensors.size());
-  for (std::size_t k = 0; k < tensors.size(); ++k) {
-    fragments[k].push_back({reinterpret_cast<zip_uint8_t*>(const_cast<char*>(headers[k].data())), headers[k].size()});
-    if (tensors[k].nbytes() > 0)
-      fragments[k].push_back({static_cast<zip_uint8_t*>(tensors[k].data_ptr()), static_cast<zip_uint64_t>(tensors[k].nbytes())});
-    zip_source_t* source = zip_source_buffer_fragment(archive.get(), fragments[k].data(), fragments[k].size(), 0);
+  for (std::size_t k = 0; k < arrays.size(); ++k) {
+    zip_source_t* source = zip_source_function(archive.get(), &MemberStream::callback, streams[k].get());
     if (!source) fail();
-    const zip_int64_t index = zip_file_add(archive.get(), (names[k] + ".npy").c_str(), source, ZIP_FL_ENC_UTF_8);
+    const zip_int64_t index = zip_file_add(archive.get(), (arrays[k].name + ".npy").c_str(), source, ZIP_FL_ENC_UTF_8);
     if (index < 0) {
       zip_source_free(source);
       fail();
@@ -397,7 +495,12 @@ void write_archive(const std::filesystem::path& path, const std::vector<std::str
         zip_file_set_external_attributes(archive.get(), member, 0, ZIP_OPSYS_UNIX, kRegularFileRwRR) != 0)
       fail();
   }
-  if (zip_close(archive.get()) != 0) fail();
+  if (zip_close(archive.get()) != 0) {
+    // A block that failed (its own exception) says more than libzip's "read error".
+    for (const auto& stream : streams)
+      if (stream->failure()) std::rethrow_exception(stream->failure());
+    fail();
+  }
   archive.release();  // closed: zip_close freed it
 }
 
@@ -426,31 +529,55 @@ std::map<std::string, torch::Tensor> read_npz(const std::filesystem::path& file)
   return arrays;
 }
 
-void write_npz(const std::filesystem::path& file, const std::vector<std::pair<std::string, torch::Tensor>>& arrays) {
+void write_npz(const std::filesystem::path& file, const std::vector<NpzRows>& arrays, std::int64_t block_rows) {
   const std::string context = "cannot write npz '" + file.string() + "'";
   std::set<std::string> unique;
-  std::vector<std::string> names, headers;
-  std::vector<torch::Tensor> tensors;
-  for (const auto& [name, tensor] : arrays) {
+  std::vector<std::unique_ptr<MemberStream>> streams;
+  for (const NpzRows& array : arrays) {
+    const std::string& name = array.name;
     if (name.empty() || name.find('\0') != std::string::npos) throw InvalidInput(context + ": array names must be non-empty text");
     if (!unique.insert(name).second) throw InvalidInput(context + ": array '" + name + "' is given twice");
-    if (!tensor.defined()) throw InvalidInput(context + ": array '" + name + "' is an undefined tensor");
-    const char* descr = descr_of(tensor.scalar_type());
+    if (!array.rows) throw InvalidInput(context + ": array '" + name + "' has nothing to read its rows from");
+    const char* descr = descr_of(array.dtype);
     if (!descr) {
-      throw InvalidInput(context + ": array '" + name + "' has dtype " + std::string(c10::toString(tensor.scalar_type())) +
+      throw InvalidInput(context + ": array '" + name + "' has dtype " + std::string(c10::toString(array.dtype)) +
                          "; supported: float16/32/64, int8/16/32/64, uint8, bool");
     }
-    names.push_back(name);
-    tensors.push_back(tensor.detach().to(torch::kCPU).contiguous());
-    headers.push_back(npy_header(descr, tensors.back().sizes()));
+    for (const auto d : array.shape)
+      if (d < 0) throw InvalidInput(context + ": array '" + name + "' has a negative dimension");
+    streams.push_back(std::make_unique<MemberStream>(array, npy_header(descr, array.shape), block_rows));
   }
   try {
-    write_file_atomically(file, [&](const std::filesystem::path& temporary) { write_archive(temporary, names, headers, tensors); });
+    write_file_atomically(file, [&](const std::filesystem::path& temporary) { write_archive(temporary, arrays, streams); });
   } catch (const InvalidInput&) {
     throw;
   } catch (const Error& e) {
     throw Error(context + ": " + e.what());
   }
+}
+
+void write_npz(const std::filesystem::path& file, const std::vector<std::pair<std::string, torch::Tensor>>& arrays) {
+  std::vector<NpzRows> rows;
+  for (const auto& [name, tensor] : arrays) {
+    NpzRows array;
+    array.name = name;
+    if (tensor.defined()) {
+      array.dtype = tensor.scalar_type();
+      array.shape = tensor.sizes().vec();
+      const torch::Tensor whole = tensor;
+      array.rows = [whole](std::int64_t begin, std::int64_t end) {
+        return whole.dim() == 0 ? whole : whole.slice(0, begin, end);
+      };
+    } else {
+      throw InvalidInput("cannot write npz '" + file.string() + "': array '" + name + "' is an undefined tensor");
+    }
+    rows.push_back(std::move(array));
+  }
+  // In memory already: one block per array.
+  std::int64_t most_rows = 1;
+  for (const auto& array : rows)
+    if (!array.shape.empty()) most_rows = std::max(most_rows, array.shape[0]);
+  write_npz(file, rows, most_rows);
 }
 
 }  // namespace medadv

@@ -72,9 +72,13 @@ TEST(MemoryEstimate, ARunThatDoesNotFitIsRefusedWithTheKeys) {
     return d;
   }());
   const auto splits = medadv::make_splits(*source, medadv::SplitPlan{}, 0);
-  auto estimate = medadv::host::estimate_memory(*source, splits, 64, std::int64_t{1} << 40);
-  // adv_train 14 + adv_test 6 images of 3x8x8 floats, in memory as float.
-  EXPECT_EQ(estimate.attacked_splits, 20 * 3 * 8 * 8 * 4);
+  auto estimate = medadv::host::estimate_memory(*source, splits, 64, false, std::int64_t{1} << 40);
+  // adv_train 14 + adv_test 6 labels; their adversarial images in memory as float.
+  EXPECT_EQ(estimate.attacked_splits, 20 * 8);
+  EXPECT_EQ(estimate.trial_outputs, 20 * 3 * 8 * 8 * 4);
+  // A detector takes adv_train's clean and adversarial images at once.
+  EXPECT_EQ(medadv::host::estimate_memory(*source, splits, 64, true, std::int64_t{1} << 40).trial_outputs,
+            (20 + 2 * 14) * 3 * 8 * 8 * 4);
   EXPECT_EQ(estimate.data_cache, 100 * 3 * 8 * 8 * 4);
   EXPECT_NO_THROW(medadv::host::require_memory(estimate));
   estimate.available = estimate.total() - 1;

@@ -5,6 +5,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -204,6 +205,40 @@ TEST_F(Npz, EveryDtypeRoundTrips) {
   // Writing is deterministic (fixed timestamps): caches of equal data are equal files.
   medadv::write_npz(file("again.npz"), arrays);
   EXPECT_EQ(read_bytes(file("again.npz")), bytes);
+}
+
+TEST_F(Npz, ArraysWrittenByRowsAreTheFilesOfTheWholeArraysReadBlockByBlock) {
+  const auto images = torch::rand({103, 3, 5, 4});
+  const auto labels = torch::arange(103);
+  medadv::write_npz(file("whole.npz"), {{"images", images}, {"labels", labels}, {"scalar", torch::tensor(2.5)}});
+  std::vector<std::int64_t> asked;
+  auto rows_of = [&](const torch::Tensor& t) {
+    return [&asked, t](std::int64_t begin, std::int64_t end) {
+      asked.push_back(end - begin);
+      return t.dim() == 0 ? t : t.slice(0, begin, end);
+    };
+  };
+  std::vector<medadv::NpzRows> arrays{{"images", torch::kFloat, images.sizes().vec(), rows_of(images)},
+                                      {"labels", torch::kLong, {103}, rows_of(labels)},
+                                      {"scalar", torch::kFloat, {}, rows_of(torch::tensor(2.5))}};
+  medadv::write_npz(file("rows.npz"), arrays, 10);
+  // The same bytes as the archive of the whole arrays; no block over 10 rows was asked for.
+  EXPECT_EQ(read_bytes(file("rows.npz")), read_bytes(file("whole.npz")));
+  ASSERT_EQ(asked.size(), 11u + 11u + 1u);
+  EXPECT_EQ(*std::max_element(asked.begin(), asked.end()), 10);
+  EXPECT_EQ(asked[10], 3);
+
+  // A block of the wrong shape fails the write, naming the array, and leaves no file.
+  arrays[1].rows = [](std::int64_t begin, std::int64_t end) { return torch::arange(begin, end + 1); };
+  try {
+    medadv::write_npz(file("bad.npz"), arrays, 10);
+    FAIL() << "a block of 11 rows for 10 was written";
+  } catch (const medadv::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("array 'labels'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bad.npz"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(file("bad.npz")));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 2) << "no temporary file left";
 }
 
 TEST_F(Npz, HandBuiltDeflatedFortranAndZip64EntriesReadCorrectly) {

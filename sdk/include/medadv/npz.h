@@ -1,7 +1,9 @@
 #pragma once
 // NumPy .npz archives: the exchange format for arrays (MedMNIST ships as .npz) and the
 // format of medadv's own caches of decoded data.
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -32,5 +34,21 @@ MEDADV_API std::map<std::string, torch::Tensor> read_npz(const std::filesystem::
 // failures throw Error naming the file.
 MEDADV_API void write_npz(const std::filesystem::path& file,
                           const std::vector<std::pair<std::string, torch::Tensor>>& arrays);
+
+// One array of an archive that need not be in memory: `shape[0]` rows of `dtype`, which
+// `rows(begin, end)` returns on demand (rows [begin, end), on any device). A 0-d array
+// (empty `shape`) is asked for rows(0, 1) once.
+struct MEDADV_API NpzRows {
+  std::string name;
+  torch::ScalarType dtype = torch::kFloat;
+  std::vector<std::int64_t> shape;
+  std::function<torch::Tensor(std::int64_t begin, std::int64_t end)> rows;
+};
+
+// As write_npz, asking each array for `block_rows` rows at a time while the archive is
+// written, so that memory holds one block, not the arrays. A block of the wrong dtype or
+// shape throws Error naming the array; an exception from `rows` leaves no file.
+MEDADV_API void write_npz(const std::filesystem::path& file, const std::vector<NpzRows>& arrays,
+                          std::int64_t block_rows);
 
 }  // namespace medadv
