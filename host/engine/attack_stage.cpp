@@ -218,6 +218,9 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
 
   auto adversarial = std::make_shared<ImageStore>(n, split.samples.source()->item_shape(), in.spill_dir,
                                                   in.store_memory_bytes);
+  if (adversarial->spilled())
+    ctx.log().info(in.stage + ": adversarial images (" + std::to_string(adversarial->bytes() >> 20) +
+                   " MB) kept in an unnamed file in " + in.spill_dir.string());
   std::vector<torch::Tensor> predictions, probabilities, iterations, queries, linf, l2, l0, psnr, ssim;
   ctx.progress().begin(in.stage + " (images)", n);
   double attack_seconds = 0.0;

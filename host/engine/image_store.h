@@ -22,6 +22,7 @@ class ImageStore {
 
   std::int64_t size() const { return count_; }
   bool spilled() const { return fd_ >= 0; }
+  std::int64_t bytes() const { return count_ * item_bytes(); }
   // Rows [begin, begin + B) from `batch` [B,C,H,W] (any device, converted to float).
   void write(std::int64_t begin, const torch::Tensor& batch);
   // Rows [begin, end), or the rows at `rows` (int64), as float on the CPU.

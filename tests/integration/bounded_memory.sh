@@ -20,5 +20,6 @@ MEDADV_CACHE="$dir/cache" "$medadv" run "$experiment" --output "$dir/run" \
   --set dataset.splits.adv_train=0.1 --set dataset.splits.adv_test=0.1 --set 'report.export=["npz"]'
 test -s "$dir/run/report.html"
 grep -q '"kind":"attack".*"n":2000' "$dir/run/results.jsonl"
-test "$(stat -c %s "$dir"/run/adversarial/*.npz)" -gt 196000000
+grep -q 'adversarial images .* kept in an unnamed file' "$dir/run/log.txt"
+test "$(stat -c %s "$dir"/run/adversarial/*adv_test.npz)" -gt 196000000
 echo "bounded_memory: trained and attacked 20000 images under a 1 GiB data limit"

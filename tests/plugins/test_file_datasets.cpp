@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -232,10 +233,20 @@ TEST_F(FileDatasets, DecodedDataAreCachedUntilAFileChanges) {
   std::vector<fs::path> caches;
   for (const auto& e : fs::directory_iterator(ctx.cache_dir() / "datasets")) caches.push_back(e.path());
   ASSERT_EQ(caches.size(), 1u) << "the cache and no temporary file";
-  EXPECT_EQ(caches[0].extension(), ".npz");
+  EXPECT_TRUE(fs::is_regular_file(caches[0] / "images.f32")) << caches[0];
 
   auto second = load<medadv::plugins::files::ImageFolder>(ctx, table);
   expect_contains(ctx.take_log(), "read from cache");
+  {
+    // A second open maps the cache's file: its images are not read into memory.
+    medadv::plugins::files::ImageFolder folder(params_of<medadv::plugins::files::ImageFolder>(table), ctx);
+    const auto source = folder.open(ctx);
+    std::ifstream maps("/proc/self/maps");
+    const std::string mapped((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+    expect_contains(mapped, (caches[0] / "images.f32").string());
+    EXPECT_TRUE(torch::equal(medadv::testing::read_all(source).images, first.images));
+    expect_contains(ctx.take_log(), "read from cache");
+  }
   EXPECT_TRUE(torch::equal(first.images, second.images));
   EXPECT_TRUE(torch::equal(first.labels, second.labels));
   EXPECT_EQ(first.meta.class_names, second.meta.class_names);
@@ -252,8 +263,9 @@ TEST_F(FileDatasets, DecodedDataAreCachedUntilAFileChanges) {
   EXPECT_TRUE(torch::equal(third.images[0], first.images[0]));
   EXPECT_NEAR(third.images[1][0].mean().item<float>(), 200.0f / 255.0f, 1e-6);
 
-  // A cache file that is not an npz is ignored with a warning, and replaced.
-  for (const auto& e : fs::directory_iterator(ctx.cache_dir() / "datasets")) std::ofstream(e.path()) << "garbage";
+  // A cache entry whose file is damaged (not the size of its array) is ignored with a
+  // warning, and replaced.
+  for (const auto& e : fs::directory_iterator(ctx.cache_dir() / "datasets")) std::ofstream(e.path() / "images.f32") << "garbage";
   auto fourth = load<medadv::plugins::files::ImageFolder>(ctx, table);
   expect_contains(ctx.take_log(), "unreadable cache");
   EXPECT_TRUE(torch::equal(fourth.images, third.images));

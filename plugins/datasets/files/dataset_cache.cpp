@@ -1,18 +1,130 @@
 #include "dataset_cache.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
 #include <system_error>
 
 #include "medadv/error.h"
 #include "medadv/hash.h"
-#include "medadv/npz.h"
 
 namespace medadv::plugins::files {
 
+namespace fs = std::filesystem;
+
 namespace {
-// Bump when what is cached, or how, changes: old caches then simply miss.
-constexpr const char* kCacheFormat = "medadv-dataset-cache 1";
-constexpr const char* kKeyArray = "cache_key";
+// Bump when what is cached, or how, changes: old entries then simply miss.
+constexpr const char* kCacheFormat = "medadv-dataset-cache 2";
+constexpr const char* kKeyFile = "key.txt";
+constexpr const char* kIndexFile = "index.txt";
+
+std::string errno_text() { return std::strerror(errno); }
+
+const char* suffix_of(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat32: return "f32";
+    case torch::kUInt8: return "u8";
+    case torch::kInt64: return "i64";
+    default: throw Error(std::string("a dataset cache holds float32, uint8 or int64 arrays, not ") + c10::toString(t));
+  }
+}
+
+torch::ScalarType dtype_of(const std::string& suffix) {
+  for (const auto t : {torch::kFloat32, torch::kUInt8, torch::kInt64})
+    if (suffix == suffix_of(t)) return t;
+  throw Error("unknown array type '" + suffix + "'");
+}
+
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error("cannot read " + file.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_text(const fs::path& file, const std::string& text) {
+  std::ofstream out(file, std::ios::binary);
+  out << text;
+  if (!out.flush()) throw Error("cannot write " + file.string());
+}
+
+// An open file descriptor, closed however the scope is left.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+// A tensor over `bytes` of `fd` mapped into memory; unmapped when the tensor goes.
+torch::Tensor map_file(int fd, std::int64_t bytes, const std::vector<std::int64_t>& shape, torch::ScalarType dtype,
+                       bool writable, const fs::path& file) {
+  if (bytes == 0) return torch::empty(shape, dtype);
+  void* data = ::mmap(nullptr, static_cast<std::size_t>(bytes), writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+                      fd, 0);
+  if (data == MAP_FAILED) throw Error("cannot map " + file.string() + " into memory: " + errno_text());
+  const auto length = static_cast<std::size_t>(bytes);
+  return torch::from_blob(data, shape, [length](void* p) { ::munmap(p, length); }, torch::TensorOptions().dtype(dtype));
+}
+
+std::int64_t bytes_of(const std::vector<std::int64_t>& shape, torch::ScalarType dtype) {
+  std::int64_t n = static_cast<std::int64_t>(c10::elementSize(dtype));
+  for (const auto d : shape) n *= d;
+  return n;
+}
+
+std::string index_line(const std::string& name, torch::ScalarType dtype, const std::vector<std::int64_t>& shape) {
+  std::string line = name + " " + suffix_of(dtype);
+  for (const auto d : shape) line += " " + std::to_string(d);
+  return line + "\n";
+}
+
+// A folder beside the entry that becomes it by one rename, or is removed.
+class Staging {
+ public:
+  explicit Staging(const fs::path& entry) {
+    std::random_device random;
+    dir_ = entry.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(random());
+    fs::create_directories(dir_);
+  }
+  ~Staging() {
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
+  const fs::path& dir() const { return dir_; }
+  // Publishes the folder as `entry` (key.txt last). Another process may have published
+  // the same entry meanwhile: its is as good, and this one is dropped.
+  void publish(const fs::path& entry, const std::string& key_text) {
+    write_text(dir_ / kKeyFile, key_text);
+    std::error_code ec;
+    fs::rename(dir_, entry, ec);
+    if (!ec) dir_.clear();
+  }
+
+ private:
+  fs::path dir_;
+};
+
+void write_raw(const fs::path& file, const torch::Tensor& array) {
+  const auto data = array.contiguous();
+  std::ofstream out(file, std::ios::binary);
+  out.write(static_cast<const char*>(data.data_ptr()), static_cast<std::streamsize>(data.nbytes()));
+  if (!out.flush()) throw Error("cannot write " + file.string());
+}
+
 }  // namespace
 
 DatasetCache::DatasetCache(RunContext& ctx, const std::string& plugin, const Params& params,
@@ -22,44 +134,134 @@ DatasetCache::DatasetCache(RunContext& ctx, const std::string& plugin, const Par
   for (const auto& f : files) {
     key_text_ += f.path.string() + "\t" + std::to_string(f.size) + "\t" + std::to_string(f.mtime_ns) + "\n";
   }
-  path_ = ctx.cache_dir() / "datasets" / (plugin + "-" + stable_hash(key_text_) + ".npz");
+  path_ = ctx.cache_dir() / "datasets" / (plugin + "-" + stable_hash(key_text_));
 }
 
 std::optional<std::map<std::string, torch::Tensor>> DatasetCache::load() {
-  std::error_code ec;
-  if (!std::filesystem::exists(path_, ec)) return std::nullopt;
-  std::map<std::string, torch::Tensor> arrays;
-  try {
-    arrays = read_npz(path_);
-  } catch (const Error& e) {
-    ctx_.log().warn(plugin_ + ": ignoring an unreadable cache (" + e.what() + ")");
-    return std::nullopt;
-  }
-  const auto key = arrays.find(kKeyArray);
-  const bool same = key != arrays.end() && key->second.scalar_type() == torch::kUInt8 &&
-                    static_cast<std::size_t>(key->second.numel()) == key_text_.size() &&
-                    std::memcmp(key->second.data_ptr<std::uint8_t>(), key_text_.data(), key_text_.size()) == 0;
-  if (!same) {
-    ctx_.log().debug(plugin_ + ": cache " + path_.string() + " belongs to other data (hash collision); decoding");
-    return std::nullopt;
-  }
-  arrays.erase(key);
-  ctx_.log().info(plugin_ + ": decoded data read from cache " + path_.string());
+  auto arrays = mapped();
+  if (arrays) ctx_.log().info(plugin_ + ": decoded data read from cache " + path_.string());
   return arrays;
 }
 
-void DatasetCache::store(const std::vector<std::pair<std::string, torch::Tensor>>& arrays) {
-  auto key = torch::empty({static_cast<std::int64_t>(key_text_.size())}, torch::kUInt8);
-  std::memcpy(key.data_ptr<std::uint8_t>(), key_text_.data(), key_text_.size());
-  auto all = arrays;
-  all.emplace_back(kKeyArray, key);
+std::optional<std::map<std::string, torch::Tensor>> DatasetCache::mapped() {
+  std::error_code ec;
+  if (!fs::is_directory(path_, ec)) return std::nullopt;
+  std::map<std::string, torch::Tensor> arrays;
   try {
-    std::filesystem::create_directories(path_.parent_path());
-    write_npz(path_, all);
+    if (read_text(path_ / kKeyFile) != key_text_) {
+      ctx_.log().debug(plugin_ + ": cache " + path_.string() + " belongs to other data (hash collision); decoding");
+      return std::nullopt;
+    }
+    std::istringstream index(read_text(path_ / kIndexFile));
+    std::string line;
+    while (std::getline(index, line)) {
+      std::istringstream fields(line);
+      std::string name, suffix;
+      if (!(fields >> name >> suffix)) throw Error("a malformed line in " + std::string(kIndexFile));
+      std::vector<std::int64_t> shape;
+      for (std::int64_t d = 0; fields >> d;) shape.push_back(d);
+      const auto dtype = dtype_of(suffix);
+      const fs::path file = path_ / (name + "." + suffix);
+      Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+      struct stat st {};
+      if (fd.fd < 0 || ::fstat(fd.fd, &st) != 0) throw Error("cannot open " + file.string() + ": " + errno_text());
+      const auto bytes = bytes_of(shape, dtype);
+      if (st.st_size != bytes)
+        throw Error(file.string() + " holds " + std::to_string(st.st_size) + " bytes, not the " + std::to_string(bytes) +
+                    " of its shape");
+      arrays[name] = map_file(fd.fd, bytes, shape, dtype, false, file);
+    }
+  } catch (const Error& e) {
+    ctx_.log().warn(plugin_ + ": ignoring an unreadable cache (" + e.what() + ")");
+    fs::remove_all(path_, ec);
+    return std::nullopt;
+  }
+  return arrays;
+}
+
+std::map<std::string, torch::Tensor> DatasetCache::decode(
+    const std::vector<std::string>& names, const std::vector<std::vector<std::int64_t>>& shapes, std::int64_t count,
+    const std::function<void(std::int64_t, std::vector<torch::Tensor>&)>& item, bool skip_bad) {
+  std::unique_ptr<Staging> staging;
+  std::vector<std::unique_ptr<Fd>> files;
+  std::vector<torch::Tensor> outputs;
+  std::vector<std::vector<std::int64_t>> full_shapes;
+  for (const auto& shape : shapes) {
+    std::vector<std::int64_t> full{count};
+    full.insert(full.end(), shape.begin(), shape.end());
+    full_shapes.push_back(full);
+  }
+  try {
+    staging = std::make_unique<Staging>(path_);
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      const fs::path file = staging->dir() / (names[k] + ".f32");
+      files.push_back(std::make_unique<Fd>(::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)));
+      if (files.back()->fd < 0) throw Error("cannot create " + file.string() + ": " + errno_text());
+      const auto bytes = bytes_of(full_shapes[k], torch::kFloat32);
+      // Reserved before it is mapped: a full disk is an error here, not a SIGBUS later.
+      if (bytes > 0 && (errno = ::posix_fallocate(files.back()->fd, 0, bytes)) != 0)
+        throw Error("cannot reserve " + std::to_string(bytes) + " bytes for " + file.string() + ": " + errno_text());
+      outputs.push_back(map_file(files.back()->fd, bytes, full_shapes[k], torch::kFloat32, true, file));
+    }
+  } catch (const std::exception& e) {
+    ctx_.log().warn(plugin_ + ": cannot write the decoded data to the cache (" + std::string(e.what()) +
+                    "); decoding into memory");
+    outputs.clear();
+    files.clear();
+    staging.reset();
+    for (const auto& shape : full_shapes) outputs.push_back(torch::empty(shape, torch::kFloat32));
+  }
+
+  const std::vector<std::int64_t> kept = decode_items(count, outputs, item, skip_bad, ctx_, plugin_);
+  const auto rows = static_cast<std::int64_t>(kept.size());
+  // Rows that decoded move up over those that did not (kept is ascending: no overlap).
+  for (std::int64_t j = 0; j < rows; ++j)
+    if (kept[static_cast<std::size_t>(j)] != j)
+      for (auto& o : outputs) o[j].copy_(o[kept[static_cast<std::size_t>(j)]]);
+  const auto kept_tensor = torch::tensor(kept, torch::kInt64);
+
+  if (!staging) {
+    std::map<std::string, torch::Tensor> arrays{{"kept", kept_tensor}};
+    for (std::size_t k = 0; k < names.size(); ++k) arrays[names[k]] = outputs[k].slice(0, 0, rows);
+    return arrays;
+  }
+  outputs.clear();  // unmapped: the files hold the data
+  std::string index;
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    auto shape = full_shapes[k];
+    shape[0] = rows;
+    const fs::path file = staging->dir() / (names[k] + ".f32");
+    if (::ftruncate(files[k]->fd, bytes_of(shape, torch::kFloat32)) != 0 || ::fdatasync(files[k]->fd) != 0)
+      throw Error("cannot finish " + file.string() + ": " + errno_text());
+    index += index_line(names[k], torch::kFloat32, shape);
+  }
+  files.clear();
+  write_raw(staging->dir() / "kept.i64", kept_tensor);
+  index += index_line("kept", torch::kInt64, {rows});
+  write_text(staging->dir() / kIndexFile, index);
+  staging->publish(path_, key_text_);
+  ctx_.log().debug(plugin_ + ": decoded data cached in " + path_.string());
+  if (auto arrays = mapped()) return *arrays;
+  throw Error(plugin_ + ": the cache entry " + path_.string() + " just written cannot be read back");
+}
+
+std::map<std::string, torch::Tensor> DatasetCache::store(const std::map<std::string, torch::Tensor>& arrays) {
+  try {
+    Staging staging(path_);
+    std::string index;
+    for (const auto& [name, array] : arrays) {
+      write_raw(staging.dir() / (name + "." + suffix_of(array.scalar_type())), array);
+      index += index_line(name, array.scalar_type(), array.sizes().vec());
+    }
+    write_text(staging.dir() / kIndexFile, index);
+    staging.publish(path_, key_text_);
     ctx_.log().debug(plugin_ + ": decoded data cached in " + path_.string());
   } catch (const std::exception& e) {
     ctx_.log().warn(plugin_ + ": could not cache the decoded data (" + std::string(e.what()) + ")");
+    return arrays;
   }
+  if (auto entry = mapped()) return *entry;
+  return arrays;
 }
 
 }  // namespace medadv::plugins::files

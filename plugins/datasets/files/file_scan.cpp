@@ -99,15 +99,9 @@ std::vector<fs::path> list_subdirectories(const fs::path& dir) {
   return out;
 }
 
-Decoded decode_items(std::int64_t count, const std::vector<std::vector<std::int64_t>>& shapes,
-                     const std::function<void(std::int64_t, std::vector<torch::Tensor>&)>& decode, bool skip_bad,
-                     RunContext& ctx, const std::string& plugin) {
-  std::vector<torch::Tensor> outputs;
-  for (const auto& shape : shapes) {
-    std::vector<std::int64_t> full = {count};
-    full.insert(full.end(), shape.begin(), shape.end());
-    outputs.push_back(torch::empty(full, torch::kFloat32));
-  }
+std::vector<std::int64_t> decode_items(std::int64_t count, std::vector<torch::Tensor>& outputs,
+                                       const std::function<void(std::int64_t, std::vector<torch::Tensor>&)>& decode,
+                                       bool skip_bad, RunContext& ctx, const std::string& plugin) {
   std::vector<std::string> failures(static_cast<std::size_t>(count));
   ctx.progress().begin("dataset " + plugin, count);
   constexpr std::int64_t kChunk = 64;  // items between progress reports
@@ -128,25 +122,20 @@ Decoded decode_items(std::int64_t count, const std::vector<std::vector<std::int6
   }
   ctx.progress().end();
 
-  Decoded out;
+  std::vector<std::int64_t> kept;
   std::vector<std::string> reasons;
   for (std::int64_t i = 0; i < count; ++i) {
     const auto& failure = failures[static_cast<std::size_t>(i)];
     if (failure.empty()) {
-      out.kept.push_back(i);
+      kept.push_back(i);
     } else if (!skip_bad) {
       throw InvalidInput(plugin + ": " + failure + " (set skip_bad = true to leave unreadable files out)");
     } else {
       reasons.push_back(failure);
     }
   }
-  if (!reasons.empty()) {
-    report_skipped(ctx, plugin, reasons, count);
-    auto index = torch::tensor(out.kept, torch::kInt64);
-    for (auto& o : outputs) o = o.index_select(0, index);
-  }
-  out.outputs = std::move(outputs);
-  return out;
+  report_skipped(ctx, plugin, reasons, count);
+  return kept;
 }
 
 void report_skipped(RunContext& ctx, const std::string& plugin, const std::vector<std::string>& reasons,

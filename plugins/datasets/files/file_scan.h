@@ -38,18 +38,15 @@ std::vector<std::filesystem::path> list_files(const std::filesystem::path& dir,
 // Immediate subdirectories of `dir` (hidden ones skipped), sorted by name.
 std::vector<std::filesystem::path> list_subdirectories(const std::filesystem::path& dir);
 
-// Decodes `count` items in parallel. decode(i, outputs) writes item i into each of
-// `outputs` (one view per output, shaped like `shapes[k]`) and throws InvalidInput
-// when a file is unreadable. Unless skip_bad, the first failure in item order is
-// rethrown; with skip_bad every failure is logged as a warning, followed by a count
-// ("image-folder: skipped 3 unreadable files of 120"), and the item is left out.
-struct Decoded {
-  std::vector<torch::Tensor> outputs;  // [kept, shapes[k]...] each
-  std::vector<std::int64_t> kept;      // item indices that decoded
-};
-Decoded decode_items(std::int64_t count, const std::vector<std::vector<std::int64_t>>& shapes,
-                     const std::function<void(std::int64_t, std::vector<torch::Tensor>&)>& decode, bool skip_bad,
-                     RunContext& ctx, const std::string& plugin);
+// Decodes `count` items in parallel: decode(i, rows) writes item i into each of `rows`
+// (row i of each of `outputs`, [count, ...]) and throws InvalidInput when a file is
+// unreadable. Unless skip_bad, the first failure in item order is rethrown; with skip_bad
+// every failure is logged as a warning, followed by a count ("image-folder: skipped 3
+// unreadable files of 120"). Returns the indices of the items that decoded, ascending;
+// the rows of the others are left as they were.
+std::vector<std::int64_t> decode_items(std::int64_t count, std::vector<torch::Tensor>& outputs,
+                                       const std::function<void(std::int64_t, std::vector<torch::Tensor>&)>& decode,
+                                       bool skip_bad, RunContext& ctx, const std::string& plugin);
 
 // Logs the skipped items of a decoding (or of a cached one): each name, then the count.
 void report_skipped(RunContext& ctx, const std::string& plugin, const std::vector<std::string>& reasons,

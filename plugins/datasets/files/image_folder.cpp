@@ -140,25 +140,21 @@ std::shared_ptr<DataSource> ImageFolder::open(RunContext& ctx) {
   for (const auto& item : listing.items) stamps.push_back(stamp(item.file));
 
   DatasetCache cache(ctx, kPlugin, params_, stamps);
-  torch::Tensor images, kept;
-  if (auto cached = cache.load()) {
-    images = (*cached)["images"];
-    kept = (*cached)["kept"];
+  auto arrays = cache.load();
+  if (arrays) {
     std::vector<std::string> names;
     for (const auto& item : listing.items) names.push_back(item.file.string());
-    report_skipped_from_cache(ctx, kPlugin, kept, names);
+    report_skipped_from_cache(ctx, kPlugin, (*arrays)["kept"], names);
   } else {
     const std::int64_t C = channels_, S = image_size_;
-    auto decoded = decode_items(
-        total, {{C, S, S}},
+    arrays = cache.decode(
+        {"images"}, {{C, S, S}}, total,
         [&](std::int64_t i, std::vector<torch::Tensor>& out) {
           out[0].copy_(resize_image(read_image(listing.items[static_cast<std::size_t>(i)].file, channels_), S));
         },
-        skip_bad_, ctx, kPlugin);
-    images = decoded.outputs[0];
-    kept = torch::tensor(decoded.kept, torch::kInt64);
-    cache.store({{"images", images}, {"kept", kept}});
+        skip_bad_);
   }
+  const torch::Tensor images = (*arrays)["images"], kept = (*arrays)["kept"];
   if (kept.numel() == 0) throw InvalidInput(std::string(kPlugin) + ": no image under '" + root_.string() + "' could be read");
 
   std::vector<std::int64_t> labels;

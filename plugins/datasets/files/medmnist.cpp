@@ -166,8 +166,7 @@ std::shared_ptr<DataSource> MedMnist::open(RunContext& ctx) {
   if (auto cached = cache.load()) {
     out.images = (*cached)["images"];
   } else {
-    out.images = convert();
-    cache.store({{"images", out.images}});
+    out.images = cache.store({{"images", convert()}}).at("images");
   }
   return tensor_source(std::move(out));
 }

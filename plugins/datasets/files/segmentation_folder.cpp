@@ -113,18 +113,15 @@ std::shared_ptr<DataSource> SegmentationFolder::open(RunContext& ctx) {
     if (!p.mask.empty()) stamps.push_back(stamp(p.mask));
   }
   DatasetCache cache(ctx, kPlugin, params_, stamps);
-  torch::Tensor images, masks, kept;
-  if (auto cached = cache.load()) {
-    images = (*cached)["images"];
-    masks = (*cached)["masks"];
-    kept = (*cached)["kept"];
+  auto arrays = cache.load();
+  if (arrays) {
     std::vector<std::string> names;
     for (const auto& p : pairs) names.push_back(p.image.string());
-    report_skipped_from_cache(ctx, kPlugin, kept, names);
+    report_skipped_from_cache(ctx, kPlugin, (*arrays)["kept"], names);
   } else {
     const std::int64_t C = channels_, S = image_size_;
-    auto decoded = decode_items(
-        total, {{C, S, S}, {1, S, S}},
+    arrays = cache.decode(
+        {"images", "masks"}, {{C, S, S}, {1, S, S}}, total,
         [&](std::int64_t i, std::vector<torch::Tensor>& out) {
           const auto& pair = pairs[static_cast<std::size_t>(i)];
           if (pair.mask.empty()) {
@@ -136,12 +133,9 @@ std::shared_ptr<DataSource> SegmentationFolder::open(RunContext& ctx) {
           out[1].copy_(decode_mask(pair.mask, image.size(1), image.size(2), S, mask_threshold_, pair.image));
           out[0].copy_(resize_image(image, S));
         },
-        skip_bad_, ctx, kPlugin);
-    images = decoded.outputs[0];
-    masks = decoded.outputs[1];
-    kept = torch::tensor(decoded.kept, torch::kInt64);
-    cache.store({{"images", images}, {"masks", masks}, {"kept", kept}});
+        skip_bad_);
   }
+  const torch::Tensor images = (*arrays)["images"], masks = (*arrays)["masks"], kept = (*arrays)["kept"];
   if (kept.numel() == 0) throw InvalidInput(std::string(kPlugin) + ": no image/mask pair could be read");
 
   DatasetContents out;
