@@ -106,7 +106,9 @@ std::string smoke_attack_term(const PluginHandle& p, const Params& params, const
   guarded(p.describe(), "fit", [&] { term->fit(*model, x, y, ctx); });
   auto taps = guarded(p.describe(), "taps", [&] { return term->taps(); });
   auto xr = x.clone().requires_grad_(true);
-  auto loss = guarded(p.describe(), "loss", [&] { return term->loss(model->forward(xr, taps), xr); });
+  // A targeted objective's view: every sample aimed at the next class.
+  const auto targets = (y + 1).remainder(3);
+  auto loss = guarded(p.describe(), "loss", [&] { return term->loss(model->forward(xr, taps), xr, y, targets); });
   expect(loss.defined() && loss.dim() == 1 && loss.size(0) == kBatch, p, "loss has shape " + shape(loss) + ", expected [4]");
   expect(finite(loss), p, "loss holds NaN or infinite values");
   return "term over " + std::to_string(taps.size()) + " tap(s), per-sample loss [4]";

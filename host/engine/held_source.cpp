@@ -29,6 +29,7 @@ class HeldSource final : public DataSource {
     dtype_ = guarded(who_, "stored_dtype", [&] { return inner_->stored_dtype(); });
     has_masks_ = guarded(who_, "has_masks", [&] { return inner_->has_masks(); });
     labels_ = guarded(who_, "labels", [&] { return inner_->labels(); });
+    expensive_reads_ = guarded(who_, "expensive_reads", [&] { return inner_->expensive_reads(); });
     if (labels_.defined()) labels_ = labels_.to(torch::kCPU, torch::kLong);
     if (shape_.size() == 3 && cached_bytes(*this, available_memory) > 0) {
       images_ = torch::empty({size_, shape_[0], shape_[1], shape_[2]}, dtype_);
@@ -42,6 +43,7 @@ class HeldSource final : public DataSource {
   torch::ScalarType stored_dtype() const override { return dtype_; }
   bool has_masks() const override { return has_masks_; }
   torch::Tensor labels() const override { return labels_; }
+  bool expensive_reads() const override { return expensive_reads_; }
   std::map<std::string, torch::Tensor> predefined_splits() const override {
     return guarded(who_, "predefined_splits", [&] { return inner_->predefined_splits(); });
   }
@@ -91,6 +93,7 @@ class HeldSource final : public DataSource {
   std::vector<std::int64_t> shape_;
   torch::ScalarType dtype_ = torch::kFloat;
   bool has_masks_ = false;
+  bool expensive_reads_ = true;
   torch::Tensor labels_;
   torch::Tensor images_, masks_, filled_;  // the cache, when the set fits
 };
@@ -145,6 +148,7 @@ std::int64_t available_memory_bytes() {
 }
 
 std::int64_t cached_bytes(const DataSource& source, std::int64_t available_memory) {
+  if (!source.expensive_reads()) return 0;
   const auto bytes = source.size() * stored_bytes_per_item(source);
   return available_memory > 0 && bytes <= available_memory / 4 ? bytes : 0;
 }

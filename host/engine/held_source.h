@@ -1,9 +1,10 @@
 #pragma once
 // The host's hold on a dataset plugin's source: every call guarded (a plugin's exception
-// or a batch of the wrong shape names the plugin), and the items read kept in memory, as
-// stored, when the whole set fits a quarter of the memory available at open time; a set
-// that does not fit is read from the plugin every time (docs/decisions.md, "Data sets are
-// sources").
+// or a batch of the wrong shape names the plugin), and, for a source whose reads are
+// expensive (DataSource::expensive_reads: a phantom draws, a decoder decodes), the items
+// read kept in memory, as stored, when the whole set fits a quarter of the memory
+// available at open time; any other set is read from the plugin every time
+// (docs/decisions.md, "Data sets are sources").
 #include <cstdint>
 #include <memory>
 #include <string>

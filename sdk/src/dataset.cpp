@@ -8,6 +8,7 @@ namespace medadv {
 
 DataSource::~DataSource() = default;
 std::map<std::string, torch::Tensor> DataSource::predefined_splits() const { return {}; }
+bool DataSource::expensive_reads() const { return true; }
 
 std::int64_t stored_bytes_per_item(const DataSource& source) {
   const auto shape = source.item_shape();
@@ -44,6 +45,7 @@ namespace {
 
 class TensorSource final : public DataSource {
  public:
+  bool expensive_reads() const override { return false; }  // the items are in memory already
   explicit TensorSource(DatasetContents c) : c_(std::move(c)) {
     if (!c_.images.defined() || c_.images.dim() != 4)
       throw InvalidInput("a data set's images must be [N,C,H,W], got " + shape_text(c_.images));

@@ -251,7 +251,7 @@ torch::Tensor Objective::evaluate(const ModelOutput& out, const torch::Tensor& x
   }
   // Segmentation: maximise the loss against the true mask, minimise it towards the target.
   if (is_segmentation_loss(base_) && targeted_) value = -value;
-  for (const auto& t : terms_) value = value + t.weight * t.term->loss(out, x_adv);
+  for (const auto& t : terms_) value = value + t.weight * t.term->loss(out, x_adv, labels, targets);
   return value;
 }
 

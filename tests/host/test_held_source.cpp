@@ -17,7 +17,9 @@ namespace {
 // Item i is filled with i / 255; counts how many items it was asked for.
 class CountingSource : public medadv::DataSource {
  public:
-  explicit CountingSource(std::int64_t n, bool wrong_shape = false) : n_(n), wrong_shape_(wrong_shape) {}
+  explicit CountingSource(std::int64_t n, bool wrong_shape = false, bool expensive = true)
+      : n_(n), wrong_shape_(wrong_shape), expensive_(expensive) {}
+  bool expensive_reads() const override { return expensive_; }
   std::int64_t size() const override { return n_; }
   const medadv::DatasetMeta& meta() const override { return meta_; }
   std::vector<std::int64_t> item_shape() const override { return {1, 2, 2}; }
@@ -36,6 +38,7 @@ class CountingSource : public medadv::DataSource {
  private:
   std::int64_t n_;
   bool wrong_shape_;
+  bool expensive_;
   medadv::DatasetMeta meta_;
 };
 
@@ -51,6 +54,16 @@ TEST(HeldSource, ItemsAreReadOnceWhenTheSetFits) {
   EXPECT_EQ(plugin->items_read, 3);  // only 4 is new
   EXPECT_TRUE(torch::equal(again.images.flatten(1).select(1, 0), torch::tensor({1, 3, 4}, torch::kUInt8)));
   EXPECT_TRUE(torch::equal(first.images.flatten(1).select(1, 0), torch::tensor({3, 1, 3}, torch::kUInt8)));
+}
+
+TEST(HeldSource, ASourceOfCheapReadsIsNeverCopied) {
+  auto plugin = std::make_shared<CountingSource>(10, false, false);
+  const auto held = medadv::host::hold_source(plugin, "dataset 'counting'");
+  EXPECT_FALSE(held->expensive_reads());
+  EXPECT_EQ(medadv::host::cached_bytes(*held, std::int64_t{1} << 40), 0);
+  held->read(torch::tensor({3, 1}));
+  held->read(torch::tensor({1, 3}));
+  EXPECT_EQ(plugin->items_read, 4);  // read from the plugin each time
 }
 
 TEST(HeldSource, ABatchOfTheWrongShapeNamesThePlugin) {
@@ -79,7 +92,7 @@ TEST(MemoryEstimate, ARunThatDoesNotFitIsRefusedWithTheKeys) {
   // A detector takes adv_train's clean and adversarial images at once.
   EXPECT_EQ(medadv::host::estimate_memory(*source, splits, 64, true, std::int64_t{1} << 40).trial_outputs,
             (20 + 2 * 14) * 3 * 8 * 8 * 4);
-  EXPECT_EQ(estimate.data_cache, 100 * 3 * 8 * 8 * 4);
+  EXPECT_EQ(estimate.data_cache, 0);  // tensor_source's items are in memory already
   EXPECT_NO_THROW(medadv::host::require_memory(estimate));
   estimate.available = estimate.total() - 1;
   const std::string message = invalid_input_of([&] { medadv::host::require_memory(estimate); });

@@ -42,8 +42,8 @@ TEST(FeatureStress, LossIsTheSignedTapMeanByHandAndAMissingTapIsNamed) {
     double sum = 0;
     for (std::int64_t i = 0; i < per_sample.size(1); ++i) sum += per_sample[b][i].item<double>();
     const double mean = sum / static_cast<double>(per_sample.size(1));
-    EXPECT_NEAR(down->loss(out, x)[b].item<double>(), -mean, 1e-6);
-    EXPECT_NEAR(up->loss(out, x)[b].item<double>(), mean, 1e-6);
+    EXPECT_NEAR(down->loss(out, x, {}, {})[b].item<double>(), -mean, 1e-6);
+    EXPECT_NEAR(up->loss(out, x, {}, {})[b].item<double>(), mean, 1e-6);
   }
   auto missing = term({{"tap", "blokc2"}}, ctx);
   try {

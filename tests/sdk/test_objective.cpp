@@ -216,7 +216,10 @@ class FirstLogitTerm : public medadv::AttackTerm {
  public:
   std::vector<std::string> taps() const override { return {}; }
   void fit(medadv::DifferentiableModel&, const torch::Tensor&, const torch::Tensor&, medadv::RunContext&) override {}
-  torch::Tensor loss(const medadv::ModelOutput& out, const torch::Tensor&) override { return out.logits.select(1, 0); }
+  torch::Tensor loss(const medadv::ModelOutput& out, const torch::Tensor&, const torch::Tensor&,
+                     const torch::Tensor&) override {
+    return out.logits.select(1, 0);
+  }
 };
 }  // namespace
 

@@ -47,7 +47,7 @@ class FeatureStress : public AttackTerm {
 
   // A mean rather than a sum, so the term's scale does not grow with the tap's size and
   // one weight means the same for every tap.
-  torch::Tensor loss(const ModelOutput& out, const torch::Tensor&) override {
+  torch::Tensor loss(const ModelOutput& out, const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) override {
     return sign_ * mean_activation(out.tap(tap_));
   }
 

@@ -66,7 +66,8 @@ class StabilizationTerm : public AttackTerm {
       : model_(model), clean_(std::move(clean)), kernel_(std::move(kernel)) {}
   std::vector<std::string> taps() const override { return {}; }
   void fit(DifferentiableModel&, const torch::Tensor&, const torch::Tensor&, RunContext&) override {}
-  torch::Tensor loss(const ModelOutput& out, const torch::Tensor& x_adv) override {
+  torch::Tensor loss(const ModelOutput& out, const torch::Tensor& x_adv, const torch::Tensor&,
+                     const torch::Tensor&) override {
     const auto blurred = clean_ + blur_depthwise(x_adv - clean_, kernel_);
     return -output_kl_per_sample(out.logits, model_.forward(blurred, {}).logits);
   }

@@ -127,6 +127,54 @@ void write_raw(const fs::path& file, const torch::Tensor& array) {
 
 }  // namespace
 
+CachedArray::CachedArray(const fs::path& file, torch::ScalarType dtype, std::vector<std::int64_t> shape)
+    : file_(file), dtype_(dtype), shape_(std::move(shape)) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open " + file.string() + ": " + errno_text());
+  fd_ = std::shared_ptr<const int>(new int(fd), [](const int* f) {
+    ::close(*f);
+    delete f;
+  });
+  struct stat st {};
+  const auto bytes = bytes_of(shape_, dtype_);
+  if (::fstat(fd, &st) != 0 || st.st_size != bytes)
+    throw Error(file.string() + " holds " + std::to_string(st.st_size) + " bytes, not the " + std::to_string(bytes) +
+                " of its shape");
+}
+
+CachedArray::CachedArray(torch::Tensor in_memory)
+    : dtype_(in_memory.scalar_type()), shape_(in_memory.sizes().vec()), memory_(in_memory.contiguous()) {}
+
+std::int64_t CachedArray::row_bytes() const {
+  std::vector<std::int64_t> row(shape_.begin() + 1, shape_.end());
+  return bytes_of(row, dtype_);
+}
+
+torch::Tensor CachedArray::rows(const torch::Tensor& indices) const {
+  const auto index = indices.to(torch::kCPU, torch::kLong).reshape({-1}).contiguous();
+  if (memory_.defined()) return memory_.index_select(0, index);
+  std::vector<std::int64_t> shape = shape_;
+  shape[0] = index.numel();
+  auto out = torch::empty(shape, dtype_);
+  const std::int64_t row = row_bytes();
+  const auto* r = index.data_ptr<std::int64_t>();
+  char* data = static_cast<char*>(out.data_ptr());
+  for (std::int64_t k = 0; k < index.numel(); ++k) {
+    if (r[k] < 0 || r[k] >= shape_[0])
+      throw Error("row " + std::to_string(r[k]) + " of " + file_.string() + " does not exist");
+    std::int64_t done = 0;
+    while (done < row) {
+      const ssize_t n = ::pread(*fd_, data + k * row + done, static_cast<std::size_t>(row - done), r[k] * row + done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw Error("cannot read " + file_.string() + ": " + (n == 0 ? std::string("it is shorter than written") : errno_text()));
+      done += n;
+    }
+  }
+  return out;
+}
+
+torch::Tensor CachedArray::all() const { return rows(torch::arange(shape_.empty() ? 0 : shape_[0], torch::kLong)); }
+
 DatasetCache::DatasetCache(RunContext& ctx, const std::string& plugin, const Params& params,
                            const std::vector<FileStamp>& files)
     : ctx_(ctx), plugin_(plugin) {
@@ -137,16 +185,16 @@ DatasetCache::DatasetCache(RunContext& ctx, const std::string& plugin, const Par
   path_ = ctx.cache_dir() / "datasets" / (plugin + "-" + stable_hash(key_text_));
 }
 
-std::optional<std::map<std::string, torch::Tensor>> DatasetCache::load() {
-  auto arrays = mapped();
-  if (arrays) ctx_.log().info(plugin_ + ": decoded data read from cache " + path_.string());
-  return arrays;
+std::optional<CacheEntry> DatasetCache::load() {
+  auto entry = open_entry();
+  if (entry) ctx_.log().info(plugin_ + ": decoded data read from cache " + path_.string());
+  return entry;
 }
 
-std::optional<std::map<std::string, torch::Tensor>> DatasetCache::mapped() {
+std::optional<CacheEntry> DatasetCache::open_entry() {
   std::error_code ec;
   if (!fs::is_directory(path_, ec)) return std::nullopt;
-  std::map<std::string, torch::Tensor> arrays;
+  CacheEntry entry;
   try {
     if (read_text(path_ / kKeyFile) != key_text_) {
       ctx_.log().debug(plugin_ + ": cache " + path_.string() + " belongs to other data (hash collision); decoding");
@@ -160,26 +208,18 @@ std::optional<std::map<std::string, torch::Tensor>> DatasetCache::mapped() {
       if (!(fields >> name >> suffix)) throw Error("a malformed line in " + std::string(kIndexFile));
       std::vector<std::int64_t> shape;
       for (std::int64_t d = 0; fields >> d;) shape.push_back(d);
-      const auto dtype = dtype_of(suffix);
-      const fs::path file = path_ / (name + "." + suffix);
-      Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-      struct stat st {};
-      if (fd.fd < 0 || ::fstat(fd.fd, &st) != 0) throw Error("cannot open " + file.string() + ": " + errno_text());
-      const auto bytes = bytes_of(shape, dtype);
-      if (st.st_size != bytes)
-        throw Error(file.string() + " holds " + std::to_string(st.st_size) + " bytes, not the " + std::to_string(bytes) +
-                    " of its shape");
-      arrays[name] = map_file(fd.fd, bytes, shape, dtype, false, file);
+      if (shape.empty()) throw Error("array '" + name + "' has no shape in " + std::string(kIndexFile));
+      entry[name] = CachedArray(path_ / (name + "." + suffix), dtype_of(suffix), shape);
     }
   } catch (const Error& e) {
     ctx_.log().warn(plugin_ + ": ignoring an unreadable cache (" + e.what() + ")");
     fs::remove_all(path_, ec);
     return std::nullopt;
   }
-  return arrays;
+  return entry;
 }
 
-std::map<std::string, torch::Tensor> DatasetCache::decode(
+CacheEntry DatasetCache::decode(
     const std::vector<std::string>& names, const std::vector<std::vector<std::int64_t>>& shapes, std::int64_t count,
     const std::function<void(std::int64_t, std::vector<torch::Tensor>&)>& item, bool skip_bad) {
   std::unique_ptr<Staging> staging;
@@ -221,8 +261,8 @@ std::map<std::string, torch::Tensor> DatasetCache::decode(
   const auto kept_tensor = torch::tensor(kept, torch::kInt64);
 
   if (!staging) {
-    std::map<std::string, torch::Tensor> arrays{{"kept", kept_tensor}};
-    for (std::size_t k = 0; k < names.size(); ++k) arrays[names[k]] = outputs[k].slice(0, 0, rows);
+    CacheEntry arrays{{"kept", CachedArray(kept_tensor)}};
+    for (std::size_t k = 0; k < names.size(); ++k) arrays[names[k]] = CachedArray(outputs[k].slice(0, 0, rows));
     return arrays;
   }
   outputs.clear();  // unmapped: the files hold the data
@@ -241,11 +281,13 @@ std::map<std::string, torch::Tensor> DatasetCache::decode(
   write_text(staging->dir() / kIndexFile, index);
   staging->publish(path_, key_text_);
   ctx_.log().debug(plugin_ + ": decoded data cached in " + path_.string());
-  if (auto arrays = mapped()) return *arrays;
+  if (auto arrays = open_entry()) return *arrays;
   throw Error(plugin_ + ": the cache entry " + path_.string() + " just written cannot be read back");
 }
 
-std::map<std::string, torch::Tensor> DatasetCache::store(const std::map<std::string, torch::Tensor>& arrays) {
+CacheEntry DatasetCache::store(const std::map<std::string, torch::Tensor>& arrays) {
+  CacheEntry in_memory;
+  for (const auto& [name, array] : arrays) in_memory[name] = CachedArray(array);
   try {
     Staging staging(path_);
     std::string index;
@@ -258,10 +300,10 @@ std::map<std::string, torch::Tensor> DatasetCache::store(const std::map<std::str
     ctx_.log().debug(plugin_ + ": decoded data cached in " + path_.string());
   } catch (const std::exception& e) {
     ctx_.log().warn(plugin_ + ": could not cache the decoded data (" + std::string(e.what()) + ")");
-    return arrays;
+    return in_memory;
   }
-  if (auto entry = mapped()) return *entry;
-  return arrays;
+  if (auto entry = open_entry()) return *entry;
+  return in_memory;
 }
 
 }  // namespace medadv::plugins::files

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "cached_source.h"
 #include "dataset_cache.h"
 #include "file_scan.h"
 #include "medadv/error.h"
@@ -144,7 +145,7 @@ std::shared_ptr<DataSource> ImageFolder::open(RunContext& ctx) {
   if (arrays) {
     std::vector<std::string> names;
     for (const auto& item : listing.items) names.push_back(item.file.string());
-    report_skipped_from_cache(ctx, kPlugin, (*arrays)["kept"], names);
+    report_skipped_from_cache(ctx, kPlugin, arrays->at("kept").all(), names);
   } else {
     const std::int64_t C = channels_, S = image_size_;
     arrays = cache.decode(
@@ -154,7 +155,7 @@ std::shared_ptr<DataSource> ImageFolder::open(RunContext& ctx) {
         },
         skip_bad_);
   }
-  const torch::Tensor images = (*arrays)["images"], kept = (*arrays)["kept"];
+  const torch::Tensor kept = arrays->at("kept").all();
   if (kept.numel() == 0) throw InvalidInput(std::string(kPlugin) + ": no image under '" + root_.string() + "' could be read");
 
   std::vector<std::int64_t> labels;
@@ -165,8 +166,8 @@ std::shared_ptr<DataSource> ImageFolder::open(RunContext& ctx) {
     labels.push_back(item.label);
     split_members[item.split].push_back(row);
   }
-  DatasetContents out;
-  out.images = images;
+  CachedSet out;
+  out.images = arrays->at("images");
   out.labels = torch::tensor(labels, torch::kInt64);
   out.meta.task = Task::Classification;
   out.meta.class_names = listing.classes;
@@ -182,7 +183,7 @@ std::shared_ptr<DataSource> ImageFolder::open(RunContext& ctx) {
       if (!split_members[s].empty()) out.predefined_splits[kSplitNames[s]] = torch::tensor(split_members[s], torch::kInt64);
     }
   }
-  return tensor_source(std::move(out));
+  return cached_source(std::move(out));
 }
 
 }  // namespace medadv::plugins::files

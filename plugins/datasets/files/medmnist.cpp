@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "cached_source.h"
 #include "dataset_cache.h"
 #include "file_scan.h"
 #include "medadv/error.h"
@@ -163,12 +164,14 @@ std::shared_ptr<DataSource> MedMnist::open(RunContext& ctx) {
     return tensor_source(std::move(out));
   }
   DatasetCache cache(ctx, kPlugin, params_, {stamp(path_)});
-  if (auto cached = cache.load()) {
-    out.images = (*cached)["images"];
-  } else {
-    out.images = cache.store({{"images", convert()}}).at("images");
-  }
-  return tensor_source(std::move(out));
+  auto entry = cache.load();
+  if (!entry) entry = cache.store({{"images", convert()}});
+  CachedSet set;
+  set.images = entry->at("images");
+  set.labels = out.labels;
+  set.meta = out.meta;
+  set.predefined_splits = out.predefined_splits;
+  return cached_source(std::move(set));
 }
 
 }  // namespace medadv::plugins::files

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "cached_source.h"
 #include "dataset_cache.h"
 #include "file_scan.h"
 #include "medadv/error.h"
@@ -117,7 +118,7 @@ std::shared_ptr<DataSource> SegmentationFolder::open(RunContext& ctx) {
   if (arrays) {
     std::vector<std::string> names;
     for (const auto& p : pairs) names.push_back(p.image.string());
-    report_skipped_from_cache(ctx, kPlugin, (*arrays)["kept"], names);
+    report_skipped_from_cache(ctx, kPlugin, arrays->at("kept").all(), names);
   } else {
     const std::int64_t C = channels_, S = image_size_;
     arrays = cache.decode(
@@ -135,16 +136,16 @@ std::shared_ptr<DataSource> SegmentationFolder::open(RunContext& ctx) {
         },
         skip_bad_);
   }
-  const torch::Tensor images = (*arrays)["images"], masks = (*arrays)["masks"], kept = (*arrays)["kept"];
+  const torch::Tensor kept = arrays->at("kept").all();
   if (kept.numel() == 0) throw InvalidInput(std::string(kPlugin) + ": no image/mask pair could be read");
 
-  DatasetContents out;
-  out.images = images;
-  out.masks = masks;
+  CachedSet out;
+  out.images = arrays->at("images");
+  out.masks = arrays->at("masks");
   out.meta.task = Task::Segmentation;
   out.meta.class_names = {"background", "foreground"};
   out.meta.modality = modality_;
-  return tensor_source(std::move(out));
+  return cached_source(std::move(out));
 }
 
 }  // namespace medadv::plugins::files

@@ -23,8 +23,12 @@ class MEDADV_API AttackTerm {
   // Called once on clean data before the attack runs.
   virtual void fit(DifferentiableModel& model, const torch::Tensor& images,
                    const torch::Tensor& labels, RunContext& ctx) = 0;
-  // Per-sample term to maximise, [B].
-  virtual torch::Tensor loss(const ModelOutput& out, const torch::Tensor& x_adv) = 0;
+  // Per-sample term to maximise, [B]. `labels` and `targets` are the attack's, as its
+  // objective gets them (class indices [B], or masks [B,1,H,W] for segmentation; `targets`
+  // undefined unless the objective is targeted): a term about the target class (hfc)
+  // reads them.
+  virtual torch::Tensor loss(const ModelOutput& out, const torch::Tensor& x_adv, const torch::Tensor& labels,
+                             const torch::Tensor& targets) = 0;
   // Optional figures for the attack trial's results line (the feature stress test's
   // activations before and after), called once per attacked split after the attack.
   // `clean` and `adversarial` are the whole split [N,C,H,W] on the CPU: compute in

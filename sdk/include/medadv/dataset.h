@@ -49,6 +49,11 @@ class MEDADV_API DataSource {
   virtual std::map<std::string, torch::Tensor> predefined_splits() const;
   // The items at `indices` (int64 [B], any order, repeats allowed), in that order, on the CPU.
   virtual StoredItems read(const torch::Tensor& indices) = 0;
+  // Whether reading an item costs more than copying its stored bytes (drawing a phantom,
+  // decoding a file): the host then keeps the items it has read when the whole set fits a
+  // quarter of the memory available. Sources that read stored bytes from memory or from a
+  // file of their own say false, and the host never holds a second copy of them.
+  virtual bool expensive_reads() const;
 };
 
 // Bytes one item takes as stored (image and mask).

@@ -41,7 +41,10 @@ class @CLASS@ : public medadv::AttackTerm {
     ctx.log().info("@NAME@: clean mean activation of '" + tap_ + "' is " + std::to_string(clean_mean));
   }
 
-  torch::Tensor loss(const medadv::ModelOutput& out, const torch::Tensor& /*x_adv*/) override {
+  // `labels` and `targets` (undefined unless the objective is targeted) are the attack's,
+  // for terms about a class; this one does not need them.
+  torch::Tensor loss(const medadv::ModelOutput& out, const torch::Tensor& /*x_adv*/, const torch::Tensor& /*labels*/,
+                     const torch::Tensor& /*targets*/) override {
     // A mean rather than a sum, so the term's scale does not grow with the tap's size and
     // one weight in the experiment means the same thing for every tap.
     return sign_ * out.tap(tap_).flatten(1).mean(1);

@@ -25,8 +25,8 @@ TEST(@CLASS@, PerSampleLossAndDirection) {
 
   const torch::Tensor xr = x.clone().requires_grad_(true);
   const medadv::ModelOutput out = model->forward(xr, up.taps());
-  const torch::Tensor lu = up.loss(out, xr);
-  const torch::Tensor ld = down.loss(out, xr);
+  const torch::Tensor lu = up.loss(out, xr, {}, {});
+  const torch::Tensor ld = down.loss(out, xr, {}, {});
   ASSERT_EQ(lu.sizes().vec(), std::vector<std::int64_t>{4});
   EXPECT_TRUE(torch::allclose(ld, -lu));
   // The default tap is post-ReLU, so "up" starts from a non-negative mean.
