@@ -8,7 +8,9 @@
 #                 "first" decodes them into the cache, "cached" maps the cache.
 # The goal: 10,000 images under 4 GB, and memory growing by at most the stored bytes of
 # what the run keeps plus a constant. Also prints the run's own estimate (`--dry-run`).
-# Environment (see bench/lib.bash): MEDADV_BUILD, MEDADV_BENCH_THREADS.
+# MEDADV_BENCH_SETS: more `--set` assignments for every run, space-separated (e.g.
+# "experiment.batch_size=16"). Environment (see bench/lib.bash): MEDADV_BUILD,
+# MEDADV_BENCH_THREADS.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
@@ -24,7 +26,8 @@ size=${MEDADV_BENCH_IMAGE_SIZE:-224}
 measure() {
   local label=$1 count=$2 experiment=$3
   shift 3
-  local sets=("$@" --set "experiment.threads=$bench_threads")
+  local sets=("$@" --set "experiment.threads=$bench_threads") assignment
+  for assignment in ${MEDADV_BENCH_SETS:-}; do sets+=(--set "$assignment"); done
   local estimate start wall_ms rss_kb
   estimate=$(MEDADV_CACHE=$work/cache "$bench_build/bin/medadv" run "$experiment" --dry-run "${sets[@]}" |
     sed -n 's/^estimated peak memory \([0-9.]* GiB\).*/\1/p')

@@ -5,6 +5,7 @@
 
 #include "engine/held_source.h"
 #include "engine/task_check.h"
+#include "experiment/train_keys.h"
 #include "loader/guard.h"
 #include "medadv/error.h"
 #include "medadv/splits.h"
@@ -81,7 +82,13 @@ OpenedData open_data(const Plan& plan, std::uint64_t seed, std::int64_t batch_si
   const Value* split_keys = dataset_use.host_keys.find("splits");
   const SplitPlan split_plan = split_keys ? split_plan_from(*split_keys, "dataset.splits") : SplitPlan{};
   data.splits = make_splits(*data.source, split_plan, seed);
-  data.memory = estimate_memory(*data.source, data.splits, batch_size, !plan.detectors.empty(), available_memory_bytes());
+  // The larger of the attacks' batch and the training's (an upper bound when the weights
+  // come from the cache and nothing is trained).
+  const Value* train = plan.model->host_keys.find("train");
+  const std::int64_t train_batch =
+      model_train_schema().resolve_or_throw(train ? *train : Value(Value::Table{}), "", "model.train.").get_int("batch_size");
+  data.memory = estimate_memory(*data.source, data.splits, std::max(batch_size, train_batch), !plan.detectors.empty(),
+                                available_memory_bytes());
   return data;
 }
 
