@@ -67,11 +67,11 @@ struct Fd {
   Fd& operator=(const Fd&) = delete;
 };
 
-// A tensor over `bytes` of `fd` mapped into memory; unmapped when the tensor goes.
-torch::Tensor map_file(int fd, std::int64_t bytes, const std::vector<std::int64_t>& shape, torch::ScalarType dtype,
-                       bool writable, const fs::path& file) {
+// A writable tensor over `bytes` of `fd`, shared with the file; unmapped when the tensor goes.
+torch::Tensor map_for_writing(int fd, std::int64_t bytes, const std::vector<std::int64_t>& shape,
+                              torch::ScalarType dtype, const fs::path& file) {
   if (bytes == 0) return torch::empty(shape, dtype);
-  void* data = ::mmap(nullptr, static_cast<std::size_t>(bytes), writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+  void* data = ::mmap(nullptr, static_cast<std::size_t>(bytes), PROT_READ | PROT_WRITE, MAP_SHARED,
                       fd, 0);
   if (data == MAP_FAILED) throw Error("cannot map " + file.string() + " into memory: " + errno_text());
   const auto length = static_cast<std::size_t>(bytes);
@@ -241,7 +241,7 @@ CacheEntry DatasetCache::decode(
       // Reserved before it is mapped: a full disk is an error here, not a SIGBUS later.
       if (bytes > 0 && (errno = ::posix_fallocate(files.back()->fd, 0, bytes)) != 0)
         throw Error("cannot reserve " + std::to_string(bytes) + " bytes for " + file.string() + ": " + errno_text());
-      outputs.push_back(map_file(files.back()->fd, bytes, full_shapes[k], torch::kFloat32, true, file));
+      outputs.push_back(map_for_writing(files.back()->fd, bytes, full_shapes[k], torch::kFloat32, file));
     }
   } catch (const std::exception& e) {
     ctx_.log().warn(plugin_ + ": cannot write the decoded data to the cache (" + std::string(e.what()) +
