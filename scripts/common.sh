@@ -10,7 +10,8 @@ MEDADV_PACKAGES=(cmake ninja-build g++ ccache pkg-config
   nlohmann-json3-dev libssl-dev libzip-dev
   libsvm-dev libsvm-tools  # libsvm: the svm detector; its tools: the test's oracle
   python3  # its zipfile: the npz test's zip64 oracle; the smoke matrix (tests/integration/smoke_matrix.py)
-  python3-torch)  # PyTorch, the oracle of integration.torchscript_reference
+  python3-torch  # PyTorch, the oracle of integration.torchscript_reference
+  python3-sklearn)  # BayesianGaussianMixture, the oracle of the SDK's variational mixture fit
 # The asan preset's compiler and sanitizer runtimes (libFuzzer among them): scripts/asan
 # and scripts/fuzz only.
 MEDADV_SANITIZER_PACKAGES=(clang-14 libclang-rt-14-dev)

@@ -103,7 +103,7 @@ std::string smoke_attack_term(const PluginHandle& p, const Params& params, const
   auto model = tiny_model(1);
   auto x = testing::random_images(kBatch, kChannels, kSize, 2);
   auto y = torch::tensor({0, 1, 2, 0});
-  guarded(p.describe(), "fit", [&] { term->fit(*model, x, y, ctx); });
+  guarded(p.describe(), "fit", [&] { term->fit(*model, *tensor_batches(x, y), kBatch, ctx); });
   auto taps = guarded(p.describe(), "taps", [&] { return term->taps(); });
   auto xr = x.clone().requires_grad_(true);
   // A targeted objective's view: every sample aimed at the next class.

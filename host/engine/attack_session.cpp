@@ -1,13 +1,17 @@
 #include "engine/attack_session.h"
 
+#include <optional>
+
 #include "engine/held_source.h"
+#include "engine/split_batches.h"
+#include "medadv/splits.h"
 #include "loader/guard.h"
 
 namespace medadv::host {
 
 AttackSession::AttackSession(const AttackPlan& plan, std::shared_ptr<DifferentiableModel> model,
                              const LoadedData& data, std::int64_t batch_size, const std::filesystem::path& spill_dir,
-                             const ContextFactory& contexts)
+                             FittedTerms& fitted, const ContextFactory& contexts)
     : data_(data), contexts_(contexts) {
   const PluginHandle& p = *plan.use->plugin;
   inputs_.plan = &plan;
@@ -17,15 +21,26 @@ AttackSession::AttackSession(const AttackPlan& plan, std::shared_ptr<Differentia
   inputs_.spill_dir = spill_dir;
   inputs_.store_memory_bytes = image_store_memory_bytes(available_memory_bytes());
   inputs_.attack = guarded(p.describe(), "create", [&] { return p.create<Attack>(plan.use->params, contexts(p.name())); });
-  // Terms fit on the attacker's data: the clean adv_train images.
-  const c10::Device device = contexts.settings().device;
-  const torch::Tensor fit_images = plan.terms.empty() ? torch::Tensor() : data.adv_train.all_images(device);
-  const torch::Tensor fit_labels = attack_labels(data.adv_train, inputs_.model->task()).to(device);
-  for (const PluginUse* term_use : plan.terms) {
-    const PluginHandle& tp = *term_use->plugin;
+  // Each term fits on the clean split its `fit_split` names (the training split unless
+  // the experiment says adv_train), read a batch at a time.
+  std::optional<SplitData> train;
+  for (std::size_t t = 0; t < plan.terms.size(); ++t) {
+    if (const auto done = fitted.find(plan.term_fit_keys[t]); done != fitted.end()) {
+      contexts.log().info("{}: {} as fitted for an earlier attack", plan.section, plan.terms[t]->label);
+      inputs_.terms.push_back(done->second);
+      continue;
+    }
+    const PluginHandle& tp = *plan.terms[t]->plugin;
+    const bool on_train = plan.term_fit_splits[t] == kTrainSplit;
+    if (on_train && !train) train = split_data(data.source, data.splits.at(kTrainSplit));
+    const SplitData& fit_split = on_train ? *train : data.adv_train;
+    const auto fit_data = split_batches(fit_split, attack_labels(fit_split, inputs_.model->task()));
     auto term_context = contexts(tp.name());
-    auto term = guarded(tp.describe(), "create", [&] { return tp.create<AttackTerm>(term_use->params, term_context); });
-    guarded(tp.describe(), "fit", [&] { term->fit(*inputs_.model, fit_images, fit_labels, *term_context); });
+    auto term = guarded(tp.describe(), "create", [&] { return tp.create<AttackTerm>(plan.terms[t]->params, term_context); });
+    contexts.log().info("{}: fitting {} on {} ({} images)", plan.section, plan.terms[t]->label,
+                        plan.term_fit_splits[t], fit_split.size());
+    guarded(tp.describe(), "fit", [&] { term->fit(*inputs_.model, *fit_data, batch_size, *term_context); });
+    fitted.emplace(plan.term_fit_keys[t], term);
     inputs_.terms.push_back(term);
   }
   if (auto* universal = dynamic_cast<UniversalAttack*>(inputs_.attack.get())) {

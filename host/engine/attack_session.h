@@ -1,6 +1,7 @@
 #pragma once
 // One attack against one model variant: the attack and its `add` terms made and fitted
-// once (the terms on the clean adv_train images, a universal perturbation on adv_train),
+// once (each term on its fit split, by default the training split; a universal
+// perturbation on adv_train),
 // then run on each split at most once. Both splits share the instance, so a universal
 // attack fitted on adv_train is the one applied to adv_test; detectors read both
 // outcomes.
@@ -15,11 +16,17 @@
 
 namespace medadv::host {
 
+// Fitted attack terms of one model variant by AttackPlan::term_fit_keys: an HFC term that
+// several attacks add is fitted once.
+using FittedTerms = std::map<std::string, std::shared_ptr<AttackTerm>>;
+
 class AttackSession {
  public:
   // Adversarial images too large for memory are kept in `spill_dir` (the run directory).
+  // Terms are taken from `fitted` when there, else fitted and added to it.
   AttackSession(const AttackPlan& plan, std::shared_ptr<DifferentiableModel> model, const LoadedData& data,
-                std::int64_t batch_size, const std::filesystem::path& spill_dir, const ContextFactory& contexts);
+                std::int64_t batch_size, const std::filesystem::path& spill_dir, FittedTerms& fitted,
+                const ContextFactory& contexts);
 
   // The attack's outcome on `split` (adv_train or adv_test), run the first time it is asked.
   const AttackOutcome& outcome(const std::string& split, const std::string& stage);

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "engine/counting_oracle.h"
+#include "engine/split_batches.h"
 #include "loader/guard.h"
 #include "medadv/error.h"
 #include "medadv/metrics.h"
@@ -281,14 +282,14 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
   out.queries = queries.empty() ? torch::empty({0}, torch::kLong) : torch::cat(queries);
   out.seconds = attack_seconds;
   out.num_classes = model.num_classes();
-  // The terms' own figures (the stress test's activations before and after), from the
-  // whole split: AttackTerm::summarize takes it at once.
-  const torch::Tensor whole_clean = in.terms.empty() ? torch::Tensor() : split.all_images(torch::kCPU);
-  const torch::Tensor whole_adversarial = in.terms.empty() ? torch::Tensor() : adversarial->all();
+  // The terms' own figures (the stress test's activations before and after).
+  const auto labels = attack_labels(split, model.task());
+  const auto clean_batches = split_batches(split, labels);
+  const auto adversarial_batches = store_batches(*adversarial, labels);
   for (std::size_t t = 0; t < in.terms.size(); ++t) {
     const PluginHandle& term_plugin = *plan.terms[t]->plugin;
     const auto figures = guarded(term_plugin.describe(), "summarize", [&] {
-      return in.terms[t]->summarize(model, whole_clean, whole_adversarial, in.batch_size, ctx);
+      return in.terms[t]->summarize(model, *clean_batches, *adversarial_batches, in.batch_size, ctx);
     });
     for (const auto& [name, value] : figures) out.term_figures.emplace_back(name, value);
   }

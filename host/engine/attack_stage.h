@@ -27,8 +27,7 @@ struct SplitData {
   // The images of rows [begin, end), or at `rows`, float in [0,1] on `device`.
   torch::Tensor images(std::int64_t begin, std::int64_t end, c10::Device device) const;
   torch::Tensor images_at(const torch::Tensor& rows, c10::Device device) const;
-  // The whole split at once: only for the SDK calls that take one (AttackTerm::fit and
-  // summarize, UniversalAttack::fit).
+  // The whole split at once: only for the SDK call that takes one (UniversalAttack::fit).
   torch::Tensor all_images(c10::Device device) const { return images(0, size(), device); }
 };
 

@@ -13,10 +13,8 @@
 
 namespace medadv::host {
 
-namespace {
-
 // The split's labels and masks; its images stay in the source, read a batch at a time.
-SplitData attacked_split(const std::shared_ptr<DataSource>& source, const torch::Tensor& index) {
+SplitData split_data(const std::shared_ptr<DataSource>& source, const torch::Tensor& index) {
   SplitData s;
   s.samples = SampleSet(source, index);
   s.labels = s.samples.labels();
@@ -29,6 +27,8 @@ SplitData attacked_split(const std::shared_ptr<DataSource>& source, const torch:
   }
   return s;
 }
+
+namespace {
 
 void check_source(const DataSource& d, const std::string& who) {
   auto fail = [&](const std::string& m) { throw PluginFailure(who + " opened a data set that " + m); };
@@ -120,8 +120,8 @@ LoadedData load_data(const Plan& plan, std::uint64_t seed, std::int64_t batch_si
   probe_spec.mean.assign(static_cast<std::size_t>(probe_spec.channels), 0.0);
   probe_spec.std.assign(static_cast<std::size_t>(probe_spec.channels), 1.0);
   check_task(plan, probe_spec, contexts);
-  data.adv_train = attacked_split(data.source, data.splits.at(kAdvTrainSplit));
-  data.adv_test = attacked_split(data.source, data.splits.at(kAdvTestSplit));
+  data.adv_train = split_data(data.source, data.splits.at(kAdvTrainSplit));
+  data.adv_test = split_data(data.source, data.splits.at(kAdvTestSplit));
   return data;
 }
 

@@ -28,6 +28,10 @@ struct LoadedData {
 // problem (exit status 2).
 // Before reading any image it estimates the run's peak memory and refuses (InvalidInput) a
 // run that would not fit.
+// Any split of the source by its index tensor, e.g. the training split that attack terms fit
+// on: labels and masks read now, images a batch at a time later.
+SplitData split_data(const std::shared_ptr<DataSource>& source, const torch::Tensor& index);
+
 LoadedData load_data(const Plan& plan, std::uint64_t seed, std::int64_t batch_size, const ContextFactory& contexts);
 
 // The data set opened and split, and the memory a run of it would take; reads no image

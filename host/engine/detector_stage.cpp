@@ -57,8 +57,8 @@ torch::Tensor score_all(Detector& detector, DifferentiableModel& model, std::int
 }  // namespace
 
 DetectionOutcome run_detector(const DetectorPlan& plan, std::shared_ptr<DifferentiableModel> model,
-                              const AttackPlan& attack, const SplitData& fit_split, const AttackOutcome& fit_attack,
-                              const SplitData& test_split, const AttackOutcome& test_attack,
+                              const AttackPlan& fit_plan, const SplitData& fit_split, const AttackOutcome& fit_attack,
+                              const AttackPlan& attack, const SplitData& test_split, const AttackOutcome& test_attack,
                               const PluginRegistry& registry, std::int64_t batch_size,
                               const std::shared_ptr<HostContext>& context) {
   HostContext& ctx = *context;
@@ -70,13 +70,14 @@ DetectionOutcome run_detector(const DetectorPlan& plan, std::shared_ptr<Differen
   if (layers) model = std::make_shared<TapSubsetModel>(model, *layers, who);
   chosen_taps(*detector, model->tap_names(), who);
 
-  const torch::Tensor fit_index = turned_samples(attack, fit_split, fit_attack);
+  const torch::Tensor fit_index = turned_samples(fit_plan, fit_split, fit_attack);
   const torch::Tensor test_index = turned_samples(attack, test_split, test_attack);
   DetectionOutcome out;
   out.fit_samples = fit_index.numel();
   if (fit_index.numel() < 2 || test_index.numel() < 1) {
-    ctx.log().warn("detector '" + plan.label + "' against '" + attack.label + "': the attack turned " +
-                   std::to_string(fit_index.numel()) + " adv_train and " + std::to_string(test_index.numel()) +
+    ctx.log().warn("detector '" + plan.label + "' against '" + attack.label + "': '" + fit_plan.label + "' turned " +
+                   std::to_string(fit_index.numel()) + " adv_train samples and '" + attack.label + "' " +
+                   std::to_string(test_index.numel()) +
                    " adv_test samples; too few to fit and score, so its metrics are left empty");
     out.scores = torch::empty({0}, torch::kDouble);
     out.is_adversarial = torch::empty({0}, torch::kBool);

@@ -37,9 +37,11 @@ std::vector<std::string> chosen_taps(const Detector& detector, const std::vector
 // Indices of the samples an attack turned (see above), int64 on the CPU.
 torch::Tensor turned_samples(const AttackPlan& attack, const SplitData& split, const AttackOutcome& outcome);
 
+// The detector is fitted on `fit_plan`'s outcome on adv_train (the attack itself, or the
+// one its `detectors_fit_on` names) and scored on `attack`'s outcome on adv_test.
 DetectionOutcome run_detector(const DetectorPlan& detector, std::shared_ptr<DifferentiableModel> model,
-                              const AttackPlan& attack, const SplitData& fit_split, const AttackOutcome& fit_attack,
-                              const SplitData& test_split, const AttackOutcome& test_attack,
+                              const AttackPlan& fit_plan, const SplitData& fit_split, const AttackOutcome& fit_attack,
+                              const AttackPlan& attack, const SplitData& test_split, const AttackOutcome& test_attack,
                               const PluginRegistry& registry, std::int64_t batch_size,
                               const std::shared_ptr<HostContext>& context);
 

@@ -28,8 +28,6 @@ class ImageStore {
   // Rows [begin, end), or the rows at `rows` (int64), as float on the CPU.
   torch::Tensor read(std::int64_t begin, std::int64_t end) const;
   torch::Tensor gather(const torch::Tensor& rows) const;
-  // Every row: only for consumers that take whole splits (the SDK's AttackTerm::summarize).
-  torch::Tensor all() const { return read(0, count_); }
 
  private:
   std::int64_t item_bytes() const;

@@ -1,6 +1,10 @@
 #include "engine/run.h"
 
+#include <algorithm>
 #include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/attack_files.h"
@@ -91,6 +95,17 @@ fs::path run_experiment(const LoadedExperiment& experiment, const Plan& plan, co
     const auto of_variant = pending_trials(all, record, [&](const Trial& t) { return t.variant == v; });
     if (of_variant.empty()) continue;
     const auto model = defend(plan.variants[v], baseline, data, experiment, plan, contexts);
+    FittedTerms fitted_terms;
+    // Attacks whose adv_train outcome fits another attack's detectors (detectors_fit_on)
+    // keep their session for the variant; the others end with their loop.
+    std::map<std::size_t, std::unique_ptr<AttackSession>> fit_sessions;
+    auto fit_session = [&](std::size_t index) -> AttackSession& {
+      auto& session = fit_sessions[index];
+      if (!session)
+        session = std::make_unique<AttackSession>(plan.attacks[index], model, data, e.batch_size, record.dir(),
+                                                  fitted_terms, contexts);
+      return *session;
+    };
     for (const Trial* t : pending_trials(of_variant, record, [](const Trial& t) { return t.kind == TrialKind::Clean; })) {
       record.begin(*t);
       const auto clean = evaluate_clean(*model, data.split(t->split), e.batch_size, contexts.settings().device);
@@ -99,7 +114,12 @@ fs::path run_experiment(const LoadedExperiment& experiment, const Plan& plan, co
     for (std::size_t a = 0; a < plan.attacks.size(); ++a) {
       const auto of_attack = pending_trials(of_variant, record, [&](const Trial& t) { return t.attack == a; });
       if (of_attack.empty()) continue;
-      AttackSession attack(plan.attacks[a], model, data, e.batch_size, record.dir(), contexts);
+      const bool fits_others = std::any_of(plan.attacks.begin(), plan.attacks.end(),
+                                           [&](const AttackPlan& other) { return other.detectors_fit_on == a; });
+      std::optional<AttackSession> own;
+      AttackSession& attack =
+          fits_others ? fit_session(a)
+                      : own.emplace(plan.attacks[a], model, data, e.batch_size, record.dir(), fitted_terms, contexts);
       for (const Trial* t : of_attack) {
         const std::string stage = record.begin(*t);
         if (t->kind == TrialKind::Attack) {
@@ -107,12 +127,16 @@ fs::path run_experiment(const LoadedExperiment& experiment, const Plan& plan, co
           const AttackOutcome& outcome = attack.outcome(t->split, stage);
           const AttackFiles files = write_attack_files(record.dir(), report, *t, meta.task, split, outcome);
           record.append(*t, attack_record(plan, *t, meta, split, outcome, files.files, files.examples));
-        } else {  // detect: fitted on the attack's adv_train outcome, scored on adv_test
-          const AttackOutcome& fit = attack.outcome(kAdvTrainSplit, stage + " (attack on adv_train)");
+        } else {  // detect: fitted on adv_train (this attack's or detectors_fit_on's), scored on adv_test
+          const auto fit_on = plan.attacks[a].detectors_fit_on;
+          const AttackPlan& fit_plan = plan.attacks[fit_on.value_or(a)];
+          const AttackOutcome& fit =
+              fit_on ? fit_session(*fit_on).outcome(kAdvTrainSplit, stage + " ('" + fit_plan.label + "' on adv_train)")
+                     : attack.outcome(kAdvTrainSplit, stage + " (attack on adv_train)");
           const AttackOutcome& test = attack.outcome(kAdvTestSplit, stage + " (attack on adv_test)");
           const DetectorPlan& detector = plan.detectors[*t->detector];
           const DetectionOutcome detection =
-              run_detector(detector, model, plan.attacks[a], data.adv_train, fit, data.adv_test, test,
+              run_detector(detector, model, fit_plan, data.adv_train, fit, plan.attacks[a], data.adv_test, test,
                            experiment.registry, e.batch_size, contexts(detector.use->plugin->name()));
           record.append(*t, detector_record(plan, *t, data.adv_test, test, detection));
         }

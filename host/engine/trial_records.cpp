@@ -188,6 +188,7 @@ std::string detector_record(const Plan& plan, const Trial& trial, const SplitDat
   identity(json, plan, trial);
   json.key("detector").value(det.label);
   json.key("detector_plugin").value(det.use->plugin->name());
+  if (a.detectors_fit_on) json.key("detectors_fit_on").value(plan.attacks[*a.detectors_fit_on].label);
   json.key("n").value(d.scores.numel());
   json.key("fit_samples").value(d.fit_samples);
   const bool scored = d.scores.numel() > 0;

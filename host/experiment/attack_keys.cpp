@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "medadv/error.h"
+#include "medadv/splits.h"
 #include "medadv/image_io.h"
 
 namespace medadv::host {
@@ -46,6 +47,8 @@ ParamSchema attack_objective_schema() {
   s.add_float("kappa", 0.0, "Confidence margin of the CW loss.").min(0.0);
   return s;
 }
+
+bool is_term_fit_split(const std::string& split) { return split == kTrainSplit || split == kAdvTrainSplit; }
 
 bool is_segmentation_target(const TargetChoice& t) {
   using Rule = TargetChoice::Rule;

@@ -13,6 +13,10 @@
 
 namespace medadv::host {
 
+// The splits an `add` term may fit on (its `fit_split` key): "train" (the default) or
+// "adv_train".
+bool is_term_fit_split(const std::string& split);
+
 // targeted, target, loss, kappa: typed, defaulted, documented like a plugin's schema.
 ParamSchema attack_objective_schema();
 

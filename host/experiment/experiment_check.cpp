@@ -39,7 +39,7 @@ std::vector<std::string> host_keys_of(const std::string& section) {
   if (section == "model") return {"plugin", "train", "checkpoint"};
   if (section == "defense") return {"plugin", "label"};
   if (section == "attack")
-    return {"plugin", "label", "targeted", "target", "loss", "kappa", "add", "surrogate", "budgets"};
+    return {"plugin", "label", "targeted", "target", "loss", "kappa", "add", "surrogate", "budgets", "detectors_fit_on"};
   if (section == "detector") return {"plugin", "label", "layers"};
   return {"plugin"};
 }
@@ -240,12 +240,15 @@ struct Checker {
         fail(term, term_key, "expected a table such as { plugin = \"hfc\", weight = 1.0 }");
         continue;
       }
-      Value stripped = term;
       const Value* weight = term.find("weight");
       if (weight && !weight->is_number()) fail(*weight, term_key + ".weight", "expected a number");
+      const Value* fit_split = term.find("fit_split");
+      if (fit_split && !(fit_split->type() == Value::Type::String && is_term_fit_split(fit_split->as_string())))
+        fail(*fit_split, term_key + ".fit_split",
+             "expected \"train\" (the victim's training split, which a white-box attacker knows) or \"adv_train\"");
       Value::Table rest;
       for (const auto& [k, v] : term.as_table())
-        if (k != "weight") rest.emplace_back(k, v);
+        if (k != "weight" && k != "fit_split") rest.emplace_back(k, v);
       plugin_table("add", term_key, Value(rest).located(term.where()));
     }
   }

@@ -1,5 +1,6 @@
 #include "experiment/plan.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -8,6 +9,7 @@
 #include "common/canonical_json.h"
 #include "common/json.h"
 #include "common/sha256.h"
+#include "common/text.h"
 #include "medadv/error.h"
 #include "medadv/splits.h"
 
@@ -87,6 +89,38 @@ void require_unique_trial_ids(const Plan& plan, std::vector<Diagnostic>& problem
   }
 }
 
+// `detectors_fit_on = "LABEL"`: the attack of that label at the same budget, not this one.
+void resolve_detectors_fit_on(std::vector<AttackPlan>& attacks, std::vector<Diagnostic>& problems) {
+  for (AttackPlan& a : attacks) {
+    const Value* named = a.use->host_keys.find("detectors_fit_on");
+    if (!named) continue;
+    const std::string key = a.section + ".detectors_fit_on";
+    auto fail = [&](const std::string& message) {
+      problems.push_back(Diagnostic{named->where(), key, a.use->plugin->name(), message});
+    };
+    if (named->type() != Value::Type::String) {
+      fail("expected the label of another [[attack]], e.g. detectors_fit_on = \"BIM\"");
+      continue;
+    }
+    const std::string& label = named->as_string();
+    std::vector<std::string> others, budgets;
+    for (std::size_t j = 0; j < attacks.size(); ++j) {
+      if (attacks[j].section == a.section) continue;
+      if (std::find(others.begin(), others.end(), attacks[j].label) == others.end()) others.push_back(attacks[j].label);
+      if (attacks[j].label != label) continue;
+      if (attacks[j].epsilon_text == a.epsilon_text) a.detectors_fit_on = j;
+      else budgets.push_back(attacks[j].epsilon_text);
+    }
+    if (label == a.label) fail("names this attack itself; leave it out to fit the detectors on its own outcome");
+    else if (!a.detectors_fit_on && !budgets.empty())
+      fail("'" + label + "' has no budget " + a.epsilon_text + " (its budgets: " + joined(budgets, ", ") +
+           "); the detectors must be fitted at the budget they are scored at");
+    else if (!a.detectors_fit_on)
+      fail("no other attack labelled '" + label + "'" + did_you_mean(label, others) + "; attacks: " +
+           joined(others, ", "));
+  }
+}
+
 }  // namespace
 
 const char* trial_kind_name(TrialKind k) {
@@ -146,9 +180,15 @@ Plan make_plan(const CheckedExperiment& e) {
       for (std::size_t t = first; t < i; ++t) {
         a.terms.push_back(&e.uses[t]);
         double weight = 1.0;
-        if (add && add->type() == Value::Type::Array && t - first < add->as_array().size())
-          if (const Value* w = add->as_array()[t - first].find("weight")) weight = (w->is_number() ? w->as_double() : 1.0);
+        std::string fit_split = kTrainSplit;
+        if (add && add->type() == Value::Type::Array && t - first < add->as_array().size()) {
+          const Value& entry = add->as_array()[t - first];
+          if (const Value* w = entry.find("weight")) weight = (w->is_number() ? w->as_double() : 1.0);
+          if (const Value* f = entry.find("fit_split"); f && f->type() == Value::Type::String) fit_split = f->as_string();
+        }
         a.term_weights.push_back(weight);
+        a.term_fit_splits.push_back(fit_split);
+        a.term_fit_keys.push_back(canonical(&e.uses[t]) + "\nfit " + fit_split);
       }
       if (plan.attacks.empty() || plan.attacks.back().section != use.section) {
         attack_labels.push_back(use.label);
@@ -161,6 +201,7 @@ Plan make_plan(const CheckedExperiment& e) {
   require_unique(variant_labels, variant_uses, "model variants", problems);
   require_unique(attack_labels, attack_uses, "attacks", problems);
   require_unique(detector_labels, detector_uses, "detectors", problems);
+  resolve_detectors_fit_on(plan.attacks, problems);
   if (!problems.empty()) throw ValidationError(std::move(problems));
 
   plan.model_hash = sha256_hex("medadv-model/1\n" + canonical(plan.dataset) + "\n" + canonical(plan.model) + "\n" +
@@ -171,7 +212,8 @@ Plan make_plan(const CheckedExperiment& e) {
   auto attack_hash_text = [&](const AttackPlan& a) {
     std::string text = canonical(a.use) + "\nobjective " + canonical_json(a.use->objective.to_value());
     for (std::size_t t = 0; t < a.terms.size(); ++t)
-      text += "\nterm " + canonical(a.terms[t]) + " weight " + std::to_string(a.term_weights[t]);
+      text += "\nterm " + canonical(a.terms[t]) + " weight " + std::to_string(a.term_weights[t]) + " fit " +
+              a.term_fit_splits[t];
     return text;
   };
   auto hash = [&](const std::string& text) { return sha256_hex(plan.model_hash + "\n" + text); };
@@ -204,6 +246,8 @@ Plan make_plan(const CheckedExperiment& e) {
         t.hash = hash(variant_text + "\n" + attack_hash_text(attack) + "\nsplit " + split);
         plan.trials.push_back(t);
       }
+      const std::string fit_text =
+          attack.detectors_fit_on ? "\ndetectors fit on " + attack_hash_text(plan.attacks[*attack.detectors_fit_on]) : "";
       for (std::size_t d = 0; d < plan.detectors.size(); ++d) {
         Trial t;
         t.kind = TrialKind::Detector;
@@ -212,7 +256,7 @@ Plan make_plan(const CheckedExperiment& e) {
         t.detector = d;
         t.split = kAdvTestSplit;
         t.id = aid + "__" + file_safe(plan.detectors[d].label);
-        t.hash = hash(variant_text + "\n" + attack_hash_text(attack) + "\ndetector " +
+        t.hash = hash(variant_text + "\n" + attack_hash_text(attack) + fit_text + "\ndetector " +
                       canonical(plan.detectors[d].use) + " " + canonical_json(plan.detectors[d].use->host_keys));
         plan.trials.push_back(t);
       }

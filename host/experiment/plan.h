@@ -24,7 +24,14 @@ struct AttackPlan {
   const PluginUse* use = nullptr;
   std::vector<const PluginUse*> terms;  // its `add` terms, in order
   std::vector<double> term_weights;
+  std::vector<std::string> term_fit_splits;  // the split each term fits on: "train" or "adv_train"
+  // What determines each term's fit (plugin, parameters, fit split): terms with equal keys
+  // share one fitted instance within a model variant.
+  std::vector<std::string> term_fit_keys;
   ObjectiveSpec objective;
+  // The attack (index into Plan::attacks, at the same budget) whose adv_train outcome fits
+  // this attack's detectors (`detectors_fit_on`); unset: this attack's own.
+  std::optional<std::size_t> detectors_fit_on;
   double epsilon = 0.0;      // NaN when the attack has no epsilon parameter
   std::string epsilon_text;  // "8/255", or "" without one
 };

@@ -42,14 +42,19 @@ PooledOutput pooled_features(DifferentiableModel& model, const torch::Tensor& im
   if (!images.defined() || images.dim() < 2)
     throw InvalidInput("features::pooled_features: images must be a batch [N, C, H, W]");
   if (images.size(0) == 0) throw InvalidInput("features::pooled_features: no images");
+  return pooled_features(model, *tensor_batches(images), taps, batch_size, device);
+}
+
+PooledOutput pooled_features(DifferentiableModel& model, const ImageBatches& images,
+                             const std::vector<std::string>& taps, std::int64_t batch_size, c10::Device device) {
+  if (images.size() == 0) throw InvalidInput("features::pooled_features: no images");
   if (batch_size < 1) throw InvalidInput("features::pooled_features: batch_size must be >= 1");
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> logits;
   std::vector<std::vector<torch::Tensor>> per_tap(taps.size());
-  const std::int64_t n = images.size(0);
+  const std::int64_t n = images.size();
   for (std::int64_t start = 0; start < n; start += batch_size) {
-    const auto batch = images.slice(0, start, std::min(start + batch_size, n)).to(device);
-    PooledOutput out = pooled_forward(model, batch, taps);
+    PooledOutput out = pooled_forward(model, images.images(start, std::min(start + batch_size, n), device), taps);
     logits.push_back(out.logits.detach());
     for (std::size_t t = 0; t < taps.size(); ++t) per_tap[t].push_back(out.features[t].detach());
   }

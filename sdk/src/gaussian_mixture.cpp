@@ -59,30 +59,102 @@ torch::Tensor kmeans_plus_plus(const torch::Tensor& x, std::int64_t k, std::uint
   return torch::cat(centres);
 }
 
-struct Parameters {
-  torch::Tensor log_weights, means, covariances;
+// Sufficient statistics of responsibilities [N, K] (sklearn's _estimate_gaussian_parameters):
+// each component's mass, mean and covariance, the ridge on its diagonal.
+struct Statistics {
+  torch::Tensor mass, means, covariances;  // [K], [K, D], [K, D, D]
 };
 
-// The M-step: weights, means and covariances (plus ridge) from responsibilities [N, K].
-Parameters m_step(const torch::Tensor& x, const torch::Tensor& resp, double ridge) {
+Statistics gaussian_statistics(const torch::Tensor& x, const torch::Tensor& resp, double ridge) {
   const std::int64_t n = x.size(0), d = x.size(1), k = resp.size(1);
-  const auto mass = resp.sum(0) + kEmptyComponentMass;  // [K]
-  Parameters p;
-  p.log_weights = (mass / static_cast<double>(n)).log();
-  p.means = torch::matmul(resp.t(), x) / mass.unsqueeze(1);
+  Statistics s;
+  s.mass = resp.sum(0) + kEmptyComponentMass;
+  s.means = torch::matmul(resp.t(), x) / s.mass.unsqueeze(1);
   std::vector<torch::Tensor> covariances;
   const std::int64_t step = chunk_size(n, d, k);
   for (std::int64_t start = 0; start < k; start += step) {
     const std::int64_t end = std::min(start + step, k);
-    const auto diff = x.unsqueeze(0) - p.means.slice(0, start, end).unsqueeze(1);             // [k, N, D]
-    const auto weighted = diff * resp.slice(1, start, end).t().unsqueeze(2);                   // [k, N, D]
+    const auto diff = x.unsqueeze(0) - s.means.slice(0, start, end).unsqueeze(1);  // [k, N, D]
+    const auto weighted = diff * resp.slice(1, start, end).t().unsqueeze(2);        // [k, N, D]
     covariances.push_back(torch::matmul(weighted.transpose(1, 2), diff) /
-                          mass.slice(0, start, end).view({-1, 1, 1}));                         // [k, D, D]
+                          s.mass.slice(0, start, end).view({-1, 1, 1}));  // [k, D, D]
   }
-  auto cov = torch::cat(covariances);
-  cov = 0.5 * (cov + cov.transpose(1, 2)) + ridge * torch::eye(d, x.options()).unsqueeze(0);
-  p.covariances = cov;
-  return p;
+  const auto cov = torch::cat(covariances);
+  s.covariances = 0.5 * (cov + cov.transpose(1, 2)) + ridge * torch::eye(d, x.options()).unsqueeze(0);
+  return s;
+}
+
+// One-hot responsibilities [N, K]: the given labels, or every point to its nearest
+// k-means++ centre.
+torch::Tensor seeded_responsibilities(const torch::Tensor& x, const GaussianMixtureOptions& o, std::uint64_t seed) {
+  const std::int64_t k = o.components;
+  if (o.initial_labels.defined())
+    return torch::one_hot(o.initial_labels.to(x.device(), torch::kLong), k).to(torch::kDouble);
+  const auto centres = kmeans_plus_plus(x, k, seed);
+  return torch::one_hot(squared_distances(x, centres).argmin(1), k).to(torch::kDouble);
+}
+
+// The seed of restart r: the caller's own for the first.
+std::uint64_t restart_seed(std::uint64_t seed, std::int64_t r) {
+  return seed ^ (0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(r));
+}
+
+// The variational posterior of the Dirichlet-process mixture (sklearn's
+// BayesianGaussianMixture, covariance_type "full"), and its priors.
+struct Priors {
+  double weight_concentration;  // 1/K
+  double mean_precision = 1.0;
+  torch::Tensor mean;           // [D], the data's mean
+  double degrees_of_freedom;    // D
+  torch::Tensor covariance;     // [D, D], the data's covariance (N - 1 in the denominator)
+};
+
+struct Posterior {
+  torch::Tensor concentration_a, concentration_b;  // the sticks' Beta parameters [K]
+  torch::Tensor mean_precision, degrees_of_freedom;  // [K]
+  torch::Tensor means, covariances;                  // [K, D], [K, D, D]: W_k^-1 / nu_k
+};
+
+Posterior variational_m_step(const Statistics& s, const Priors& prior) {
+  Posterior q;
+  q.concentration_a = 1.0 + s.mass;
+  // Mass of the later components: sum_{j > k} N_j.
+  const auto later = s.mass.flip(0).cumsum(0).flip(0) - s.mass;
+  q.concentration_b = prior.weight_concentration + later;
+  q.mean_precision = prior.mean_precision + s.mass;
+  q.means = (prior.mean_precision * prior.mean.unsqueeze(0) + s.mass.unsqueeze(1) * s.means) /
+            q.mean_precision.unsqueeze(1);
+  q.degrees_of_freedom = prior.degrees_of_freedom + s.mass;
+  const auto diff = s.means - prior.mean.unsqueeze(0);  // [K, D]
+  const auto spread = (s.mass * prior.mean_precision / q.mean_precision).view({-1, 1, 1}) *
+                      diff.unsqueeze(2) * diff.unsqueeze(1);
+  q.covariances = (prior.covariance.unsqueeze(0) + s.mass.view({-1, 1, 1}) * s.covariances + spread) /
+                  q.degrees_of_freedom.view({-1, 1, 1});
+  return q;
+}
+
+// E[log pi_k] under the stick-breaking posterior.
+torch::Tensor expected_log_weights(const Posterior& q) {
+  const auto digamma_sum = torch::digamma(q.concentration_a + q.concentration_b);
+  const auto stick_left = torch::digamma(q.concentration_b) - digamma_sum;
+  const auto before = stick_left.cumsum(0) - stick_left;  // sum over j < k
+  return torch::digamma(q.concentration_a) - digamma_sum + before;
+}
+
+// sum_{i=0}^{D-1} f(0.5 (nu_k - i)) per component, f = digamma or lgamma.
+template <typename F>
+torch::Tensor sum_over_dimensions(const torch::Tensor& nu, std::int64_t d, F f) {
+  const auto i = torch::arange(d, nu.options()).unsqueeze(1);  // [D, 1]
+  return f(0.5 * (nu.unsqueeze(0) - i)).sum(0);
+}
+
+// The posterior's expected weights (sklearn's weights_ for the Dirichlet process), [K].
+torch::Tensor expected_weights(const Posterior& q) {
+  const auto total = q.concentration_a + q.concentration_b;
+  const auto left = q.concentration_b / total;
+  const auto before = torch::cat({torch::ones({1}, left.options()), left.slice(0, 0, -1).cumprod(0)});
+  const auto w = q.concentration_a / total * before;
+  return w / w.sum();
 }
 
 }  // namespace
@@ -136,22 +208,52 @@ GaussianMixture GaussianMixture::fit(const torch::Tensor& x, const GaussianMixtu
   if (x.size(0) < options.components)
     throw InvalidInput(who + ": " + std::to_string(options.components) + " components need at least as many samples, got " +
                        std::to_string(x.size(0)));
+  if (options.prior != MixturePrior::None && x.size(0) < 2)
+    throw InvalidInput(who + ": the Dirichlet-process prior needs at least two samples (the data's covariance)");
   if (!(options.ridge >= 0.0)) throw InvalidInput(who + ": ridge must be >= 0");
   if (options.max_iterations < 1) throw InvalidInput(who + ": max_iterations must be >= 1");
   if (!(options.tolerance >= 0.0)) throw InvalidInput(who + ": tolerance must be >= 0");
+  if (options.restarts < 1) throw InvalidInput(who + ": restarts must be >= 1");
+  if (options.initial_labels.defined()) {
+    const auto& l = options.initial_labels;
+    if (l.dim() != 1 || l.size(0) != x.size(0) || l.is_floating_point() || l.is_complex())
+      throw InvalidInput(who + ": initial_labels must be [" + std::to_string(x.size(0)) + "] integers, got " +
+                         shape_text(l));
+    if (l.size(0) > 0 && (l.min().item<std::int64_t>() < 0 || l.max().item<std::int64_t>() >= options.components))
+      throw InvalidInput(who + ": initial_labels must lie in [0, " + std::to_string(options.components) + ")");
+    if (options.restarts != 1) throw InvalidInput(who + ": initial_labels fix the start; restarts must be 1");
+  }
   const auto data = x.detach().to(torch::kDouble);
   if (!torch::isfinite(data).all().item<bool>()) throw InvalidInput(who + ": data contain NaN or infinite values");
 
-  // Initialisation: every point to its nearest k-means++ centre, then one M-step.
-  const auto centres = kmeans_plus_plus(data, options.components, options.seed);
-  const auto nearest = squared_distances(data, centres).argmin(1);
-  auto resp = torch::one_hot(nearest, options.components).to(torch::kDouble);
+  GaussianMixture best;
+  double best_bound = -std::numeric_limits<double>::infinity();
+  for (std::int64_t r = 0; r < options.restarts; ++r) {
+    double bound = -std::numeric_limits<double>::infinity();
+    GaussianMixture g = options.prior == MixturePrior::None
+                            ? fit_em(data, options, restart_seed(options.seed, r), bound)
+                            : fit_variational(data, options, restart_seed(options.seed, r), bound);
+    if (r == 0 || bound > best_bound) {
+      best = std::move(g);
+      best_bound = bound;
+    }
+  }
+  best.mean_log_likelihood_ = best.log_likelihood(data).mean().item<double>();
+  best.lower_bound_ = best_bound;
+  return best;
+}
+
+GaussianMixture GaussianMixture::fit_em(const torch::Tensor& data, const GaussianMixtureOptions& options,
+                                        std::uint64_t seed, double& final_bound) {
+  const std::string who = "GaussianMixture::fit";
+  auto resp = seeded_responsibilities(data, options, seed);
+  const std::int64_t n = data.size(0);
   GaussianMixture g;
   {
-    const Parameters p = m_step(data, resp, options.ridge);
-    g.log_weights_ = p.log_weights;
-    g.means_ = p.means;
-    if (!g.set_covariances(p.covariances).item<bool>())
+    const Statistics s = gaussian_statistics(data, resp, options.ridge);
+    g.log_weights_ = (s.mass / static_cast<double>(n)).log();
+    g.means_ = s.means;
+    if (!g.set_covariances(s.covariances).item<bool>())
       throw Error(who + ": a covariance of the initial mixture is not positive definite; raise the ridge (now " +
                   std::to_string(options.ridge) + ")");
   }
@@ -169,11 +271,11 @@ GaussianMixture GaussianMixture::fit(const torch::Tensor& x, const GaussianMixtu
     resp = (log_prob - log_norm).exp();
     // M-step, applied while not converged (the iteration that detects convergence still
     // applies its M-step, as sklearn does).
-    const Parameters p = m_step(data, resp, options.ridge);
+    const Statistics s = gaussian_statistics(data, resp, options.ridge);
     GaussianMixture next;
-    next.log_weights_ = p.log_weights;
-    next.means_ = p.means;
-    const auto factored = next.set_covariances(p.covariances);
+    next.log_weights_ = (s.mass / static_cast<double>(n)).log();
+    next.means_ = s.means;
+    const auto factored = next.set_covariances(s.covariances);
     failed = failed.logical_or(factored.logical_not().logical_and(done.logical_not()));
     g.log_weights_ = torch::where(done, g.log_weights_, next.log_weights_);
     g.means_ = torch::where(done, g.means_, next.means_);
@@ -193,7 +295,72 @@ GaussianMixture GaussianMixture::fit(const torch::Tensor& x, const GaussianMixtu
   }
   g.iterations_ = iterations.item<std::int64_t>();
   g.converged_ = done.item<bool>();
-  g.mean_log_likelihood_ = g.log_likelihood(data).mean().item<double>();
+  final_bound = previous.item<double>();
+  return g;
+}
+
+// sklearn's BayesianGaussianMixture.fit for one initialisation: E-step, M-step, lower
+// bound, until the bound changes by less than the tolerance. The bound is read on the
+// host every iteration; a fit runs once per class and tap, and its [K, N, D] work, not
+// the wait, is what costs.
+GaussianMixture GaussianMixture::fit_variational(const torch::Tensor& data, const GaussianMixtureOptions& options,
+                                                 std::uint64_t seed, double& final_bound) {
+  const std::string who = "GaussianMixture::fit";
+  const std::int64_t n = data.size(0), d = data.size(1), k = options.components;
+  Priors prior;
+  prior.weight_concentration = 1.0 / static_cast<double>(k);
+  prior.mean = data.mean(0);
+  prior.degrees_of_freedom = static_cast<double>(d);
+  const auto centred = data - prior.mean.unsqueeze(0);
+  prior.covariance = torch::matmul(centred.t(), centred) / static_cast<double>(n - 1);
+
+  GaussianMixture g;
+  Posterior q;
+  auto update = [&](const torch::Tensor& resp) {
+    q = variational_m_step(gaussian_statistics(data, resp, options.ridge), prior);
+    g.means_ = q.means;
+    if (!g.set_covariances(q.covariances).item<bool>())
+      throw Error(who + ": a posterior covariance is not positive definite; raise the ridge (now " +
+                  std::to_string(options.ridge) + ")");
+  };
+  update(seeded_responsibilities(data, options, seed));
+
+  const double half_d_log2 = 0.5 * static_cast<double>(d) * std::log(2.0);
+  double bound = -std::numeric_limits<double>::infinity();
+  g.converged_ = false;
+  for (std::int64_t it = 1; it <= options.max_iterations; ++it) {
+    const double previous = bound;
+    // E-step: E[log pi_k] + E[log N(x | mu_k, Lambda_k)] (sklearn's _estimate_log_prob,
+    // whose covariances are W_k^-1 / nu_k: hence the -D/2 log nu_k).
+    const auto log_gauss = g.log_det_precision_half_ - 0.5 * static_cast<double>(d) * kLog2Pi -
+                           0.5 * g.squared_double(data) - 0.5 * static_cast<double>(d) * q.degrees_of_freedom.log();
+    const auto log_lambda = 2.0 * half_d_log2 + sum_over_dimensions(q.degrees_of_freedom, d, [](const torch::Tensor& t) {
+                              return torch::digamma(t);
+                            });
+    const auto weighted = log_gauss + 0.5 * (log_lambda - static_cast<double>(d) / q.mean_precision) +
+                          expected_log_weights(q);
+    const auto log_resp = weighted - torch::logsumexp(weighted, 1, /*keepdim=*/true);
+    const auto resp = log_resp.exp();
+    update(resp);
+    // The lower bound without its constants (sklearn's _compute_lower_bound).
+    const auto log_det_chol = g.log_det_precision_half_ - 0.5 * static_cast<double>(d) * q.degrees_of_freedom.log();
+    const auto log_wishart_norm =
+        -(q.degrees_of_freedom * log_det_chol + q.degrees_of_freedom * half_d_log2 +
+          sum_over_dimensions(q.degrees_of_freedom, d, [](const torch::Tensor& t) { return torch::lgamma(t); }));
+    const auto log_beta = torch::lgamma(q.concentration_a) + torch::lgamma(q.concentration_b) -
+                          torch::lgamma(q.concentration_a + q.concentration_b);
+    const auto entropy = -torch::where(resp > 0, resp * log_resp, torch::zeros_like(resp)).sum();
+    bound = (entropy - log_wishart_norm.sum() + log_beta.sum() -
+             0.5 * static_cast<double>(d) * q.mean_precision.log().sum())
+                .item<double>();
+    g.iterations_ = it;
+    if (std::abs(bound - previous) < options.tolerance) {
+      g.converged_ = true;
+      break;
+    }
+  }
+  g.log_weights_ = expected_weights(q).log();
+  final_bound = bound;
   return g;
 }
 

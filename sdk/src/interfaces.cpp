@@ -13,7 +13,7 @@ void Attack::check_task(const ModelSpec&) const {}
 UniversalAttack::~UniversalAttack() = default;
 AttackFactory::~AttackFactory() = default;
 AttackTerm::~AttackTerm() = default;
-std::map<std::string, double> AttackTerm::summarize(DifferentiableModel&, const torch::Tensor&, const torch::Tensor&,
+std::map<std::string, double> AttackTerm::summarize(DifferentiableModel&, const ImageBatches&, const ImageBatches&,
                                                     std::int64_t, RunContext&) {
   return {};
 }

@@ -24,7 +24,7 @@ const PluginRegistry& registry() {
   return *r;
 }
 
-const char* kExperiment = R"(
+const char* kPlanExperiment = R"(
 [experiment]
 name = "grid"
 [dataset]
@@ -68,7 +68,7 @@ std::map<std::string, std::string> hashes(const Plan& plan) {
 }  // namespace
 
 TEST(Plan, ExpandsVariantsAttacksBudgetsAndSplits) {
-  auto c = plan_of(kExperiment);
+  auto c = plan_of(kPlanExperiment);
   const Plan& plan = c->plan;
   ASSERT_EQ(plan.variants.size(), 1u);
   ASSERT_EQ(plan.attacks.size(), 3u) << "an epsilon list makes one attack per budget";
@@ -86,10 +86,10 @@ TEST(Plan, ExpandsVariantsAttacksBudgetsAndSplits) {
 }
 
 TEST(Plan, AttackAdvTrainFalseDropsOnlyTheAdvTrainAttackTrials) {
-  const auto all = hashes(plan_of(kExperiment)->plan);
-  const std::string detector = std::string(kExperiment) + "[[detector]]\nplugin = \"kd\"\n";
+  const auto all = hashes(plan_of(kPlanExperiment)->plan);
+  const std::string detector = std::string(kPlanExperiment) + "[[detector]]\nplugin = \"kd\"\n";
   const auto with_detector = hashes(plan_of(detector)->plan);
-  for (const std::string& text : {std::string(kExperiment), detector}) {
+  for (const std::string& text : {std::string(kPlanExperiment), detector}) {
     auto c = plan_of(text, {"experiment.attack_adv_train=false"});
     const auto& reference = text == detector ? with_detector : all;
     const auto h = hashes(c->plan);
@@ -107,22 +107,22 @@ TEST(Plan, AttackAdvTrainFalseDropsOnlyTheAdvTrainAttackTrials) {
 }
 
 TEST(Plan, ChangingAParameterChangesExactlyTheTrialsItAffects) {
-  const auto base = hashes(plan_of(kExperiment)->plan);
-  const auto steps = hashes(plan_of(kExperiment, {"attack[1].steps=7"})->plan);
+  const auto base = hashes(plan_of(kPlanExperiment)->plan);
+  const auto steps = hashes(plan_of(kPlanExperiment, {"attack[1].steps=7"})->plan);
   for (const auto& [id, hash] : base) {
     const bool pgd = id.find("__PGD__") != std::string::npos;
     EXPECT_EQ(hash != steps.at(id), pgd) << id;
   }
-  const auto seed = hashes(plan_of(kExperiment, {"experiment.seed=5"})->plan);
+  const auto seed = hashes(plan_of(kPlanExperiment, {"experiment.seed=5"})->plan);
   for (const auto& [id, hash] : base) EXPECT_NE(hash, seed.at(id)) << "the seed changes the model and data: " << id;
-  const auto model = hashes(plan_of(kExperiment, {"model.width=8"})->plan);
+  const auto model = hashes(plan_of(kPlanExperiment, {"model.width=8"})->plan);
   for (const auto& [id, hash] : base) EXPECT_NE(hash, model.at(id)) << id;
-  const auto again = hashes(plan_of(kExperiment)->plan);
+  const auto again = hashes(plan_of(kPlanExperiment)->plan);
   EXPECT_EQ(base, again) << "hashes are stable";
 }
 
 TEST(Plan, DuplicateLabelsAreRefusedWithTheirPlace) {
-  const std::string text = std::string(kExperiment) + "[[attack]]\nlabel = \"PGD\"\nplugin = \"fgsm\"\n";
+  const std::string text = std::string(kPlanExperiment) + "[[attack]]\nlabel = \"PGD\"\nplugin = \"fgsm\"\n";
   try {
     plan_of(text);
     FAIL() << "expected a ValidationError";
@@ -131,8 +131,57 @@ TEST(Plan, DuplicateLabelsAreRefusedWithTheirPlace) {
   }
 }
 
+// detectors_fit_on: the detectors of "PGD + HFC" are fitted on PGD's adv_train outcome (the
+// same budget); their trials' hashes follow PGD, its attack trials do not; a label that is
+// not another attack's is refused with its place and a did-you-mean.
+TEST(Plan, DetectorsFitOnAnotherAttackAtTheSameBudget) {
+  const std::string text = std::string(kPlanExperiment) + R"(
+[[attack]]
+label = "PGD + HFC"
+plugin = "pgd"
+epsilon = "4/255"
+steps = 5
+targeted = true
+add = [{ plugin = "hfc", components = 2 }]
+detectors_fit_on = "PGD"
+[[detector]]
+plugin = "kd"
+)";
+  auto c = plan_of(text);
+  const Plan& plan = c->plan;
+  ASSERT_EQ(plan.attacks.size(), 4u);
+  ASSERT_TRUE(plan.attacks[3].detectors_fit_on.has_value());
+  EXPECT_EQ(*plan.attacks[3].detectors_fit_on, 2u);
+  EXPECT_FALSE(plan.attacks[2].detectors_fit_on.has_value());
+
+  auto trial_hash = [](const Plan& p, std::size_t attack, TrialKind kind) {
+    for (const auto& t : p.trials)
+      if (t.attack == attack && t.kind == kind) return t.hash;
+    return std::string();
+  };
+  auto changed = plan_of(text, {"attack[1].steps=7"});
+  EXPECT_NE(trial_hash(plan, 3, TrialKind::Detector), trial_hash(changed->plan, 3, TrialKind::Detector));
+  EXPECT_EQ(trial_hash(plan, 3, TrialKind::Attack), trial_hash(changed->plan, 3, TrialKind::Attack));
+
+  for (const auto& [bad, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"\"PDG\"", "no other attack labelled 'PDG' (did you mean 'PGD'?)"},
+           {"\"FGSM\"", "'FGSM' has no budget 4/255 (its budgets: 2/255, 8/255)"},
+           {"\"PGD + HFC\"", "names this attack itself"},
+           {"3", "expected the label of another [[attack]]"}}) {
+    std::string wrong = text;
+    wrong.replace(wrong.find("\"PGD\"\n[[detector]]"), 5, bad);
+    try {
+      plan_of(wrong);
+      ADD_FAILURE() << "expected a ValidationError for " << bad;
+    } catch (const medadv::ValidationError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("attack[2].detectors_fit_on"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Plan, DryRunCostCountsStepsPerImage) {
-  auto c = plan_of(kExperiment);
+  auto c = plan_of(kPlanExperiment);
   const Plan& plan = c->plan;
   for (const auto& t : plan.trials) {
     const TrialCost cost = cost_per_image(plan, t);
@@ -145,7 +194,7 @@ TEST(Plan, DryRunCostCountsStepsPerImage) {
 }
 
 TEST(Plan, BudgetsGiveEachEpsilonItsOwnParameters) {
-  const std::string text = std::string(kExperiment) + R"(
+  const std::string text = std::string(kPlanExperiment) + R"(
 [[attack]]
 label = "PGD-survey"
 plugin = "pgd"
@@ -168,7 +217,7 @@ budgets = [{ epsilon = "1/255", step = "0.5/255" }, { epsilon = "8/255", step = 
 
   for (const char* bad : {"budgets = []", "budgets = [{ step = \"1/255\" }]", "epsilon = \"1/255\"\nbudgets = [{ epsilon = \"2/255\" }]",
                           "budgets = [{ epsilon = \"2/255\", stpes = 3 }]"}) {
-    const std::string wrong = std::string(kExperiment) + "[[attack]]\nlabel = \"X\"\nplugin = \"pgd\"\n" + bad + "\n";
+    const std::string wrong = std::string(kPlanExperiment) + "[[attack]]\nlabel = \"X\"\nplugin = \"pgd\"\n" + bad + "\n";
     EXPECT_THROW(plan_of(wrong), medadv::ValidationError) << bad;
   }
 }

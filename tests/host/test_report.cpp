@@ -19,11 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 
-void write_text(const fs::path& file, const std::string& text) {
-  std::ofstream out(file, std::ios::binary);
-  out << text;
-}
-
 std::vector<std::string> trial_lines() {
   return {
       R"({"trial":"baseline__clean__adv_test","hash":"c1","kind":"clean","variant":"baseline","split":"adv_test","clean_accuracy":0.93,"n":120})",

@@ -22,7 +22,7 @@ using medadv::host::ResultsLog;
 
 namespace {
 
-const char* kHead = R"(
+const char* kIdentityHead = R"(
 [experiment]
 name = "ids"
 [dataset]
@@ -33,9 +33,9 @@ count = 100
 plugin = "small-cnn"
 )";
 
-// The problems make_plan reports for kHead + `rest`, joined ("" when it plans).
+// The problems make_plan reports for kIdentityHead + `rest`, joined ("" when it plans).
 std::string plan_problems(const std::string& rest) {
-  const medadv::Value root = medadv::host::parse_toml_text(std::string(kHead) + rest, "ids.toml");
+  const medadv::Value root = medadv::host::parse_toml_text(std::string(kIdentityHead) + rest, "ids.toml");
   const auto checked = medadv::host::check_experiment(root, medadv::testing::built_in_plugins());
   try {
     medadv::host::make_plan(checked);
@@ -44,8 +44,6 @@ std::string plan_problems(const std::string& rest) {
   }
   return "";
 }
-
-void write_text(const fs::path& file, const std::string& text) { std::ofstream(file, std::ios::binary) << text; }
 
 }  // namespace
 

@@ -34,7 +34,7 @@ TEST(FeatureStress, LossIsTheSignedTapMeanByHandAndAMissingTapIsNamed) {
   auto down = term({}, ctx);  // defaults: penultimate, down
   auto up = term({{"direction", "up"}}, ctx);
   const auto x = medadv::testing::random_images(3, 3, 32, 1);
-  down->fit(*model, x, torch::tensor({0, 1, 2}), ctx);
+  down->fit(*model, *medadv::tensor_batches(x, torch::tensor({0, 1, 2})), 3, ctx);
   const auto out = model->forward(x, down->taps());
   const auto tap = out.tap("penultimate").contiguous().to(torch::kDouble);
   const auto per_sample = tap.flatten(1);
@@ -47,7 +47,7 @@ TEST(FeatureStress, LossIsTheSignedTapMeanByHandAndAMissingTapIsNamed) {
   }
   auto missing = term({{"tap", "blokc2"}}, ctx);
   try {
-    missing->fit(*model, x, torch::tensor({0, 1, 2}), ctx);
+    missing->fit(*model, *medadv::tensor_batches(x, torch::tensor({0, 1, 2})), 3, ctx);
     FAIL() << "a missing tap must be refused";
   } catch (const medadv::InvalidInput& e) {
     EXPECT_NE(std::string(e.what()).find("no tap 'blokc2'"), std::string::npos) << e.what();
@@ -72,13 +72,14 @@ TEST(FeatureStress, BimPushesAFundusCnnTapDownAndUpAndReportsIt) {
   const double clean = mean_block2(v.test_images);
   for (const char* direction : {"down", "up"}) {
     auto stress = term({{"tap", "block2"}, {"direction", direction}}, ctx);
-    stress->fit(*v.model, v.adv_train_images, v.adv_train_labels, ctx);
+    stress->fit(*v.model, *medadv::tensor_batches(v.adv_train_images, v.adv_train_labels), 32, ctx);
     Objective objective(BaseLoss::None, false);  // the term alone
     objective.add_term(stress, 1.0, "feature-stress");
     medadv::Capability capability = v.white_box();
     const auto r = bim.run({v.test_images, v.test_labels, {}}, capability, objective, ctx);
     const double adversarial = mean_block2(r.adversarial);
-    const auto figures = stress->summarize(*v.model, v.test_images, r.adversarial, 32, ctx);
+    const auto figures =
+        stress->summarize(*v.model, *medadv::tensor_batches(v.test_images), *medadv::tensor_batches(r.adversarial), 32, ctx);
     std::cout << "[strength] fundus small-cnn block2 mean, BIM 4/256 x10 " << direction << ": " << clean << " -> "
               << adversarial << " (relative change " << figures.at("stress.block2.relative_change") << ")\n";
     if (std::string(direction) == "down") EXPECT_LT(adversarial, 0.9 * clean);

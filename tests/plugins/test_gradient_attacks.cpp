@@ -13,6 +13,7 @@
 
 #include "attacks/gradient/fgsm.h"
 #include "attacks/gradient/pgd.h"
+#include "attacks/margin/cw_linf.h"
 #include "attack_test_kit.h"
 
 namespace {
@@ -153,6 +154,33 @@ TEST(GradientAttacks, FgsmOnALinearModelEqualsTheClosedForm) {
   const auto bim = run_attack<g::Pgd>(
       "pgd", {{"epsilon", "4/255"}, {"step", "4/255"}, {"steps", 1}, {"random_start", false}}, model, 2, batch);
   EXPECT_TRUE(torch::allclose(bim.adversarial, r.adversarial, 0.0, 1e-6));
+}
+
+// The step schedule (step_decay, decay_at): on a binary linear model the sign of the input
+// gradient never changes, so with steps inside the ball and away from 0 and 1 every pixel
+// moves by the sum of the scheduled steps: 4 x 0.01 + 4 x 0.005 + 2 x 0.0025 = 0.065.
+TEST(GradientAttacks, StepScheduleDecaysTheStepEveryDecayAtSteps) {
+  const std::int64_t b = 4, c = 1, s = 5, d = c * s * s;
+  auto model = std::make_shared<LinearModel>(d, 2, 5);
+  const auto x = torch::full({b, c, s, s}, 0.5);
+  const auto y = torch::tensor({0, 1, 0, 1});
+  const auto w = model->weight.detach();
+  const auto away = torch::stack({(w[1] - w[0]).sign(), (w[0] - w[1]).sign()}).index_select(0, y).view_as(x);
+  AttackBatch batch{x, y, {}};
+  const Value::Table settings = {{"epsilon", "0.2"}, {"step", "0.01"}, {"steps", 10}, {"random_start", false}};
+  auto with = [&](Value::Table extra) {
+    Value::Table all = settings;
+    all.insert(all.end(), extra.begin(), extra.end());
+    return run_attack<g::Pgd>("pgd", all, model, 2, batch).adversarial;
+  };
+  EXPECT_TRUE(torch::allclose(with({{"step_decay", 0.5}, {"decay_at", 4}}), x + 0.065 * away, 0.0, 1e-6));
+  EXPECT_TRUE(torch::allclose(with({}), x + 0.1 * away, 0.0, 1e-6));
+  // cw-linf takes the same schedule (kappa large enough that the margin never saturates).
+  const auto cw = run_attack<medadv::plugins::margin::CwLinf>(
+      "cw-linf", {{"epsilon", "0.2"}, {"step", "0.01"}, {"steps", 10}, {"random_start", false}, {"step_decay", 0.5},
+                  {"decay_at", 4}},
+      model, 2, batch, 0, Objective(BaseLoss::CWMargin, false, 1e6));
+  EXPECT_TRUE(torch::allclose(cw.adversarial, x + 0.065 * away, 0.0, 1e-6));
 }
 
 TEST(GradientAttacks, L2StepIsTheNormalisedGradient) {

@@ -1,8 +1,10 @@
 // The HFC attack term (plugins/attack-terms/adaptive): its constraint is the Mahalanobis
 // distance to the most responsible component over the features' dimension, checked with
 // explicit inverses and a brute-force argmax; one component is the Gaussian log density;
-// weight 0 leaves targeted BIM bit for bit; with weight 1 BIM's adversarial features end
-// nearer the target class's mixtures than plain BIM's on the trained fundus classifier.
+// weight 0 leaves targeted BIM bit for bit; with weight 1 (mixtures fitted as the paper, on
+// the victim's training images, with the Dirichlet-process prior) BIM's adversarial features
+// end nearer the target class's mixtures than plain BIM's on the trained fundus classifier,
+// and the targeted success rate stays within 10 points.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -75,7 +77,8 @@ std::shared_ptr<Hfc> fitted_hfc(const medadv::testing::TrainedVictim& v, medadv:
   medadv::ParamSchema s;
   Hfc::schema(s);
   auto hfc = std::make_shared<Hfc>(s.resolve_or_throw(Value(Value::Table{{"components", 4}}), "hfc"), ctx);
-  hfc->fit(*v.model, v.adv_train_images, v.adv_train_labels, ctx);
+  // As the paper: on the victim's training images.
+  hfc->fit(*v.model, *medadv::tensor_batches(v.train_images, v.train_labels), 32, ctx);
   return hfc;
 }
 
@@ -125,6 +128,8 @@ TEST(Hfc, WeightZeroIsTargetedBimBitForBitAndWeightOneEndsNearerTheTargetMixture
             << plain.success.sum().item<std::int64_t>() << " vs " << constrained.success.sum().item<std::int64_t>()
             << " of " << x.size(0) << "\n";
   EXPECT_LT(hfc_distance, 0.5 * bim_distance);
+  // The constraint costs the attack little: its targeted success stays within 10 points.
+  EXPECT_GE(constrained.success.sum().item<double>(), plain.success.sum().item<double>() - 0.1 * x.size(0));
 }
 
 TEST(Hfc, RefusesSegmentationLabelsAndAnUntargetedMultiClassAttack) {
@@ -137,8 +142,8 @@ TEST(Hfc, RefusesSegmentationLabelsAndAnUntargetedMultiClassAttack) {
   medadv::ModuleModel model(module, 3, medadv::Task::Classification);
   const auto x = medadv::testing::random_images(12, 1, 4, 2);
   const auto y = torch::arange(12) % 3;
-  EXPECT_THROW(hfc.fit(model, x, torch::zeros({12, 1, 4, 4}), ctx), medadv::InvalidInput);
-  hfc.fit(model, x, y, ctx);
+  EXPECT_THROW(hfc.fit(model, *medadv::tensor_batches(x, torch::zeros({12, 1, 4, 4})), 4, ctx), medadv::InvalidInput);
+  hfc.fit(model, *medadv::tensor_batches(x, y), 4, ctx);
   EXPECT_EQ(hfc.taps(), (std::vector<std::string>{"penultimate"}));
   const auto out = model.forward(x, hfc.taps());
   // Untargeted with three classes: no target class to constrain to; targeted, a value per image.

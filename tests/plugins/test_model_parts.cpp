@@ -11,26 +11,11 @@
 #include <medadv/error.h>
 #include <medadv/model_parts.h>
 #include <medadv/testing.h>
+#include "support/test_support.h"
 
 namespace {
 
-template <class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
-medadv::ModelSpec spec_of(std::int64_t channels, std::int64_t classes, std::int64_t size) {
-  medadv::ModelSpec s;
-  s.channels = channels;
-  s.num_classes = classes;
-  s.image_size = size;
-  return s;
-}
 
 // A module holding nothing but an input normalisation.
 struct Normalised : torch::nn::Module {
@@ -45,7 +30,7 @@ TEST(ModelParts, RequireKnownTapsNamesTheTapASuggestionAndTheAvailableOnes) {
   EXPECT_NO_THROW(medadv::require_known_taps("net", {"logits", "block2"}, available));
   EXPECT_NO_THROW(medadv::require_known_taps("net", {}, available));
   EXPECT_THROW(medadv::require_known_taps("net", {"block3x"}, available), medadv::Error);
-  const auto what = message_of([&] { medadv::require_known_taps("net", {"logits", "penultimat"}, available); });
+  const auto what = error_of([&] { medadv::require_known_taps("net", {"logits", "penultimat"}, available); });
   EXPECT_EQ(what,
             "net has no tap 'penultimat' (did you mean 'penultimate'?); available taps: block1, block2, "
             "penultimate, logits");
@@ -53,19 +38,19 @@ TEST(ModelParts, RequireKnownTapsNamesTheTapASuggestionAndTheAvailableOnes) {
 
 TEST(ModelParts, CheckModelSpec) {
   using medadv::Task;
-  EXPECT_NO_THROW(medadv::check_model_spec("net", spec_of(1, 2, 16), Task::Classification, 16, "pooling"));
-  EXPECT_EQ(message_of([] { medadv::check_model_spec("net", spec_of(1, 2, 15), Task::Classification, 16, "pooling"); }),
+  EXPECT_NO_THROW(medadv::check_model_spec("net", medadv::testing::model_spec(1, 2, 16), Task::Classification, 16, "pooling"));
+  EXPECT_EQ(error_of([] { medadv::check_model_spec("net", medadv::testing::model_spec(1, 2, 15), Task::Classification, 16, "pooling"); }),
             "net: image_size must be >= 16 (pooling), got 15");
-  EXPECT_THROW(medadv::check_model_spec("net", spec_of(0, 2, 16), Task::Classification, 16, ""), medadv::InvalidInput);
-  EXPECT_THROW(medadv::check_model_spec("net", spec_of(1, 0, 16), Task::Classification, 16, ""), medadv::InvalidInput);
+  EXPECT_THROW(medadv::check_model_spec("net", medadv::testing::model_spec(0, 2, 16), Task::Classification, 16, ""), medadv::InvalidInput);
+  EXPECT_THROW(medadv::check_model_spec("net", medadv::testing::model_spec(1, 0, 16), Task::Classification, 16, ""), medadv::InvalidInput);
   // A segmentation model asked for a classification spec, and the other way round.
-  EXPECT_NE(message_of([] {
-              medadv::check_model_spec("seg", spec_of(1, 2, 16), Task::Segmentation, 16, "");
+  EXPECT_NE(error_of([] {
+              medadv::check_model_spec("seg", medadv::testing::model_spec(1, 2, 16), Task::Segmentation, 16, "");
             }).find("seg is a segmentation model; use a classifier"),
             std::string::npos);
-  auto segmentation = spec_of(1, 2, 16);
+  auto segmentation = medadv::testing::model_spec(1, 2, 16);
   segmentation.task = Task::Segmentation;
-  EXPECT_NE(message_of([&] {
+  EXPECT_NE(error_of([&] {
               medadv::check_model_spec("cls", segmentation, Task::Classification, 16, "");
             }).find("cls is a classifier; use unet or segnet"),
             std::string::npos);
@@ -75,7 +60,7 @@ TEST(ModelParts, PerChannelValuesAreValidated) {
   using medadv::InputNormalization;
   EXPECT_EQ(InputNormalization::per_channel("m", {}, 0.5, 3, "mean"), (std::vector<double>{0.5, 0.5, 0.5}));
   EXPECT_EQ(InputNormalization::per_channel("m", {0.1, 0.2}, 0.5, 2, "mean"), (std::vector<double>{0.1, 0.2}));
-  EXPECT_EQ(message_of([] { InputNormalization::per_channel("m", {0.1}, 0.5, 3, "mean"); }),
+  EXPECT_EQ(error_of([] { InputNormalization::per_channel("m", {0.1}, 0.5, 3, "mean"); }),
             "m: spec.mean has 1 value(s); expected 3 (one per input channel)");
   EXPECT_THROW(InputNormalization::per_channel("m", {0.2, 0.0}, 0.5, 2, "std"), medadv::InvalidInput);
   EXPECT_THROW(InputNormalization::per_channel("m", {0.2, -1.0}, 0.5, 2, "std"), medadv::InvalidInput);
@@ -85,7 +70,7 @@ TEST(ModelParts, PerChannelValuesAreValidated) {
 }
 
 TEST(ModelParts, InputNormalizationLivesInBuffersThatMoveAndCheckpoint) {
-  auto spec = spec_of(2, 2, 8);
+  auto spec = medadv::testing::model_spec(2, 2, 8);
   spec.mean = {0.25, 0.75};
   spec.std = {0.5, 0.25};
   auto model = std::make_shared<Normalised>(spec);
@@ -109,7 +94,7 @@ TEST(ModelParts, InputNormalizationLivesInBuffersThatMoveAndCheckpoint) {
   // A checkpoint restores the values into a model built with the defaults.
   std::stringstream stream;
   torch::save(model, stream);
-  auto restored = std::make_shared<Normalised>(spec_of(2, 2, 8));
+  auto restored = std::make_shared<Normalised>(medadv::testing::model_spec(2, 2, 8));
   EXPECT_TRUE(torch::allclose(restored->normalize(torch::ones({1, 2, 1, 1})).flatten(), torch::tensor({1.0f, 1.0f})));
   torch::load(restored, stream);
   EXPECT_TRUE(torch::allclose(restored->normalize(torch::ones({1, 2, 1, 1})).flatten(), torch::tensor({1.5f, 1.0f})));

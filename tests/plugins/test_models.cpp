@@ -24,6 +24,7 @@
 #include "models/segmentation/unet.h"
 #include "models/vgg/vgg.h"
 #include "models/wide-resnet/wide_resnet.h"
+#include "support/test_support.h"
 
 namespace {
 
@@ -44,24 +45,7 @@ std::shared_ptr<TappedModule> build_with(medadv::Value::Table params, const Mode
   return plugin.build(spec);
 }
 
-ModelSpec spec_of(std::int64_t channels, std::int64_t classes, std::int64_t size, Task task = Task::Classification) {
-  ModelSpec s;
-  s.channels = channels;
-  s.num_classes = classes;
-  s.image_size = size;
-  s.task = task;
-  return s;
-}
 
-template <class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::int64_t count_parameters(TappedModule& m) {
   std::int64_t n = 0;
@@ -251,7 +235,7 @@ TEST_P(Zoo, EveryTapInForwardOrderWithItsShape) {
   for (std::int64_t size : m.sizes) {
     for (std::int64_t channels : {1, 3}) {
       SCOPED_TRACE(m.name + ": size " + std::to_string(size) + ", channels " + std::to_string(channels));
-      auto model = m.build(spec_of(channels, classes, size, m.task), 0);
+      auto model = m.build(medadv::testing::model_spec(channels, classes, size, m.task), 0);
       model->eval();
       const auto expected = m.taps(batch, size, classes);
       std::vector<std::string> expected_names;
@@ -277,12 +261,12 @@ TEST_P(Zoo, EveryTapInForwardOrderWithItsShape) {
 
 TEST_P(Zoo, UnknownTapIsAnErrorNamingItAndTheAvailableTaps) {
   const auto& m = GetParam();
-  auto model = m.build(spec_of(1, 2, m.sizes.front(), m.task), 0);
+  auto model = m.build(medadv::testing::model_spec(1, 2, m.sizes.front(), m.task), 0);
   const auto x = medadv::testing::random_images(1, 1, m.sizes.front());
   const auto names = model->tap_names();
   const std::string typo = names.front() + "x";
   EXPECT_THROW(model->forward_taps(x, {"logits", typo}), medadv::Error);
-  const auto what = message_of([&] { model->forward_taps(x, {"logits", typo}); });
+  const auto what = error_of([&] { model->forward_taps(x, {"logits", typo}); });
   EXPECT_NE(what.find(m.name + " has no tap '" + typo + "'"), std::string::npos) << what;
   EXPECT_NE(what.find("did you mean '" + names.front() + "'"), std::string::npos) << what;
   EXPECT_NE(what.find("available taps: " + names.front() + ", "), std::string::npos) << what;
@@ -291,7 +275,7 @@ TEST_P(Zoo, UnknownTapIsAnErrorNamingItAndTheAvailableTaps) {
 
 TEST_P(Zoo, InitialWeightsFollowTheSeed) {
   const auto& m = GetParam();
-  const auto spec = spec_of(3, 2, m.sizes.front(), m.task);
+  const auto spec = medadv::testing::model_spec(3, 2, m.sizes.front(), m.task);
   auto a = m.build(spec, 7), b = m.build(spec, 7), c = m.build(spec, 8);
   const auto pa = a->named_parameters(), pb = b->named_parameters(), pc = c->named_parameters();
   ASSERT_EQ(pa.size(), pb.size());
@@ -313,7 +297,7 @@ TEST_P(Zoo, InitialWeightsFollowTheSeed) {
 
 TEST_P(Zoo, GradientsReachEveryInput) {
   const auto& m = GetParam();
-  auto model = m.build(spec_of(3, 2, m.sizes.front(), m.task), 0);
+  auto model = m.build(medadv::testing::model_spec(3, 2, m.sizes.front(), m.task), 0);
   model->eval();
   auto x = medadv::testing::random_images(2, 3, m.sizes.front(), 2).requires_grad_(true);
   model->forward(x).sum().backward();
@@ -326,14 +310,14 @@ TEST_P(Zoo, GradientsReachEveryInput) {
 TEST_P(Zoo, RefusesTheOtherTaskTooSmallImagesAndBadNormalisation) {
   const auto& m = GetParam();
   const Task other = m.task == Task::Classification ? Task::Segmentation : Task::Classification;
-  EXPECT_THROW(m.build(spec_of(1, 2, m.sizes.front(), other), 0), medadv::InvalidInput);
-  EXPECT_THROW(m.build(spec_of(1, 2, 4, m.task), 0), medadv::InvalidInput);
-  EXPECT_NE(message_of([&] { m.build(spec_of(1, 2, 4, m.task), 0); }).find(m.name + ": image_size must be >= "),
+  EXPECT_THROW(m.build(medadv::testing::model_spec(1, 2, m.sizes.front(), other), 0), medadv::InvalidInput);
+  EXPECT_THROW(m.build(medadv::testing::model_spec(1, 2, 4, m.task), 0), medadv::InvalidInput);
+  EXPECT_NE(error_of([&] { m.build(medadv::testing::model_spec(1, 2, 4, m.task), 0); }).find(m.name + ": image_size must be >= "),
             std::string::npos);
-  auto spec = spec_of(3, 2, m.sizes.front(), m.task);
+  auto spec = medadv::testing::model_spec(3, 2, m.sizes.front(), m.task);
   spec.std = {0.2, 0.2};
   EXPECT_THROW(m.build(spec, 0), medadv::InvalidInput);
-  EXPECT_NE(message_of([&] { m.build(spec, 0); }).find(m.name + ": spec.std has 2 value(s); expected 3"),
+  EXPECT_NE(error_of([&] { m.build(spec, 0); }).find(m.name + ": spec.std has 2 value(s); expected 3"),
             std::string::npos);
 }
 
@@ -342,7 +326,7 @@ TEST_P(Zoo, NormalisesWithTheSpecsMeanAndStd) {
   // with the defaults 0.5 / 0.5. Inputs mapped to the same normalised values must give
   // the same logits.
   const auto& m = GetParam();
-  auto spec = spec_of(1, 2, m.sizes.front(), m.task);
+  auto spec = medadv::testing::model_spec(1, 2, m.sizes.front(), m.task);
   auto plain = m.build(spec, 5);
   spec.mean = {0.2};
   spec.std = {0.1};
@@ -368,7 +352,7 @@ INSTANTIATE_TEST_SUITE_P(Models, Zoo, ::testing::ValuesIn(zoo()), zoo_name);
 TEST(ResNet, ParameterCountsMatchTorchvision) {
   // torchvision.models.resnet18() / resnet50(): 3 channels, 1000 classes, ImageNet stem.
   using namespace medadv::plugins::resnet;
-  const auto spec = spec_of(3, 1000, 224);
+  const auto spec = medadv::testing::model_spec(3, 1000, 224);
   EXPECT_EQ(count_parameters(*build_with<ResNet18Plugin>({}, spec)), 11689512);
   EXPECT_EQ(count_parameters(*build_with<ResNet50Plugin>({}, spec)), 25557032);
   // The CIFAR stem trades the 7x7 stem conv for a 3x3 one: 64 * 3 * (49 - 9) fewer.
@@ -377,7 +361,7 @@ TEST(ResNet, ParameterCountsMatchTorchvision) {
 
 TEST(ResNet, TorchvisionParameterNames) {
   using namespace medadv::plugins::resnet;
-  auto model = build_with<ResNet50Plugin>({{"width", 8}}, spec_of(3, 10, 32));
+  auto model = build_with<ResNet50Plugin>({{"width", 8}}, medadv::testing::model_spec(3, 10, 32));
   const auto names = model->named_parameters();
   for (const char* name : {"conv1.weight", "bn1.weight", "layer1.0.conv1.weight", "layer1.0.conv3.weight",
                            "layer1.0.downsample.0.weight", "layer1.0.downsample.1.bias", "layer2.3.bn2.weight",
@@ -389,17 +373,17 @@ TEST(ResNet, TorchvisionParameterNames) {
 TEST(ResNet, StemFollowsTheImageSizeOrTheParameter) {
   using namespace medadv::plugins::resnet;
   const auto x128 = medadv::testing::random_images(1, 1, 128);
-  auto automatic = build_with<ResNet18Plugin>({{"width", 4}}, spec_of(1, 2, 128));
+  auto automatic = build_with<ResNet18Plugin>({{"width", 4}}, medadv::testing::model_spec(1, 2, 128));
   automatic->eval();
   EXPECT_EQ(dynamic_cast<ResNet&>(*automatic).stem(), Stem::ImageNet);
   // conv7x7/2 and max-pool/2: 128 -> 32; three more halvings -> 4.
   auto out = automatic->forward_taps(x128, {"stem", "block8"});
   EXPECT_EQ(out.tap("stem").sizes(), c10::IntArrayRef({1, 4, 32, 32}));
   EXPECT_EQ(out.tap("block8").sizes(), c10::IntArrayRef({1, 32, 4, 4}));
-  auto cifar = build_with<ResNet18Plugin>({{"width", 4}, {"stem", "cifar"}}, spec_of(1, 2, 128));
+  auto cifar = build_with<ResNet18Plugin>({{"width", 4}, {"stem", "cifar"}}, medadv::testing::model_spec(1, 2, 128));
   cifar->eval();
   EXPECT_EQ(cifar->forward_taps(x128, {"stem"}).tap("stem").sizes(), c10::IntArrayRef({1, 4, 128, 128}));
-  auto imagenet = build_with<ResNet18Plugin>({{"width", 4}, {"stem", "imagenet"}}, spec_of(1, 2, 32));
+  auto imagenet = build_with<ResNet18Plugin>({{"width", 4}, {"stem", "imagenet"}}, medadv::testing::model_spec(1, 2, 32));
   imagenet->eval();
   EXPECT_EQ(imagenet->forward_taps(medadv::testing::random_images(1, 1, 32), {"stem"}).tap("stem").sizes(),
             c10::IntArrayRef({1, 4, 8, 8}));
@@ -407,7 +391,7 @@ TEST(ResNet, StemFollowsTheImageSizeOrTheParameter) {
 
 TEST(ResNet, BottleneckReluTapsEndInTheBlockOutput) {
   using namespace medadv::plugins::resnet;
-  auto model = build_with<ResNet50Plugin>({{"width", 8}}, spec_of(3, 2, 32));
+  auto model = build_with<ResNet50Plugin>({{"width", 8}}, medadv::testing::model_spec(3, 2, 32));
   model->eval();
   const auto names = model->tap_names();
   EXPECT_EQ(names.size(), 1u + 16 * 4 + 2);  // stem, 16 x (3 ReLUs + block), penultimate, logits
@@ -424,15 +408,15 @@ TEST(Vgg, ParameterCountOfTheThirteenConvolutions) {
   // global pool -> 512 -> 512 -> K.
   using namespace medadv::plugins::vgg;
   const std::int64_t head = (512 * 512 + 512) * 2 + (512 * 10 + 10);
-  EXPECT_EQ(count_parameters(*build_with<Vgg16PlainPlugin>({}, spec_of(3, 10, 32))), 14714688 + head);
+  EXPECT_EQ(count_parameters(*build_with<Vgg16PlainPlugin>({}, medadv::testing::model_spec(3, 10, 32))), 14714688 + head);
   // vgg16-bn adds a weight and a bias per conv channel: 2 * (2*64 + 2*128 + 3*256 + 6*512).
-  EXPECT_EQ(count_parameters(*build_with<Vgg16BnPlugin>({}, spec_of(3, 10, 32))), 14714688 + head + 2 * 4224);
+  EXPECT_EQ(count_parameters(*build_with<Vgg16BnPlugin>({}, medadv::testing::model_spec(3, 10, 32))), 14714688 + head + 2 * 4224);
 }
 
 TEST(Vgg, DropoutOnlyInTrainingAndBatchNormOnlyInVgg16Bn) {
   using namespace medadv::plugins::vgg;
-  auto plain = build_with<Vgg16PlainPlugin>({{"width", 4}, {"hidden", 64}}, spec_of(1, 2, 32));
-  auto bn = build_with<Vgg16BnPlugin>({{"width", 4}, {"hidden", 64}}, spec_of(1, 2, 32));
+  auto plain = build_with<Vgg16PlainPlugin>({{"width", 4}, {"hidden", 64}}, medadv::testing::model_spec(1, 2, 32));
+  auto bn = build_with<Vgg16BnPlugin>({{"width", 4}, {"hidden", 64}}, medadv::testing::model_spec(1, 2, 32));
   std::size_t plain_bn = 0, bn_bn = 0;
   for (const auto& m : plain->modules()) plain_bn += m->as<torch::nn::BatchNorm2dImpl>() != nullptr;
   for (const auto& m : bn->modules()) bn_bn += m->as<torch::nn::BatchNorm2dImpl>() != nullptr;
@@ -463,12 +447,12 @@ TEST(MobileNetV2, ChannelRoundingAsTorchvision) {
 TEST(MobileNetV2, ParameterCountMatchesTorchvision) {
   // torchvision.models.mobilenet_v2(): 3 channels, 1000 classes.
   using namespace medadv::plugins::mobilenetv2;
-  EXPECT_EQ(count_parameters(*build_with<MobileNetV2Plugin>({}, spec_of(3, 1000, 224))), 3504872);
+  EXPECT_EQ(count_parameters(*build_with<MobileNetV2Plugin>({}, medadv::testing::model_spec(3, 1000, 224))), 3504872);
 }
 
 TEST(MobileNetV2, ImageNetStemDownsamplesThirtyTwoTimes) {
   using namespace medadv::plugins::mobilenetv2;
-  auto model = build_with<MobileNetV2Plugin>({{"width_mult", 0.25}, {"stem", "imagenet"}}, spec_of(3, 2, 64));
+  auto model = build_with<MobileNetV2Plugin>({{"width_mult", 0.25}, {"stem", "imagenet"}}, medadv::testing::model_spec(3, 2, 64));
   model->eval();
   EXPECT_EQ(dynamic_cast<MobileNetV2&>(*model).stem(), Stem::ImageNet);
   const auto out = model->forward_taps(medadv::testing::random_images(1, 3, 64), {"block1", "block3", "block17"});
@@ -482,12 +466,12 @@ TEST(MobileNetV2, ImageNetStemDownsamplesThirtyTwoTimes) {
 TEST(WideResNet, ParameterCountOfWrn28x10) {
   // WRN-28-10 for CIFAR-10 (Zagoruyko & Komodakis; the TRADES/MART code): 36,479,194.
   using namespace medadv::plugins::wide_resnet;
-  EXPECT_EQ(count_parameters(*build_with<WideResNetPlugin>({}, spec_of(3, 10, 32))), 36479194);
+  EXPECT_EQ(count_parameters(*build_with<WideResNetPlugin>({}, medadv::testing::model_spec(3, 10, 32))), 36479194);
 }
 
 TEST(WideResNet, DepthSetsTheBlockCountAndMustBe6nPlus4) {
   using namespace medadv::plugins::wide_resnet;
-  auto model = build_with<WideResNetPlugin>({{"depth", 16}, {"widen_factor", 2}}, spec_of(1, 2, 32));
+  auto model = build_with<WideResNetPlugin>({{"depth", 16}, {"widen_factor", 2}}, medadv::testing::model_spec(1, 2, 32));
   const auto names = model->tap_names();
   EXPECT_EQ(names, (std::vector<std::string>{"block1", "block2", "block3", "block4", "block5", "block6", "penultimate",
                                              "logits"}));
@@ -495,9 +479,9 @@ TEST(WideResNet, DepthSetsTheBlockCountAndMustBe6nPlus4) {
   EXPECT_EQ(out.tap("block2").sizes(), c10::IntArrayRef({1, 32, 32, 32}));
   EXPECT_EQ(out.tap("block3").sizes(), c10::IntArrayRef({1, 64, 16, 16}));
   EXPECT_EQ(out.tap("block6").sizes(), c10::IntArrayRef({1, 128, 8, 8}));
-  EXPECT_THROW(build_with<WideResNetPlugin>({{"depth", 12}}, spec_of(1, 2, 32)), medadv::InvalidInput);
-  EXPECT_NE(message_of([] {
-              build_with<WideResNetPlugin>({{"depth", 30}}, spec_of(1, 2, 32));
+  EXPECT_THROW(build_with<WideResNetPlugin>({{"depth", 12}}, medadv::testing::model_spec(1, 2, 32)), medadv::InvalidInput);
+  EXPECT_NE(error_of([] {
+              build_with<WideResNetPlugin>({{"depth", 30}}, medadv::testing::model_spec(1, 2, 32));
             }).find("depth must be 6n + 4"),
             std::string::npos);
 }
@@ -508,8 +492,8 @@ TEST(Segmentation, AnySizeIsPaddedAndCroppedBack) {
   // A 37 px image is padded to 48 inside; the logits must be those of the model on the
   // image replicate-padded to 48 by hand, cropped to 37.
   using namespace medadv::plugins::segmentation;
-  for (const auto& model : {build_with<UNetPlugin>({{"base_width", 4}}, spec_of(2, 1, 37, Task::Segmentation)),
-                            build_with<SegNetPlugin>({{"base_width", 4}}, spec_of(2, 1, 37, Task::Segmentation))}) {
+  for (const auto& model : {build_with<UNetPlugin>({{"base_width", 4}}, medadv::testing::model_spec(2, 1, 37, Task::Segmentation)),
+                            build_with<SegNetPlugin>({{"base_width", 4}}, medadv::testing::model_spec(2, 1, 37, Task::Segmentation))}) {
     model->eval();
     torch::NoGradGuard no_grad;
     const auto x = medadv::testing::random_images(2, 2, 37, 4);
@@ -526,7 +510,7 @@ TEST(Segmentation, AnySizeIsPaddedAndCroppedBack) {
 
 TEST(Segmentation, NoPenultimateAndMulticlassLogits) {
   using namespace medadv::plugins::segmentation;
-  auto model = build_with<SegNetPlugin>({{"base_width", 4}}, spec_of(1, 4, 32, Task::Segmentation));
+  auto model = build_with<SegNetPlugin>({{"base_width", 4}}, medadv::testing::model_spec(1, 4, 32, Task::Segmentation));
   const auto names = model->tap_names();
   EXPECT_EQ(std::count(names.begin(), names.end(), "penultimate"), 0);
   EXPECT_EQ(model->forward(medadv::testing::random_images(1, 1, 32)).sizes(), c10::IntArrayRef({1, 4, 32, 32}));
@@ -543,8 +527,8 @@ TEST(Segmentation, LayerCountsOfTheArchitectures) {
     for (const auto& sub : m.modules()) n += sub->as<std::remove_pointer_t<decltype(type)>>() != nullptr;
     return n;
   };
-  auto segnet = build_with<SegNetPlugin>({{"base_width", 4}}, spec_of(1, 2, 32, Task::Segmentation));
-  auto unet = build_with<UNetPlugin>({{"base_width", 4}}, spec_of(1, 2, 32, Task::Segmentation));
+  auto segnet = build_with<SegNetPlugin>({{"base_width", 4}}, medadv::testing::model_spec(1, 2, 32, Task::Segmentation));
+  auto unet = build_with<UNetPlugin>({{"base_width", 4}}, medadv::testing::model_spec(1, 2, 32, Task::Segmentation));
   EXPECT_EQ(count(*segnet, static_cast<torch::nn::Conv2dImpl*>(nullptr)), 26u);
   EXPECT_EQ(count(*unet, static_cast<torch::nn::Conv2dImpl*>(nullptr)), 19u);
   EXPECT_EQ(count(*unet, static_cast<torch::nn::ConvTranspose2dImpl*>(nullptr)), 4u);

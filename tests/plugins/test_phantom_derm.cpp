@@ -33,7 +33,7 @@ medadv::DatasetContents load_derm(Value::Table table, std::uint64_t seed = 0) {
 }
 
 // The default data set (600 images, 64 px, binary), generated once for several tests.
-const medadv::DatasetContents& default_set() {
+const medadv::DatasetContents& derm_default_set() {
   static const medadv::DatasetContents contents = load_derm({});
   return contents;
 }
@@ -107,7 +107,7 @@ TEST(PhantomDerm, RefusesInvalidParametersNamingTheKey) {
 // ---- Contents ------------------------------------------------------------------
 
 TEST(PhantomDerm, ShapesTypesRangeAndMetadata) {
-  const auto& d = default_set();
+  const auto& d = derm_default_set();
   ASSERT_EQ(d.images.sizes(), (std::vector<std::int64_t>{600, 3, 64, 64}));
   EXPECT_EQ(d.images.scalar_type(), torch::kFloat32);
   ASSERT_EQ(d.labels.sizes(), (std::vector<std::int64_t>{600}));
@@ -159,7 +159,7 @@ TEST(PhantomDerm, SameDataWhateverTheThreadCount) {
 }
 
 TEST(PhantomDerm, LabelBalanceFollowsTheParameter) {
-  EXPECT_NEAR(default_set().labels.to(torch::kFloat64).mean().item<double>(), 0.5, 0.06);
+  EXPECT_NEAR(derm_default_set().labels.to(torch::kFloat64).mean().item<double>(), 0.5, 0.06);
   const auto skewed = load_derm({{"count", Value(300)}, {"balance", Value(0.2)}, {"image_size", Value(32)}}, 2);
   EXPECT_NEAR(skewed.labels.to(torch::kFloat64).mean().item<double>(), 0.2, 0.06);
   const auto benign = load_derm({{"count", Value(10)}, {"balance", Value(0.0)}, {"image_size", Value(32)}}, 2);
@@ -218,7 +218,7 @@ TEST(PhantomDerm, MaskHoldsTheLesionWhichIsDarkerThanTheSkinAroundIt) {
 }
 
 TEST(PhantomDerm, MelanomasLargerAndLesionScaleScales) {
-  const auto& d = default_set();
+  const auto& d = derm_default_set();
   auto area = d.masks.view({600, -1}).sum(1).to(torch::kFloat64);
   EXPECT_GT(area.masked_select(d.labels == 1).mean().item<double>(),
             1.3 * area.masked_select(d.labels == 0).mean().item<double>());
@@ -232,7 +232,7 @@ TEST(PhantomDerm, MelanomasLargerAndLesionScaleScales) {
 }
 
 TEST(PhantomDerm, HandMadeFeatureSeparatesMelanomaAndAtypiaControlsIt) {
-  const auto& d = default_set();
+  const auto& d = derm_default_set();
   const double auc = roc_auc(colour_variegation(d.images, d.masks), d.labels == 1);
   std::cout << "colour-variegation AUC (melanoma vs nevus, 64 px): " << auc << "\n";
   EXPECT_GT(auc, 0.8);

@@ -32,7 +32,7 @@ medadv::DatasetContents load_xray(Value::Table table, std::uint64_t seed = 0) {
 }
 
 // The default data set (600 images, 64 px, binary), generated once for several tests.
-const medadv::DatasetContents& default_set() {
+const medadv::DatasetContents& xray_default_set() {
   static const medadv::DatasetContents contents = load_xray({});
   return contents;
 }
@@ -148,7 +148,7 @@ TEST(PhantomXray, RefusesInvalidParametersNamingTheKey) {
 // ---- Contents ------------------------------------------------------------------
 
 TEST(PhantomXray, ShapesTypesRangeAndMetadata) {
-  const auto& d = default_set();
+  const auto& d = xray_default_set();
   ASSERT_EQ(d.images.sizes(), (std::vector<std::int64_t>{600, 1, 64, 64}));
   EXPECT_EQ(d.images.scalar_type(), torch::kFloat32);
   ASSERT_EQ(d.labels.sizes(), (std::vector<std::int64_t>{600}));
@@ -202,7 +202,7 @@ TEST(PhantomXray, SameDataWhateverTheThreadCount) {
 }
 
 TEST(PhantomXray, LabelBalanceFollowsTheParameter) {
-  EXPECT_NEAR(default_set().labels.to(torch::kFloat64).mean().item<double>(), 0.5, 0.06);
+  EXPECT_NEAR(xray_default_set().labels.to(torch::kFloat64).mean().item<double>(), 0.5, 0.06);
   const auto skewed = load_xray({{"count", Value(300)}, {"balance", Value(0.2)}, {"image_size", Value(32)}}, 2);
   EXPECT_NEAR(skewed.labels.to(torch::kFloat64).mean().item<double>(), 0.2, 0.06);
   const auto healthy = load_xray({{"count", Value(10)}, {"balance", Value(0.0)}, {"image_size", Value(32)}}, 2);
@@ -323,7 +323,7 @@ TEST(PhantomXray, LesionScaleAndOpacityScaleTheOpacities) {
 }
 
 TEST(PhantomXray, HandMadeFeatureSeparatesPneumonia) {
-  const auto& d = default_set();
+  const auto& d = xray_default_set();
   const double auc = roc_auc(patchiness(d.images, d.masks), d.labels == 1);
   std::cout << "lung patchiness AUC (pneumonia vs normal, 64 px): " << auc << "\n";
   EXPECT_GT(auc, 0.8);

@@ -9,6 +9,7 @@
 #include <medadv/torch_compat.h>
 
 #include "models/small-cnn/small_cnn.h"
+#include "support/test_support.h"
 
 namespace {
 
@@ -29,23 +30,7 @@ std::shared_ptr<medadv::TappedModule> build(const ModelSpec& spec, medadv::Value
   return plugin.build(spec);
 }
 
-ModelSpec spec_of(std::int64_t channels, std::int64_t classes, std::int64_t size) {
-  ModelSpec s;
-  s.channels = channels;
-  s.num_classes = classes;
-  s.image_size = size;
-  return s;
-}
 
-template <class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -64,7 +49,7 @@ TEST(SmallCnn, LogitsAndEveryTapHaveTheBatchDimension) {
   for (std::int64_t size : {32, 48}) {
     for (std::int64_t channels : {1, 3}) {
       SCOPED_TRACE("size " + std::to_string(size) + ", channels " + std::to_string(channels));
-      auto model = build(spec_of(channels, classes, size));
+      auto model = build(medadv::testing::model_spec(channels, classes, size));
       model->eval();
       const auto taps = model->tap_names();
       ASSERT_EQ(taps, (std::vector<std::string>{"block1", "block2", "block3", "penultimate", "logits"}));
@@ -88,29 +73,29 @@ TEST(SmallCnn, LogitsAndEveryTapHaveTheBatchDimension) {
 }
 
 TEST(SmallCnn, WidthParameterAndSmallestImage) {
-  auto model = build(spec_of(2, 4, 8), {{"width", 4}});
+  auto model = build(medadv::testing::model_spec(2, 4, 8), {{"width", 4}});
   model->eval();
   const auto out = model->forward_taps(medadv::testing::random_images(2, 2, 8), {"block3", "penultimate"});
   EXPECT_EQ(out.tap("block3").sizes(), (std::vector<std::int64_t>{2, 16, 1, 1}));
   EXPECT_EQ(out.tap("penultimate").sizes(), (std::vector<std::int64_t>{2, 16}));
   EXPECT_EQ(out.logits.sizes(), (std::vector<std::int64_t>{2, 4}));
-  EXPECT_THROW(build(spec_of(1, 2, 7)), medadv::InvalidInput);
+  EXPECT_THROW(build(medadv::testing::model_spec(1, 2, 7)), medadv::InvalidInput);
 }
 
 TEST(SmallCnn, UnknownTapThrowsNamingTheAvailableOnes) {
-  auto model = build(spec_of(1, 2, 16));
+  auto model = build(medadv::testing::model_spec(1, 2, 16));
   const auto x = medadv::testing::random_images(1, 1, 16);
   EXPECT_THROW(model->forward_taps(x, {"blokc2"}), medadv::Error);
-  const auto what = message_of([&] { model->forward_taps(x, {"logits", "blokc2"}); });
+  const auto what = error_of([&] { model->forward_taps(x, {"logits", "blokc2"}); });
   EXPECT_NE(what.find("'blokc2'"), std::string::npos) << what;
   EXPECT_NE(what.find("block1, block2, block3, penultimate, logits"), std::string::npos) << what;
 }
 
 TEST(SmallCnn, WrongMeanOrStdSizeIsInvalidInput) {
-  auto spec = spec_of(3, 2, 16);
+  auto spec = medadv::testing::model_spec(3, 2, 16);
   spec.mean = {0.5};
   EXPECT_THROW(build(spec), medadv::InvalidInput);
-  const auto what = message_of([&] { build(spec); });
+  const auto what = error_of([&] { build(spec); });
   EXPECT_NE(what.find("expected 3"), std::string::npos) << what;
   spec.mean = {0.4, 0.5, 0.6};
   EXPECT_NO_THROW(build(spec));
@@ -121,17 +106,17 @@ TEST(SmallCnn, WrongMeanOrStdSizeIsInvalidInput) {
 }
 
 TEST(SmallCnn, SegmentationIsRefused) {
-  auto spec = spec_of(1, 2, 32);
+  auto spec = medadv::testing::model_spec(1, 2, 32);
   spec.task = medadv::Task::Segmentation;
   EXPECT_THROW(build(spec), medadv::InvalidInput);
-  EXPECT_NE(message_of([&] { build(spec); }).find("small-cnn is a classifier; use unet"), std::string::npos);
+  EXPECT_NE(error_of([&] { build(spec); }).find("small-cnn is a classifier; use unet"), std::string::npos);
 }
 
 TEST(SmallCnn, NormalisesWithSpecMeanAndStd) {
   // Same weights (same seed); one model normalises with mean 0.2, std 0.1, the other
   // with the defaults 0.5 / 0.5. Inputs mapped to the same normalised values must give
   // the same logits.
-  auto spec = spec_of(1, 3, 16);
+  auto spec = medadv::testing::model_spec(1, 3, 16);
   auto plain = build(spec, {}, 5);
   spec.mean = {0.2};
   spec.std = {0.1};
@@ -145,7 +130,7 @@ TEST(SmallCnn, NormalisesWithSpecMeanAndStd) {
 }
 
 TEST(SmallCnn, InitialWeightsFollowTheRunSeed) {
-  const auto spec = spec_of(3, 2, 16);
+  const auto spec = medadv::testing::model_spec(3, 2, 16);
   auto a = build(spec, {}, 11);
   auto b = build(spec, {}, 11);
   auto c = build(spec, {}, 12);
@@ -166,7 +151,7 @@ TEST(SmallCnn, InitialWeightsFollowTheRunSeed) {
 }
 
 TEST(SmallCnn, DropoutOnlyInTraining) {
-  auto model = build(spec_of(1, 2, 16), {{"dropout", 0.5}});
+  auto model = build(medadv::testing::model_spec(1, 2, 16), {{"dropout", 0.5}});
   const auto x = medadv::testing::random_images(8, 1, 16, 4);
   model->eval();
   EXPECT_TRUE(torch::equal(model->forward(x), model->forward(x)));
@@ -181,7 +166,7 @@ TEST(SmallCnn, LearnsBrightVersusDark) {
   const auto base = labels.to(torch::kFloat).mul(0.6).view({n, 1, 1, 1});
   const auto images = base + 0.4 * torch::rand({n, 1, 16, 16}, gen);
 
-  auto model = build(spec_of(1, 2, 16), {{"width", 8}}, 3);
+  auto model = build(medadv::testing::model_spec(1, 2, 16), {{"width", 8}}, 3);
   torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
   const auto start = std::chrono::steady_clock::now();
   model->train();

@@ -15,6 +15,7 @@
 
 #include "fixtures/scripted_model.h"
 #include "models/torchscript/torchscript_model.h"
+#include "support/test_support.h"
 
 namespace {
 
@@ -50,29 +51,13 @@ std::shared_ptr<medadv::TappedModule> build(const std::filesystem::path& path, c
   return plugin.build(spec);
 }
 
-ModelSpec spec_of(std::int64_t channels, std::int64_t classes, std::int64_t size) {
-  ModelSpec s;
-  s.channels = channels;
-  s.num_classes = classes;
-  s.image_size = size;
-  return s;
-}
 
-template <class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 
 TEST(TorchScriptModel, LogitsAndTapsAreTheModulesOwn) {
   const auto path = save(scripted_classifier(3, 5, true, 1), "net.pt");
-  auto model = build(path, spec_of(3, 5, 16));
+  auto model = build(path, medadv::testing::model_spec(3, 5, 16));
   auto reference = torch::jit::load(path.string());
   EXPECT_EQ(model->tap_names(), (std::vector<std::string>{"conv", "penultimate", "logits"}));
 
@@ -92,13 +77,13 @@ TEST(TorchScriptModel, LogitsAndTapsAreTheModulesOwn) {
   EXPECT_EQ(model->forward_taps(medadv::testing::random_images(1, 3, 24), {"conv"}).tap("conv").sizes(),
             c10::IntArrayRef({1, kFeatureWidth, 24, 24}));
   // Unknown taps are named.
-  const auto what = message_of([&] { model->forward_taps(x, {"conv2"}); });
+  const auto what = error_of([&] { model->forward_taps(x, {"conv2"}); });
   EXPECT_NE(what.find("torchscript has no tap 'conv2' (did you mean 'conv'?)"), std::string::npos) << what;
 }
 
 TEST(TorchScriptModel, ParametersAreVisibleForTrainingFreezingAndCheckpoints) {
   const auto path = save(scripted_classifier(1, 3, true, 2), "net.pt");
-  auto model = build(path, spec_of(1, 3, 8));
+  auto model = build(path, medadv::testing::model_spec(1, 3, 8));
   const auto params = model->named_parameters();
   EXPECT_EQ(params.keys(), (std::vector<std::string>{"conv_weight", "head.weight", "head.bias"}));
   EXPECT_TRUE(model->named_buffers().contains("scale"));
@@ -133,7 +118,7 @@ TEST(TorchScriptModel, ParametersAreVisibleForTrainingFreezingAndCheckpoints) {
   // A checkpoint of one model loads into another built from a different file.
   std::stringstream stream;
   torch::save(model, stream);
-  auto other = build(save(scripted_classifier(1, 3, true, 99), "other.pt"), spec_of(1, 3, 8));
+  auto other = build(save(scripted_classifier(1, 3, true, 99), "other.pt"), medadv::testing::model_spec(1, 3, 8));
   EXPECT_FALSE(torch::allclose(other->forward(x), model->forward(x)));
   torch::load(other, stream);
   EXPECT_TRUE(torch::allclose(other->forward(x), model->forward(x)));
@@ -149,7 +134,7 @@ def forward(self, x):
         return torch.ones([x.size(0), 1])
     return torch.zeros([x.size(0), 1])
 )");
-  auto model = build(save(probe, "probe.pt"), spec_of(1, 1, 8));
+  auto model = build(save(probe, "probe.pt"), medadv::testing::model_spec(1, 1, 8));
   const auto x = torch::zeros({2, 1, 8, 8});
   model->eval();
   EXPECT_FALSE(model->is_training());
@@ -159,7 +144,7 @@ def forward(self, x):
 }
 
 TEST(TorchScriptModel, WithoutForwardFeaturesOnlyLogits) {
-  auto model = build(save(scripted_classifier(3, 2, false, 3), "plain.pt"), spec_of(3, 2, 16));
+  auto model = build(save(scripted_classifier(3, 2, false, 3), "plain.pt"), medadv::testing::model_spec(3, 2, 16));
   EXPECT_EQ(model->tap_names(), (std::vector<std::string>{"logits"}));
   const auto x = medadv::testing::random_images(2, 3, 16);
   EXPECT_EQ(model->forward_taps(x, {"logits"}).logits.sizes(), c10::IntArrayRef({2, 2}));
@@ -176,7 +161,7 @@ def forward_features(self, x):
     logits = torch.matmul(h.mean([2, 3]), self.head.weight.t()) + self.head.bias
     return {"pooled": h.mean([2, 3]), "logits": logits * 10.0}
 )");
-  auto model = build(save(net, "with-logits.pt"), spec_of(1, 2, 8));
+  auto model = build(save(net, "with-logits.pt"), medadv::testing::model_spec(1, 2, 8));
   EXPECT_EQ(model->tap_names(), (std::vector<std::string>{"pooled", "logits"}));
   const auto x = medadv::testing::random_images(2, 1, 8, 5);
   const auto plain = model->forward(x);
@@ -192,13 +177,13 @@ TEST(TorchScriptModel, RefusesFilesThatAreNotTorchScript) {
     std::mt19937 rng(7);
     for (int i = 0; i < 4096; ++i) out.put(static_cast<char>(rng() & 0xff));
   }
-  EXPECT_THROW(build(junk, spec_of(3, 2, 16)), medadv::InvalidInput);
-  const auto what = message_of([&] { build(junk, spec_of(3, 2, 16)); });
+  EXPECT_THROW(build(junk, medadv::testing::model_spec(3, 2, 16)), medadv::InvalidInput);
+  const auto what = error_of([&] { build(junk, medadv::testing::model_spec(3, 2, 16)); });
   EXPECT_NE(what.find("not a TorchScript archive: " + junk.string()), std::string::npos) << what;
 
   const auto missing = dir / "missing.pt";
-  EXPECT_THROW(build(missing, spec_of(3, 2, 16)), medadv::InvalidInput);
-  EXPECT_NE(message_of([&] { build(missing, spec_of(3, 2, 16)); }).find(missing.string()), std::string::npos);
+  EXPECT_THROW(build(missing, medadv::testing::model_spec(3, 2, 16)), medadv::InvalidInput);
+  EXPECT_NE(error_of([&] { build(missing, medadv::testing::model_spec(3, 2, 16)); }).find(missing.string()), std::string::npos);
 
   // The path is required.
   medadv::ParamSchema s;
@@ -209,12 +194,12 @@ TEST(TorchScriptModel, RefusesFilesThatAreNotTorchScript) {
 TEST(TorchScriptModel, RefusesAModuleThatDoesNotFitTheSpec) {
   const auto path = save(scripted_classifier(3, 5, true, 6), "net.pt");
   // Seven classes asked for, five given.
-  const auto classes = message_of([&] { build(path, spec_of(3, 7, 16)); });
+  const auto classes = error_of([&] { build(path, medadv::testing::model_spec(3, 7, 16)); });
   EXPECT_NE(classes.find(path.string() + ": forward returns [2, 5]"), std::string::npos) << classes;
   EXPECT_NE(classes.find("expects [2, 7]"), std::string::npos) << classes;
   // One channel given to a three-channel convolution.
-  EXPECT_THROW(build(path, spec_of(1, 5, 16)), medadv::InvalidInput);
-  EXPECT_NE(message_of([&] { build(path, spec_of(1, 5, 16)); }).find("the module fails on a [2, 1, 16, 16] input"),
+  EXPECT_THROW(build(path, medadv::testing::model_spec(1, 5, 16)), medadv::InvalidInput);
+  EXPECT_NE(error_of([&] { build(path, medadv::testing::model_spec(1, 5, 16)); }).find("the module fails on a [2, 1, 16, 16] input"),
             std::string::npos);
 }
 
@@ -239,7 +224,7 @@ def forward(self, x):
     return (torch.matmul(h.mean([2, 3]), self.head.weight.t()) * 100.0).long()
 )");
   const auto integer_path = save(integer, "int64.pt");
-  const auto integer_message = message_of([&] { build(integer_path, spec_of(3, 2, 16)); });
+  const auto integer_message = error_of([&] { build(integer_path, medadv::testing::model_spec(3, 2, 16)); });
   EXPECT_NE(integer_message.find(integer_path.string() + ": forward returns Long logits"), std::string::npos)
       << integer_message;
 
@@ -249,7 +234,7 @@ def forward_features(self, x):
     return {"penultimate": h.mean([0, 2, 3])}
 )");
   const auto mixed_path = save(mixed, "mixed.pt");
-  const auto mixed_message = message_of([&] { build(mixed_path, spec_of(3, 2, 16)); });
+  const auto mixed_message = error_of([&] { build(mixed_path, medadv::testing::model_spec(3, 2, 16)); });
   EXPECT_NE(mixed_message.find(mixed_path.string() + ": forward_features returns tap 'penultimate' of shape [4]"),
             std::string::npos)
       << mixed_message;

@@ -30,6 +30,7 @@ struct TrainedVictim {
   std::shared_ptr<ModuleModel> model;  // frozen: eval mode, no parameter needs gradients
   ModelSpec spec;
   // The data set's splits (see medadv/splits.h); labels are class indices or masks.
+  torch::Tensor train_images, train_labels;  // what the victim was trained on
   torch::Tensor adv_train_images, adv_train_labels;
   torch::Tensor adv_test_images, adv_test_labels;
   torch::Tensor test_images, test_labels;  // adv_train + adv_test
@@ -69,7 +70,10 @@ inline TrainedVictim train_victim(Dataset& dataset, std::shared_ptr<TappedModule
   TrainedVictim v;
   v.module = module;
   v.spec = spec;
-  const Batch adv_train = on_device(kAdvTrainSplit), adv_test = on_device(kAdvTestSplit), test = on_device(kTestSplit);
+  const Batch train = on_device(kTrainSplit), adv_train = on_device(kAdvTrainSplit),
+              adv_test = on_device(kAdvTestSplit), test = on_device(kTestSplit);
+  v.train_images = train.images;
+  v.train_labels = train.targets(spec.task);
   v.adv_train_images = adv_train.images;
   v.adv_train_labels = adv_train.targets(spec.task);
   v.adv_test_images = adv_test.images;

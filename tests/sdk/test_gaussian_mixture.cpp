@@ -1,9 +1,18 @@
 // Gaussian mixtures (medadv/gaussian_mixture.h): densities and distances against a
 // brute-force sum over components with explicit inverses and determinants, EM against
-// a known mixture and the closed-form single Gaussian, determinism for a seed.
+// a known mixture and the closed-form single Gaussian, determinism for a seed; the
+// Dirichlet-process fit against its closed form for one component and against
+// scikit-learn's BayesianGaussianMixture (tests/oracles/bayesian_mixture.py) from the
+// same start.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "support/test_support.h"
 
 #include "medadv/error.h"
 #include "medadv/gaussian_mixture.h"
@@ -142,11 +151,101 @@ TEST(GaussianMixture, OneComponentIsTheMaximumLikelihoodGaussianPlusRidge) {
   EXPECT_TRUE(g.converged());
 }
 
+// One component: the posterior after its only update, in closed form. The mean prior is
+// the data's mean, so the mean is the sample mean; the covariance is (prior + N S) / (D +
+// N), the prior the unbiased sample covariance and S the maximum-likelihood one plus the
+// ridge; the single weight is 1.
+TEST(GaussianMixture, DirichletProcessWithOneComponentIsTheClosedFormPosterior) {
+  auto gen = medadv::compat::cpu_generator(3);
+  const std::int64_t n = 40, d = 3;
+  const auto x = torch::randn({n, d}, gen, torch::kDouble) * torch::tensor({1.0, 0.5, 2.0}, torch::kDouble) + 2.0;
+  GaussianMixtureOptions o;
+  o.prior = medadv::MixturePrior::DirichletProcess;
+  o.ridge = 1e-4;
+  const auto g = GaussianMixture::fit(x, o);
+  const auto mean = x.mean(0);
+  const auto centred = x - mean;
+  const auto scatter = torch::matmul(centred.t(), centred);
+  const auto eye = torch::eye(d, torch::kDouble);
+  const auto expected = (scatter / (n - 1.0) + scatter + n * 1e-4 * eye) / static_cast<double>(d + n);
+  EXPECT_TRUE(torch::allclose(g.means()[0], mean, 1e-12, 1e-12)) << g.means();
+  EXPECT_TRUE(torch::allclose(g.covariances()[0], expected, 1e-12, 1e-12)) << g.covariances() << expected;
+  EXPECT_NEAR(g.log_weights()[0].item<double>(), 0.0, 1e-12);
+  EXPECT_TRUE(g.converged());
+  EXPECT_EQ(g.iterations(), 2);  // the bound stops changing after the first update
+}
+
+// scikit-learn's BayesianGaussianMixture from the same start (the oracle script is fed the
+// initial labels): the same weights, means, covariances, iterations and lower bound, after
+// three iterations (before convergence: every update is compared) and at convergence.
+class BayesianMixtureOracle : public ScratchTest {};
+
+TEST_F(BayesianMixtureOracle, MatchesScikitLearnFromTheSameStart) {
+  auto gen = medadv::compat::cpu_generator(11);
+  const std::int64_t per = 40, d = 3, k = 4;
+  const auto centres = torch::tensor({0.0, 0.0, 0.0, 4.0, 1.0, -1.0, -3.0, 3.0, 2.0}, torch::kDouble).view({3, d});
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t c = 0; c < 3; ++c)
+    parts.push_back(torch::randn({per, d}, gen, torch::kDouble) * (0.5 + 0.3 * c) + centres[c]);
+  const auto x = torch::cat(parts);
+  // A rough start: the true clusters, every fifth sample moved to the spare component.
+  auto labels = torch::arange(3 * per, torch::kLong).div(per, "floor");
+  labels.index_put_({torch::arange(0, 3 * per, 5)}, k - 1);
+  {
+    std::ofstream data(dir_ / "data.csv"), start(dir_ / "labels.txt");
+    data.precision(17);
+    for (std::int64_t i = 0; i < x.size(0); ++i) {
+      for (std::int64_t j = 0; j < d; ++j) data << (j ? "," : "") << x[i][j].item<double>();
+      data << "\n";
+      start << labels[i].item<std::int64_t>() << "\n";
+    }
+  }
+  for (const std::int64_t max_iterations : {3, 1000}) {
+    const auto out = dir_ / ("sklearn_" + std::to_string(max_iterations) + ".txt");
+    const std::string command = "python3 " MEDADV_TEST_ORACLES "/bayesian_mixture.py " + (dir_ / "data.csv").string() +
+                                " " + (dir_ / "labels.txt").string() + " " + std::to_string(k) + " " +
+                                std::to_string(max_iterations) + " " + out.string();
+    const int status = std::system(command.c_str());
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+      GTEST_SKIP() << "scikit-learn is not installed (python3-sklearn, in scripts/common.sh's packages)";
+    ASSERT_EQ(status, 0) << command;
+    std::vector<double> sk;
+    std::ifstream in(out);
+    for (double v; in >> v;) sk.push_back(v);
+    ASSERT_EQ(sk.size(), static_cast<std::size_t>(2 + k + k * d + k * d * d));
+
+    GaussianMixtureOptions o;
+    o.prior = medadv::MixturePrior::DirichletProcess;
+    o.components = k;
+    o.max_iterations = max_iterations;
+    o.initial_labels = labels;
+    const auto g = GaussianMixture::fit(x, o);
+    auto slice = [&](std::size_t from, std::size_t count) {
+      return torch::tensor(std::vector<double>(sk.begin() + from, sk.begin() + from + count), torch::kDouble);
+    };
+    EXPECT_EQ(g.iterations(), static_cast<std::int64_t>(sk[0])) << max_iterations;
+    EXPECT_NEAR(g.lower_bound(), sk[1], 1e-8 * std::abs(sk[1])) << max_iterations;
+    EXPECT_TRUE(torch::allclose(g.log_weights().exp(), slice(2, k), 1e-8, 1e-12)) << g.log_weights().exp();
+    EXPECT_TRUE(torch::allclose(g.means().flatten(), slice(2 + k, k * d), 1e-8, 1e-10)) << g.means();
+    EXPECT_TRUE(torch::allclose(g.covariances().flatten(), slice(2 + k + k * d, k * d * d), 1e-8, 1e-10))
+        << g.covariances();
+  }
+}
+
 TEST(GaussianMixture, RefusesTooFewSamplesAndBadParameters) {
   GaussianMixtureOptions o;
   o.components = 5;
   EXPECT_THROW(GaussianMixture::fit(torch::zeros({4, 2}), o), medadv::InvalidInput);
   EXPECT_THROW(GaussianMixture::fit(torch::zeros({4}), {}), medadv::InvalidInput);
+  GaussianMixtureOptions bad_labels;
+  bad_labels.components = 2;
+  bad_labels.initial_labels = torch::tensor({0, 1, 2});
+  EXPECT_THROW(GaussianMixture::fit(torch::randn({3, 2}), bad_labels), medadv::InvalidInput);
+  bad_labels.initial_labels = torch::tensor({0, 1});
+  EXPECT_THROW(GaussianMixture::fit(torch::randn({3, 2}), bad_labels), medadv::InvalidInput);
+  GaussianMixtureOptions one_sample;
+  one_sample.prior = medadv::MixturePrior::DirichletProcess;
+  EXPECT_THROW(GaussianMixture::fit(torch::randn({1, 2}), one_sample), medadv::InvalidInput);
   EXPECT_THROW(GaussianMixture::from_parameters(torch::ones({1}), torch::zeros({1, 2}),
                                                 torch::tensor({{{1.0, 2.0}, {2.0, 1.0}}})),
                medadv::InvalidInput);

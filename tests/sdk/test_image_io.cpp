@@ -35,16 +35,6 @@ class ImageIo : public ScratchTest {
   fs::path file(const std::string& name) const { return dir_ / name; }
 };
 
-void write_bytes(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::vector<std::uint8_t> read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // A PNG written by libpng itself. `rows` holds the packed rows exactly as PNG stores
 // them (16-bit samples most significant byte first, sub-byte samples packed).
 struct PngSpec {

@@ -33,16 +33,6 @@ class Npz : public ScratchTest {
   fs::path file(const std::string& name) const { return dir_ / name; }
 };
 
-void write_bytes(const fs::path& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-Bytes read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 void put(Bytes& b, std::uint64_t v, int bytes) {
   for (int k = 0; k < bytes; ++k) b.push_back(static_cast<std::uint8_t>((v >> (8 * k)) & 0xff));
 }

@@ -215,7 +215,7 @@ namespace {
 class FirstLogitTerm : public medadv::AttackTerm {
  public:
   std::vector<std::string> taps() const override { return {}; }
-  void fit(medadv::DifferentiableModel&, const torch::Tensor&, const torch::Tensor&, medadv::RunContext&) override {}
+  void fit(medadv::DifferentiableModel&, const medadv::ImageBatches&, std::int64_t, medadv::RunContext&) override {}
   torch::Tensor loss(const medadv::ModelOutput& out, const torch::Tensor&, const torch::Tensor&,
                      const torch::Tensor&) override {
     return out.logits.select(1, 0);

@@ -12,13 +12,13 @@ namespace {
 using medadv::SplitPlan;
 using medadv::Value;
 
-Value table(Value::Table entries) { return Value(std::move(entries)); }
+Value splits_table(Value::Table entries) { return Value(std::move(entries)); }
 
-SplitPlan plan_of(Value::Table entries) { return medadv::split_plan_from(table(std::move(entries)), "dataset.splits"); }
+SplitPlan split_plan_of(Value::Table entries) { return medadv::split_plan_from(splits_table(std::move(entries)), "dataset.splits"); }
 
 std::string refusal(Value::Table entries) {
   try {
-    plan_of(std::move(entries));
+    split_plan_of(std::move(entries));
   } catch (const medadv::ValidationError& e) {
     return e.what();
   }
@@ -46,7 +46,7 @@ std::map<std::string, torch::Tensor> splits_of(const medadv::DatasetContents& d,
   return medadv::make_splits(*medadv::tensor_source(d), plan, seed);
 }
 
-std::vector<std::int64_t> values(const torch::Tensor& t) {
+std::vector<std::int64_t> split_values(const torch::Tensor& t) {
   const auto c = t.contiguous();
   return std::vector<std::int64_t>(c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + c.numel());
 }
@@ -65,7 +65,7 @@ TEST(SplitPlan, DefaultsAreTheHfcProtocol) {
   EXPECT_DOUBLE_EQ(plan.adv_test, 0.06);
   EXPECT_DOUBLE_EQ(plan.test(), 0.2);
   // ARCHITECTURE.md's example says the same thing explicitly.
-  const auto example = plan_of({{"train", 0.8}, {"adv_train", 0.14}, {"adv_test", 0.06}});
+  const auto example = split_plan_of({{"train", 0.8}, {"adv_train", 0.14}, {"adv_test", 0.06}});
   EXPECT_NEAR(example.train, 0.72, 1e-12);
   EXPECT_NEAR(example.val, 0.08, 1e-12);
   EXPECT_NEAR(example.adv_train, 0.14, 1e-12);
@@ -73,19 +73,19 @@ TEST(SplitPlan, DefaultsAreTheHfcProtocol) {
 }
 
 TEST(SplitPlan, GivenFractionsAreDisjointSharesOfTheWhole) {
-  const auto with_val = plan_of({{"train", 0.6}, {"val", 0.2}});  // test: the 0.2 left
+  const auto with_val = split_plan_of({{"train", 0.6}, {"val", 0.2}});  // test: the 0.2 left
   EXPECT_NEAR(with_val.train, 0.6, 1e-12);
   EXPECT_NEAR(with_val.val, 0.2, 1e-12);
   EXPECT_NEAR(with_val.adv_train, 0.14, 1e-12);
   EXPECT_NEAR(with_val.adv_test, 0.06, 1e-12);
 
-  const auto test_only = plan_of({{"test", 0.3}});  // train: the 0.7 left, a tenth of it val
+  const auto test_only = split_plan_of({{"test", 0.3}});  // train: the 0.7 left, a tenth of it val
   EXPECT_NEAR(test_only.train, 0.63, 1e-12);
   EXPECT_NEAR(test_only.val, 0.07, 1e-12);
   EXPECT_NEAR(test_only.adv_train, 0.21, 1e-12);
   EXPECT_NEAR(test_only.adv_test, 0.09, 1e-12);
 
-  const auto partial = plan_of({{"train", 0.5}, {"val", 0}, {"test", 0.2}});  // 0.3 unused
+  const auto partial = split_plan_of({{"train", 0.5}, {"val", 0}, {"test", 0.2}});  // 0.3 unused
   EXPECT_NEAR(partial.train, 0.5, 1e-12);
   EXPECT_EQ(partial.val, 0.0);
   EXPECT_NEAR(partial.test(), 0.2, 1e-12);
@@ -159,7 +159,7 @@ TEST(Splits, DisjointSortedAndCoveringEverything) {
   std::set<std::int64_t> seen;
   std::int64_t total = 0;
   for (const auto& name : kDisjoint) {
-    const auto v = values(splits.at(name));
+    const auto v = split_values(splits.at(name));
     EXPECT_TRUE(std::is_sorted(v.begin(), v.end())) << name;
     seen.insert(v.begin(), v.end());
     total += static_cast<std::int64_t>(v.size());
@@ -169,9 +169,9 @@ TEST(Splits, DisjointSortedAndCoveringEverything) {
   EXPECT_EQ(*seen.begin(), 0);
   EXPECT_EQ(*seen.rbegin(), 100);
   // test is adv_train and adv_test together.
-  auto adv = values(torch::cat({splits.at("adv_train"), splits.at("adv_test")}));
+  auto adv = split_values(torch::cat({splits.at("adv_train"), splits.at("adv_test")}));
   std::sort(adv.begin(), adv.end());
-  EXPECT_EQ(adv, values(splits.at("test")));
+  EXPECT_EQ(adv, split_values(splits.at("test")));
 }
 
 TEST(Splits, EachClassIsWithinOneSampleOfItsShare) {
@@ -263,5 +263,5 @@ TEST(Splits, StratifiedPartitionOfASubset) {
     EXPECT_EQ(p.numel(), 6);
     EXPECT_EQ(p.ge(108).sum().item<std::int64_t>(), 2);
   }
-  EXPECT_EQ(values(std::get<0>(torch::cat(parts).sort())), values(indices));
+  EXPECT_EQ(split_values(std::get<0>(torch::cat(parts).sort())), split_values(indices));
 }

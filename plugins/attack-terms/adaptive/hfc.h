@@ -2,7 +2,9 @@
 // hfc: the hierarchical feature constraint (Yao et al., MICCAI 2021; specs/ADAPTIVE.md), an
 // add-on term that hides adversarial examples from feature-space detectors. At each
 // constrained tap l it fits, on the clean images of every class, a full-covariance
-// Gaussian mixture to the channel means f_l (features::pool); during the attack it keeps
+// Gaussian mixture to the channel means f_l (features::pool), by default as the authors'
+// code does (scikit-learn's BayesianGaussianMixture: a Dirichlet-process prior, two
+// restarts, up to 1000 iterations; MixturePrior::DirichletProcess); during the attack it keeps
 // f_l of each image near the mixture of its target class: the most responsible component
 // k' is chosen without gradient at every step, and the term is
 //   -(sum over taps) (1/C_l) (f_l - mu_k')^T Sigma_k'^-1 (f_l - mu_k'),
@@ -37,9 +39,15 @@ class Hfc : public AttackTerm {
         .min(1)
         .max(1 << 16);
     s.add_float("ridge", 1e-6, "Added to every covariance's diagonal (the paper's regularisation)").min(0.0).max(1.0);
-    s.add_int("em_iterations", 100, "Most EM iterations per mixture (scikit-learn's default, the paper's code)")
+    s.add_enum<MixturePrior>("mixture", {{"bayesian", MixturePrior::DirichletProcess}, {"em", MixturePrior::None}},
+                             MixturePrior::DirichletProcess,
+                             "How the mixtures are fitted: `bayesian`, variational with a Dirichlet-process prior "
+                             "(the authors' code: scikit-learn's BayesianGaussianMixture), or `em`, maximum "
+                             "likelihood (the gmm detector's)");
+    s.add_int("iterations", 1000, "Most iterations per mixture fit (the authors' code: 1000)").min(1).max(100000);
+    s.add_int("restarts", 2, "Fits from different seeds per mixture, the best kept (the authors' code: 2)")
         .min(1)
-        .max(100000);
+        .max(100);
   }
 
   Hfc(const Params& p, RunContext&)
@@ -47,24 +55,26 @@ class Hfc : public AttackTerm {
         requested_taps_(p.get_string_list("taps")),
         max_channels_(p.get_int("max_channels")),
         ridge_(p.get_float("ridge")),
-        em_iterations_(p.get_int("em_iterations")) {}
+        prior_(p.get_enum<MixturePrior>("mixture")),
+        iterations_(p.get_int("iterations")),
+        restarts_(p.get_int("restarts")) {}
 
   // Before fit: the taps asked for (none when chosen by channel count, which needs the model).
   std::vector<std::string> taps() const override { return taps_.empty() ? requested_taps_ : taps_; }
 
   // One mixture per class and tap, on the clean images' pooled features.
-  void fit(DifferentiableModel& model, const torch::Tensor& images, const torch::Tensor& labels,
-           RunContext& ctx) override {
+  void fit(DifferentiableModel& model, const ImageBatches& data, std::int64_t batch_size, RunContext& ctx) override {
+    const torch::Tensor labels = data.labels();
     if (!labels.defined() || labels.dim() != 1)
       throw InvalidInput("hfc: constrains a classifier's features to a target class; the attack's labels are not "
                          "class indices (a segmentation task?)");
-    if (images.size(0) < 1) throw InvalidInput("hfc: no clean images to fit the class mixtures on");
+    if (data.size() < 1) throw InvalidInput("hfc: no clean images to fit the class mixtures on");
     const c10::Device device = ctx.device();
     std::vector<std::string> candidates =
         features::select_taps("hfc", requested_taps_.empty() ? std::vector<std::string>{features::kAllTaps}
                                                              : requested_taps_,
                               model.tap_names());
-    const auto pooled = features::pooled_features(model, images, candidates, 64, device);
+    const auto pooled = features::pooled_features(model, data, candidates, batch_size, device);
     taps_.clear();
     std::vector<torch::Tensor> kept;
     for (std::size_t t = 0; t < candidates.size(); ++t) {
@@ -84,9 +94,12 @@ class Hfc : public AttackTerm {
       if (rows.numel() == 0) continue;  // refused in loss() if it is ever a target
       for (std::size_t t = 0; t < taps_.size(); ++t) {
         GaussianMixtureOptions o;
+        // The prior needs two images for the class's covariance.
+        o.prior = rows.numel() >= 2 ? prior_ : MixturePrior::None;
         o.components = std::min<std::int64_t>(components_, rows.numel());
         o.ridge = ridge_;
-        o.max_iterations = em_iterations_;
+        o.max_iterations = iterations_;
+        o.restarts = restarts_;
         o.seed = ctx.seed_for("hfc/" + taps_[t] + "/" + std::to_string(c));
         mixtures_[static_cast<std::size_t>(c)].push_back(
             GaussianMixture::fit(kept[t].index_select(0, rows).to(torch::kDouble), o));
@@ -140,7 +153,9 @@ class Hfc : public AttackTerm {
   std::vector<std::string> requested_taps_;
   std::int64_t max_channels_;
   double ridge_;
-  std::int64_t em_iterations_;
+  MixturePrior prior_;
+  std::int64_t iterations_;
+  std::int64_t restarts_;
   std::vector<std::string> taps_;                           // fitted
   std::vector<std::vector<GaussianMixture>> mixtures_;      // [class][tap]
 };

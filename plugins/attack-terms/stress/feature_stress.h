@@ -41,7 +41,7 @@ class FeatureStress : public AttackTerm {
   std::vector<std::string> taps() const override { return {tap_}; }
 
   // Nothing to learn from clean data; refuses a model without the tap.
-  void fit(DifferentiableModel& model, const torch::Tensor&, const torch::Tensor&, RunContext&) override {
+  void fit(DifferentiableModel& model, const ImageBatches&, std::int64_t, RunContext&) override {
     require_tap(model);
   }
 
@@ -53,8 +53,8 @@ class FeatureStress : public AttackTerm {
 
   // stress.<tap>.clean_mean, .adversarial_mean: the tap's mean activation over the split;
   // .relative_change: (adversarial - clean) / |clean| (NaN for a zero clean mean).
-  std::map<std::string, double> summarize(DifferentiableModel& model, const torch::Tensor& clean,
-                                          const torch::Tensor& adversarial, std::int64_t batch_size,
+  std::map<std::string, double> summarize(DifferentiableModel& model, const ImageBatches& clean,
+                                          const ImageBatches& adversarial, std::int64_t batch_size,
                                           RunContext& ctx) override {
     require_tap(model);
     const double before = split_mean(model, clean, batch_size, ctx.device());
@@ -84,14 +84,14 @@ class FeatureStress : public AttackTerm {
 
   // Mean activation of the tap over all images (every image weighs the same), computed
   // in batches on `device`; one host synchronisation at the end.
-  double split_mean(DifferentiableModel& model, const torch::Tensor& images, std::int64_t batch_size,
+  double split_mean(DifferentiableModel& model, const ImageBatches& images, std::int64_t batch_size,
                     const c10::Device& device) const {
-    const std::int64_t n = images.size(0);
+    const std::int64_t n = images.size();
     if (n == 0) return std::numeric_limits<double>::quiet_NaN();
     torch::NoGradGuard no_grad;
     torch::Tensor total = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
     for (std::int64_t i = 0; i < n; i += batch_size) {
-      const auto x = images.slice(0, i, std::min(i + batch_size, n)).to(device);
+      const auto x = images.images(i, std::min(i + batch_size, n), device);
       total += mean_activation(model.forward(x, {tap_}).tap(tap_)).to(torch::kDouble).sum();
     }
     return total.item<double>() / static_cast<double>(n);

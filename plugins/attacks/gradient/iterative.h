@@ -58,6 +58,7 @@ inline void add_iterative_options(ParamSchema& s, const IterativePreset& preset)
                 "grad / ||grad||_2 per sample for l2. 0 means epsilon / 10 (the classic BIM alpha), "
                 "which follows epsilon when an experiment lists several budgets");
   s.add_int("steps", 10, "Number of iterations per restart").min(1).max(100000);
+  medadv::white_box::add_step_schedule(s);
   s.add_enum<Norm>("norm", norm_names(), Norm::Linf, "Norm of the perturbation ball");
   s.add_bool("random_start", preset.random_start,
              "Start from a uniform random point of the ball (linf: uniform in [-eps, eps] per pixel; "
@@ -119,6 +120,7 @@ inline IterativeOptions read_iterative_options(const Params& p, const IterativeP
   const double step = p.get_float("step");
   s.iter.step = step > 0.0 ? step : s.iter.epsilon / 10.0;
   s.iter.steps = p.get_int("steps");
+  medadv::white_box::read_step_schedule(p, s.iter);
   s.iter.early_stop = p.get_bool("early_stop");
   s.random_start = p.get_bool("random_start");
   s.restarts = p.get_int("restarts");

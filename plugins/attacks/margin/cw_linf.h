@@ -31,6 +31,7 @@ class CwLinf : public Attack {
                   "Step size per iteration along sign(grad), in pixel units; 0 means the survey protocol's "
                   "step: 0.0015 for epsilon <= 2/255, else 0.003");
     s.add_int("steps", 30, "Iterations per restart (the survey protocol's 30)").min(1).max(100000);
+    medadv::white_box::add_step_schedule(s);
     s.add_bool("random_start", true, "Start from a uniform random point of the L-inf ball (else from the clean image)");
     s.add_int("restarts", 1,
               "Random restarts; each sample keeps its first successful result, else the one with the highest "
@@ -47,6 +48,7 @@ class CwLinf : public Attack {
     const double step = p.get_float("step");
     config_.step = step > 0 ? step : survey_step(config_.epsilon);
     config_.steps = p.get_int("steps");
+    medadv::white_box::read_step_schedule(p, config_);
   }
 
   void check_task(const ModelSpec& task) const override {

@@ -65,7 +65,7 @@ class StabilizationTerm : public AttackTerm {
   StabilizationTerm(DifferentiableModel& model, torch::Tensor clean, torch::Tensor kernel)
       : model_(model), clean_(std::move(clean)), kernel_(std::move(kernel)) {}
   std::vector<std::string> taps() const override { return {}; }
-  void fit(DifferentiableModel&, const torch::Tensor&, const torch::Tensor&, RunContext&) override {}
+  void fit(DifferentiableModel&, const ImageBatches&, std::int64_t, RunContext&) override {}
   torch::Tensor loss(const ModelOutput& out, const torch::Tensor& x_adv, const torch::Tensor&,
                      const torch::Tensor&) override {
     const auto blurred = clean_ + blur_depthwise(x_adv - clean_, kernel_);

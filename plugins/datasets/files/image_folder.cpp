@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kPlugin = "image-folder";
+constexpr const char* kImageFolderPlugin = "image-folder";
 const std::vector<std::string> kSplitNames = {"train", "val", "test"};  // in this order in the data
 
 struct Item {
@@ -44,7 +44,7 @@ std::vector<std::string> names_of(const std::vector<fs::path>& dirs) {
 }
 
 Listing list_dataset(const fs::path& root, const std::vector<std::string>& extensions) {
-  const std::string where = std::string(kPlugin) + ": root '" + root.string() + "'";
+  const std::string where = std::string(kImageFolderPlugin) + ": root '" + root.string() + "'";
   const auto top = list_subdirectories(root);
   std::vector<std::string> splits, others;
   for (const auto& name : names_of(top)) {
@@ -140,12 +140,12 @@ std::shared_ptr<DataSource> ImageFolder::open(RunContext& ctx) {
   std::vector<FileStamp> stamps;
   for (const auto& item : listing.items) stamps.push_back(stamp(item.file));
 
-  DatasetCache cache(ctx, kPlugin, params_, stamps);
+  DatasetCache cache(ctx, kImageFolderPlugin, params_, stamps);
   auto arrays = cache.load();
   if (arrays) {
     std::vector<std::string> names;
     for (const auto& item : listing.items) names.push_back(item.file.string());
-    report_skipped_from_cache(ctx, kPlugin, arrays->at("kept").all(), names);
+    report_skipped_from_cache(ctx, kImageFolderPlugin, arrays->at("kept").all(), names);
   } else {
     const std::int64_t C = channels_, S = image_size_;
     arrays = cache.decode(
@@ -156,7 +156,7 @@ std::shared_ptr<DataSource> ImageFolder::open(RunContext& ctx) {
         skip_bad_);
   }
   const torch::Tensor kept = arrays->at("kept").all();
-  if (kept.numel() == 0) throw InvalidInput(std::string(kPlugin) + ": no image under '" + root_.string() + "' could be read");
+  if (kept.numel() == 0) throw InvalidInput(std::string(kImageFolderPlugin) + ": no image under '" + root_.string() + "' could be read");
 
   std::vector<std::int64_t> labels;
   std::vector<std::vector<std::int64_t>> split_members(kSplitNames.size());
@@ -175,7 +175,7 @@ std::shared_ptr<DataSource> ImageFolder::open(RunContext& ctx) {
   if (listing.split_layout) {
     for (std::size_t s : {std::size_t{0}, std::size_t{2}}) {  // train, test
       if (split_members[s].empty()) {
-        throw InvalidInput(std::string(kPlugin) + ": no readable image left in the '" + kSplitNames[s] + "' split of '" +
+        throw InvalidInput(std::string(kImageFolderPlugin) + ": no readable image left in the '" + kSplitNames[s] + "' split of '" +
                            root_.string() + "'");
       }
     }

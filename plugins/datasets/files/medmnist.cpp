@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kPlugin = "medmnist";
+constexpr const char* kMedmnistPlugin = "medmnist";
 const std::vector<std::string> kSplits = {"train", "val", "test"};  // in this order in the data
 
 std::string shape_of(const torch::Tensor& t) { return std::string(c10::str(t.sizes())) + " " + std::string(c10::toString(t.scalar_type())); }
@@ -97,7 +97,7 @@ MedMnist::MedMnist(const Params& p, RunContext& /*ctx*/)
       class_names_(p.get_string_list("class_names")) {}
 
 std::shared_ptr<DataSource> MedMnist::open(RunContext& ctx) {
-  const std::string where = std::string(kPlugin) + ": '" + path_.string() + "'";
+  const std::string where = std::string(kMedmnistPlugin) + ": '" + path_.string() + "'";
   const auto arrays = read_npz(path_);
 
   std::vector<std::string> present;
@@ -163,7 +163,7 @@ std::shared_ptr<DataSource> MedMnist::open(RunContext& ctx) {
     out.images = as_stored ? stored : convert();
     return tensor_source(std::move(out));
   }
-  DatasetCache cache(ctx, kPlugin, params_, {stamp(path_)});
+  DatasetCache cache(ctx, kMedmnistPlugin, params_, {stamp(path_)});
   auto entry = cache.load();
   if (!entry) entry = cache.store({{"images", convert()}});
   CachedSet set;

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kPlugin = "segmentation-folder";
+constexpr const char* kSegmentationFolderPlugin = "segmentation-folder";
 constexpr const char* kMaskSuffix = "_mask";
 
 struct Pair {
@@ -36,13 +36,13 @@ std::vector<Pair> pair_files(const fs::path& images, const fs::path& masks, cons
     if (candidates.size() > 1) {
       std::string names;
       for (const auto& c : candidates) names += (names.empty() ? "'" : ", '") + c.string() + "'";
-      throw InvalidInput(std::string(kPlugin) + ": image '" + image.string() + "' matches several masks (" + names +
+      throw InvalidInput(std::string(kSegmentationFolderPlugin) + ": image '" + image.string() + "' matches several masks (" + names +
                          "); keep one");
     }
     pairs.push_back(Pair{image, candidates.empty() ? fs::path() : candidates.front()});
   }
   if (pairs.empty()) {
-    throw InvalidInput(std::string(kPlugin) + ": '" + images.string() + "' holds no images with the given extensions");
+    throw InvalidInput(std::string(kSegmentationFolderPlugin) + ": '" + images.string() + "' holds no images with the given extensions");
   }
   return pairs;
 }
@@ -113,12 +113,12 @@ std::shared_ptr<DataSource> SegmentationFolder::open(RunContext& ctx) {
     stamps.push_back(stamp(p.image));
     if (!p.mask.empty()) stamps.push_back(stamp(p.mask));
   }
-  DatasetCache cache(ctx, kPlugin, params_, stamps);
+  DatasetCache cache(ctx, kSegmentationFolderPlugin, params_, stamps);
   auto arrays = cache.load();
   if (arrays) {
     std::vector<std::string> names;
     for (const auto& p : pairs) names.push_back(p.image.string());
-    report_skipped_from_cache(ctx, kPlugin, arrays->at("kept").all(), names);
+    report_skipped_from_cache(ctx, kSegmentationFolderPlugin, arrays->at("kept").all(), names);
   } else {
     const std::int64_t C = channels_, S = image_size_;
     arrays = cache.decode(
@@ -137,7 +137,7 @@ std::shared_ptr<DataSource> SegmentationFolder::open(RunContext& ctx) {
         skip_bad_);
   }
   const torch::Tensor kept = arrays->at("kept").all();
-  if (kept.numel() == 0) throw InvalidInput(std::string(kPlugin) + ": no image/mask pair could be read");
+  if (kept.numel() == 0) throw InvalidInput(std::string(kSegmentationFolderPlugin) + ": no image/mask pair could be read");
 
   CachedSet out;
   out.images = arrays->at("images");

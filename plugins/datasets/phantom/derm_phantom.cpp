@@ -20,7 +20,7 @@ namespace {
 // dots (milia-like cysts).
 constexpr std::int64_t kDarkDots = 0, kPaleDots = 1, kDotLayers = 2;
 // Layers of render_strokes.
-constexpr std::int64_t kHair = 0, kStreak = 1, kStrokeLayers = 2;
+constexpr std::int64_t kHair = 0, kStreak = 1, kDermStrokeLayers = 2;
 
 constexpr std::int64_t kHarmonics = 16;
 
@@ -249,7 +249,7 @@ torch::Tensor render_derm(const DermSpec& spec, at::Generator& gen, torch::Tenso
       strokes.push_back(random_walk(rng, w, off_image));
     }
   }
-  auto od = render_strokes(cv, strokes, kStrokeLayers);
+  auto od = render_strokes(cv, strokes, kDermStrokeLayers);
   img = img * torch::exp(-od[kHair].unsqueeze(0) * colour({1.0, 1.15, 1.25}) -
                          od[kStreak].unsqueeze(0) * colour({0.9, 1.3, 1.5}));
 

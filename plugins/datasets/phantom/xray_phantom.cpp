@@ -18,7 +18,7 @@ namespace {
 
 // Layers of render_strokes.
 constexpr std::int64_t kPosteriorRib = 0, kAnteriorRib = 1, kClavicle = 2, kAirway = 3, kVessel = 4,
-                       kStrokeLayers = 5;
+                       kXrayStrokeLayers = 5;
 
 // Density of each stroke layer at full strength (the airway removes density).
 constexpr double kRibDensity = 0.2, kAnteriorRibDensity = 0.08, kClavicleDensity = 0.35, kAirwayDensity = -0.3,
@@ -334,7 +334,7 @@ torch::Tensor render_xray(const XraySpec& spec, at::Generator& gen, torch::Tenso
   // Bones, airways and vessels, drawn in the image's own pixel grid.
   std::vector<Stroke> strokes = thorax_strokes(rng, t);
   for (auto& s : strokes) s = pose.to_image(s);
-  auto od = render_strokes(image, strokes, kStrokeLayers);
+  auto od = render_strokes(image, strokes, kXrayStrokeLayers);
   density = density + kRibDensity * od[kPosteriorRib] + kAnteriorRibDensity * od[kAnteriorRib] +
             kClavicleDensity * od[kClavicle] + kAirwayDensity * od[kAirway] + kVesselDensity * od[kVessel] * lung;
 

@@ -11,18 +11,25 @@
 #include "medadv/capabilities.h"
 #include "medadv/context.h"
 #include "medadv/export.h"
+#include "medadv/image_batches.h"
 #include "medadv/model.h"
 
 namespace medadv {
 
+// The host fits a term once per model variant and shares the fitted instance between the
+// attacks that add it with the same parameters and fit split, one attack at a time: keep
+// in it only what fit() computes.
 class MEDADV_API AttackTerm {
  public:
   virtual ~AttackTerm();
   // Taps this term reads in every forward.
   virtual std::vector<std::string> taps() const = 0;
-  // Called once on clean data before the attack runs.
-  virtual void fit(DifferentiableModel& model, const torch::Tensor& images,
-                   const torch::Tensor& labels, RunContext& ctx) = 0;
+  // Called once before the attack runs, on clean data read a batch at a time: the
+  // experiment's `fit_split` of the add table (by default the training split, which a
+  // white-box attacker knows), labels as the attack gets them. Read `batch_size` rows at a
+  // time on ctx.device() (features::pooled_features does).
+  virtual void fit(DifferentiableModel& model, const ImageBatches& data, std::int64_t batch_size,
+                   RunContext& ctx) = 0;
   // Per-sample term to maximise, [B]. `labels` and `targets` are the attack's, as its
   // objective gets them (class indices [B], or masks [B,1,H,W] for segmentation; `targets`
   // undefined unless the objective is targeted): a term about the target class (hfc)
@@ -31,12 +38,12 @@ class MEDADV_API AttackTerm {
                              const torch::Tensor& targets) = 0;
   // Optional figures for the attack trial's results line (the feature stress test's
   // activations before and after), called once per attacked split after the attack.
-  // `clean` and `adversarial` are the whole split [N,C,H,W] on the CPU: compute in
-  // batches of `batch_size` rows on ctx.device(). Name each figure with a prefix of the
-  // term's own, e.g. "stress.block2.clean_mean"; the host writes them as given. The
-  // default returns nothing.
-  virtual std::map<std::string, double> summarize(DifferentiableModel& model, const torch::Tensor& clean,
-                                                  const torch::Tensor& adversarial, std::int64_t batch_size,
+  // `clean` and `adversarial` are the split's images, row for row: read them in batches
+  // of `batch_size` rows on ctx.device(). Name each figure with a prefix of the term's
+  // own, e.g. "stress.block2.clean_mean"; the host writes them as given. The default
+  // returns nothing.
+  virtual std::map<std::string, double> summarize(DifferentiableModel& model, const ImageBatches& clean,
+                                                  const ImageBatches& adversarial, std::int64_t batch_size,
                                                   RunContext& ctx);
 };
 

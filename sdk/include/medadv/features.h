@@ -11,6 +11,7 @@
 
 #include "medadv/capabilities.h"
 #include "medadv/export.h"
+#include "medadv/image_batches.h"
 
 namespace medadv::features {
 
@@ -32,6 +33,11 @@ MEDADV_API PooledOutput pooled_forward(DifferentiableModel& model, const torch::
 // model in batches of `batch_size`, each moved to `device`; the results are concatenated
 // on `device` (logits [N, K], one [N, D_tap] per tap). Throws InvalidInput for N = 0.
 MEDADV_API PooledOutput pooled_features(DifferentiableModel& model, const torch::Tensor& images,
+                                        const std::vector<std::string>& taps, std::int64_t batch_size,
+                                        c10::Device device);
+// The same over a split read a batch at a time (ImageBatches): only the pooled features
+// are ever whole.
+MEDADV_API PooledOutput pooled_features(DifferentiableModel& model, const ImageBatches& images,
                                         const std::vector<std::string>& taps, std::int64_t batch_size,
                                         c10::Device device);
 

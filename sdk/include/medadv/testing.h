@@ -36,6 +36,19 @@ class MEDADV_API TestContext : public RunContext {
   std::unique_ptr<State> state_;
 };
 
+// The ModelSpec a model plugin is built with in a test: `channels` input channels,
+// `classes` outputs, `size` px images, for `task` (the spec's other fields at their
+// defaults).
+inline ModelSpec model_spec(std::int64_t channels, std::int64_t classes, std::int64_t size,
+                            Task task = Task::Classification) {
+  ModelSpec s;
+  s.channels = channels;
+  s.num_classes = classes;
+  s.image_size = size;
+  s.task = task;
+  return s;
+}
+
 // conv(C->8) relu pool, conv(8->16) relu pool, global average, linear(16->K).
 // Taps: block1, block2, penultimate, logits. Deterministic for a seed.
 class MEDADV_API TinyClassifier : public TappedModule {

@@ -4,6 +4,7 @@
 // (model weights frozen: torch::autograd::grad targets the input, no parameter's .grad
 // is touched), success per sample, and restarts that keep the best result per sample.
 // No host synchronisation per step; tensors stay on the batch's device.
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "medadv/context.h"
 #include "medadv/error.h"
 #include "medadv/objective.h"
+#include "medadv/params.h"
 #include "medadv/perturbation.h"
 
 namespace medadv::white_box {
@@ -109,10 +111,34 @@ struct IterativeConfig {
   double epsilon = 0.0;
   double step = 0.0;
   std::int64_t steps = 1;
+  // Step schedule: every `decay_at` steps (0: never) the step is multiplied by
+  // `step_decay` (the Medical Aegis paper's WB_d: 0.1 after 50 of 100 steps).
+  double step_decay = 1.0;
+  std::int64_t decay_at = 0;
+  // The step size of step t (0-based).
+  double step_at(std::int64_t t) const {
+    return decay_at > 0 ? step * std::pow(step_decay, static_cast<double>(t / decay_at)) : step;
+  }
   // Stop updating a sample once it succeeds (its iterations then count the steps it
   // took); success is judged on the logits of the forward that gave the gradient.
   bool early_stop = false;
 };
+
+// The step schedule's parameters (step_decay, decay_at) in an attack's schema, and
+// read into a config: one declaration for every iterative attack that offers it.
+inline void add_step_schedule(ParamSchema& s) {
+  s.add_float("step_decay", 1.0,
+              "Step schedule: every decay_at steps the step is multiplied by this factor (the Medical Aegis "
+              "paper's WB_d: 0.1 at decay_at = 50)")
+      .min_exclusive(0.0)
+      .max(1.0);
+  s.add_int("decay_at", 0, "Steps between two decays of the step (0: a constant step)").min(0).max(100000);
+}
+
+inline void read_step_schedule(const Params& p, IterativeConfig& c) {
+  c.step_decay = p.get_float("step_decay");
+  c.decay_at = p.get_int("decay_at");
+}
 
 // Per-step hooks (DIM, MIM, TIM, ...); empty means identity.
 struct StepHooks {
@@ -141,7 +167,7 @@ inline Outcome iterate(const Problem& p, const torch::Tensor& start, const Itera
     if (hooks.input) transform = [&hooks, t](const torch::Tensor& in) { return hooks.input(in, t); };
     const auto e = evaluate_with_grad(p, x, transform);
     const auto grad = hooks.gradient ? hooks.gradient(e.grad, t) : e.grad;
-    auto next = ascent_step(x, grad, clean, c.norm, c.step, c.epsilon);
+    auto next = ascent_step(x, grad, clean, c.norm, c.step_at(t), c.epsilon);
     if (c.early_stop)
       active = active.logical_and(p.objective->success(e.logits, p.labels, p.targets).logical_not());
     if (masked) {

@@ -26,7 +26,9 @@ class @CLASS@ : public medadv::AttackTerm {
 
   std::vector<std::string> taps() const override { return {tap_}; }
 
-  void fit(medadv::DifferentiableModel& model, const torch::Tensor& images, const torch::Tensor& /*labels*/,
+  // `data` is the clean split the experiment names (the training split by default), read a
+  // batch at a time; `data.labels()` holds the attack's labels.
+  void fit(medadv::DifferentiableModel& model, const medadv::ImageBatches& data, std::int64_t batch_size,
            medadv::RunContext& ctx) override {
     // A wrong tap name fails here, before any attack work, naming what the model offers.
     const std::vector<std::string> offered = model.tap_names();
@@ -36,9 +38,12 @@ class @CLASS@ : public medadv::AttackTerm {
       throw medadv::InvalidInput("@NAME@: the model has no tap '" + tap_ + "'" + medadv::did_you_mean(tap_, offered) +
                                  "; its taps: " + list);
     }
+    if (data.size() == 0) return;
     torch::NoGradGuard no_grad;
-    const double clean_mean = model.forward(images, {tap_}).tap(tap_).mean().item<double>();
-    ctx.log().info("@NAME@: clean mean activation of '" + tap_ + "' is " + std::to_string(clean_mean));
+    const auto first = data.images(0, std::min(batch_size, data.size()), ctx.device());
+    const double clean_mean = model.forward(first, {tap_}).tap(tap_).mean().item<double>();
+    ctx.log().info("@NAME@: clean mean activation of '" + tap_ + "' in the first batch is " +
+                   std::to_string(clean_mean));
   }
 
   // `labels` and `targets` (undefined unless the objective is targeted) are the attack's,

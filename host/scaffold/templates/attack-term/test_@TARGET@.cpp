@@ -20,8 +20,8 @@ TEST(@CLASS@, PerSampleLossAndDirection) {
   auto model = plugin_test::tiny_model();
   const torch::Tensor x = medadv::testing::random_images(4, 3, 32, 1);
   const torch::Tensor y = torch::tensor({0, 1, 2, 0}, torch::kInt64);
-  up.fit(*model, x, y, ctx);
-  down.fit(*model, x, y, ctx);
+  up.fit(*model, *medadv::tensor_batches(x, y), 4, ctx);
+  down.fit(*model, *medadv::tensor_batches(x, y), 4, ctx);
 
   const torch::Tensor xr = x.clone().requires_grad_(true);
   const medadv::ModelOutput out = model->forward(xr, up.taps());
@@ -40,8 +40,10 @@ TEST(@CLASS@, UnknownTapFailsInFit) {
   medadv::testing::TestContext ctx;
   @CLASS@ term(plugin_test::params_with({{"tap", medadv::Value("no-such-tap")}}), ctx);
   auto model = plugin_test::tiny_model();
-  EXPECT_THROW(term.fit(*model, medadv::testing::random_images(2, 3, 32, 1), torch::tensor({0, 1}), ctx),
-               medadv::InvalidInput);
+  EXPECT_THROW(
+      term.fit(*model, *medadv::tensor_batches(medadv::testing::random_images(2, 3, 32, 1), torch::tensor({0, 1})), 2,
+               ctx),
+      medadv::InvalidInput);
 }
 
 }  // namespace
