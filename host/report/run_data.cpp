@@ -64,6 +64,28 @@ std::vector<Value> read_trials(const fs::path& file, bool& torn_last_line) {
   return trials;
 }
 
+// A detector trial of an adaptive attack whose detectors were fitted on another attack
+// (detectors_fit_on) gets that attack's detection figures beside its own: auc_without /
+// auc_with, tpr@90_without / tpr@90_with (same variant, detector and budget).
+void pair_adaptive_detections(std::vector<Value>& trials) {
+  auto same = [](const Value& a, const Value& b, const char* key) { return field_text(a, key) == field_text(b, key); };
+  for (Value& t : trials) {
+    const auto fit_on = field_text(t, "detectors_fit_on");
+    if (field_text(t, "kind") != std::string("detector") || !fit_on) continue;
+    for (const Value& u : trials) {
+      if (field_text(u, "kind") != std::string("detector") || field_text(u, "attack") != fit_on ||
+          !same(t, u, "variant") || !same(t, u, "detector") || !same(t, u, "epsilon_text"))
+        continue;
+      for (const char* metric : {"auc", "tpr@90"}) {
+        const std::string name = metric;
+        if (const Value* without = u.find(metric)) t.set(name + "_without", *without);
+        if (const Value* with = t.find(metric)) t.set(name + "_with", Value(*with));
+      }
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 RunData read_run(const fs::path& dir) {
@@ -74,6 +96,7 @@ RunData read_run(const fs::path& dir) {
   RunData run;
   run.dir = dir;
   run.trials = read_trials(results, run.torn_last_line);
+  pair_adaptive_detections(run.trials);
   run.resolved = read_optional_json(dir / "resolved.json");
   run.manifest = read_optional_json(dir / "manifest.json");
   const fs::path absolute = fs::absolute(dir).lexically_normal();

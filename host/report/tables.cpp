@@ -124,6 +124,13 @@ std::vector<TableSpec> default_table_specs(const std::vector<Value>& trials) {
   if (has_metric(trials, "attack", "adversarial_dice")) add("attack", "attack", "epsilon_text", {"adversarial_dice"});
   if (has_metric(trials, "detector", "auc") || has_metric(trials, "detector", "tpr@90"))
     add("detector", "detector", "attack", {"auc", "tpr@90"});
+  // Adaptive attacks scored by detectors fitted on another attack (detectors_fit_on).
+  if (has_metric(trials, "detector", "auc_without")) {
+    add("detector", "detector", "attack", {"auc_without", "auc_with"});
+    specs.back().title = "AUC without / with the adaptive attack (detectors fitted on the attack its detectors_fit_on names)";
+    add("detector", "detector", "attack", {"tpr@90_without", "tpr@90_with"});
+    specs.back().title = "TPR at 90% TNR without / with the adaptive attack";
+  }
   return specs;
 }
 

@@ -164,6 +164,21 @@ TEST(Report, DefaultTablesWithoutAReportSection) {
   EXPECT_TRUE(contains(md, "## auc / tpr@90 (detector trials, adv_test)\n")) << md;
 }
 
+// An adaptive attack's detector trial whose detectors were fitted on PGD
+// (detectors_fit_on) is shown beside PGD's own: AUC and TPR "without / with".
+TEST(Report, AdaptiveDetectionsSitBesideTheAttackTheirDetectorsWereFittedOn) {
+  const fs::path dir = make_run("adaptive", R"({"experiment":{"name":"hfc-fundus"}})");
+  std::string results = slurp((dir / "results.jsonl").string());
+  results +=
+      R"({"trial":"baseline__PGD_+_HFC__8_255__kd","hash":"d3","kind":"detector","variant":"baseline","attack":"PGD + HFC","epsilon":0.0313725,"epsilon_text":"8/255","split":"adv_test","detector":"kd","detector_plugin":"kd","detectors_fit_on":"PGD","auc":0.12,"tpr@90":0.05})"
+      "\n";
+  write_text(dir / "results.jsonl", results);
+  const std::string md = medadv::host::write_report(dir).tables_md;
+  EXPECT_TRUE(contains(md, "AUC without / with the adaptive attack")) << md;
+  EXPECT_TRUE(contains(md, "| detector \\ attack | PGD + HFC |\n|---|---:|\n| kd | 0.970 / 0.120 |\n")) << md;
+  EXPECT_TRUE(contains(md, "| kd | 0.930 / 0.050 |\n")) << md;
+}
+
 TEST(Report, BadReportSectionNamesTheKey) {
   const fs::path dir =
       make_run("badspec", R"({"report":{"tables":[{"rows":"attack","cols":"epsilon","metrics":["auc"]},{"rows":"attack","colums":"x","metrics":"auc"}]}})");
