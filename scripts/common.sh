@@ -16,6 +16,11 @@ MEDADV_PACKAGES=(cmake ninja-build g++ ccache pkg-config
 # and scripts/fuzz only.
 MEDADV_SANITIZER_PACKAGES=(clang-14 libclang-rt-14-dev)
 
+# The machine's cores. Not plain `nproc` where it matters: GNU nproc answers
+# OMP_NUM_THREADS when it is set, and isolate_tests sets it to 1 for the tests, which made
+# `ctest -j "$(nproc)"` run every test one after another (CI took 66 minutes).
+MEDADV_CORES=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Calls the command $2 with the arguments of each `medadv run` that the file $1 lists
@@ -57,8 +62,8 @@ build_preset() {
   export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
   log "configuring (preset $1)"
   cmake --preset "$1" >/dev/null
-  log "building (preset $2) with $(nproc) jobs"
-  cmake --build --preset "$2" -j "$(nproc)"
+  log "building (preset $2) with $MEDADV_CORES jobs"
+  cmake --build --preset "$2" -j "$MEDADV_CORES"
 }
 
 build_default() { build_preset default default; }
