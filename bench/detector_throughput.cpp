@@ -108,10 +108,8 @@ Timing time_detector(const std::function<std::unique_ptr<medadv::Detector>()>& m
   double auc = 0;
   for (std::int64_t r = -1; r < repeats; ++r) {  // r = -1: an untimed warm-up
     auto detector = make();
-    medadv::DetectorFitData data;
-    data.clean = as_images(fit.clean);
-    data.labels = fit.labels;
-    if (detector->supervised()) data.adversarial = as_images(fit.adversarial);
+    const auto data = medadv::detector_fit_data(as_images(fit.clean), fit.labels,
+                                                detector->supervised() ? as_images(fit.adversarial) : torch::Tensor());
     const auto start = Clock::now();
     detector->fit(model, data, ctx, nullptr);
     torch::NoGradGuard no_grad;

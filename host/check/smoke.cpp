@@ -80,7 +80,7 @@ std::string smoke_attack(const PluginHandle& p, const Params& params, const std:
   // A universal attack is fitted before it runs, as the engine fits it on adv_train.
   if (auto* universal = dynamic_cast<UniversalAttack*>(attack.get()))
     guarded(p.describe(), "fit", [&] {
-      universal->fit(batch.images, batch.labels, batch.targets, kBatch, capability, objective, ctx);
+      universal->fit(*tensor_batches(batch.images, batch.labels), batch.targets, kBatch, capability, objective, ctx);
     });
   AttackResult r = guarded(p.describe(), "run", [&] { return attack->run(batch, capability, objective, ctx); });
   expect(r.adversarial.defined() && r.adversarial.sizes() == batch.images.sizes(), p,
@@ -108,6 +108,7 @@ std::string smoke_attack_term(const PluginHandle& p, const Params& params, const
   auto xr = x.clone().requires_grad_(true);
   // A targeted objective's view: every sample aimed at the next class.
   const auto targets = (y + 1).remainder(3);
+  guarded(p.describe(), "begin_batch", [&] { term->begin_batch(*model, x, y, targets, ctx); });
   auto loss = guarded(p.describe(), "loss", [&] { return term->loss(model->forward(xr, taps), xr, y, targets); });
   expect(loss.defined() && loss.dim() == 1 && loss.size(0) == kBatch, p, "loss has shape " + shape(loss) + ", expected [4]");
   expect(finite(loss), p, "loss holds NaN or infinite values");
@@ -162,12 +163,12 @@ std::string smoke_detector(const PluginHandle& p, const Params& params, const st
   RunContext& ctx = *context;
   auto detector = p.create<Detector>(params, context);
   auto model = tiny_model(1);
-  DetectorFitData data;
-  data.clean = testing::random_images(16, kChannels, kSize, 3);
-  data.labels = torch::arange(16) % kClasses;
-  if (detector->supervised()) data.adversarial = (data.clean + 0.1 * torch::randn_like(data.clean)).clamp(0, 1);
+  const torch::Tensor clean = testing::random_images(16, kChannels, kSize, 3);
+  const DetectorFitData data = detector_fit_data(
+      clean, torch::arange(16) % kClasses,
+      detector->supervised() ? (clean + 0.1 * torch::randn_like(clean)).clamp(0, 1) : torch::Tensor());
   guarded(p.describe(), "fit", [&] { detector->fit(*model, data, ctx, nullptr); });
-  auto scores = guarded(p.describe(), "score", [&] { return detector->score(*model, data.clean.slice(0, 0, kBatch)); });
+  auto scores = guarded(p.describe(), "score", [&] { return detector->score(*model, clean.slice(0, 0, kBatch)); });
   expect(scores.dim() == 1 && scores.size(0) == kBatch, p, "score has shape " + shape(scores) + ", expected [4]");
   expect(finite(scores), p, "scores hold NaN or infinite values");
   return std::string(detector->supervised() ? "supervised" : "unsupervised") + " detector fitted on 16 images";

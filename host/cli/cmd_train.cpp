@@ -88,7 +88,8 @@ int execute_train(const po::variables_map& vm, const GlobalOptions& g) {
   const PreparedModel prepared = prepare_model(request, data, splits, *train_ctx);
 
   const EvalMetrics test_metrics =
-      evaluate_model(*prepared.module, SampleSet(data, splits.at(kTestSplit)), prepared.spec, *train_ctx);
+      evaluate_model(*prepared.module, SampleSet(data, splits.at(kTestSplit)), prepared.spec, *train_ctx,
+                     prepared.evaluation_batch);
   const char* source = prepared.from_checkpoint ? "checkpoint"
                        : prepared.as_built      ? "as built"
                        : prepared.from_cache    ? "cached"

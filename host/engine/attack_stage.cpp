@@ -69,6 +69,12 @@ const torch::Tensor& attack_labels(const SplitData& split, Task task) {
   return task == Task::Segmentation ? split.masks : split.labels;
 }
 
+torch::Tensor attack_label_rows(const SplitData& split, Task task, std::int64_t begin, std::int64_t end,
+                                c10::Device device) {
+  if (task == Task::Segmentation) return split.masks.slice(0, begin, end).to(device, torch::kFloat);
+  return split.labels.slice(0, begin, end).to(device);
+}
+
 torch::Tensor segmentation_targets(const TargetChoice& choice, const torch::Tensor& masks) {
   using Rule = TargetChoice::Rule;
   // Targets live on the device of the split they are for, as choose_targets' do.
@@ -198,8 +204,8 @@ void fit_universal(const AttackRunInputs& in, UniversalAttack& attack, const Spl
   Capability capability = capability_for(plugin, in.plan->use->params, in.model, oracle);
   if (oracle) oracle->reset(split.size());
   guarded(plugin.describe(), "fit", [&] {
-    attack.fit(split.all_images(torch::kCPU), attack_labels(split, in.model->task()), clean.targets, in.batch_size,
-               capability, objective, ctx);
+    attack.fit(*split_batches(split, attack_labels(split, in.model->task())), clean.targets, in.batch_size, capability,
+               objective, ctx);
   });
 }
 
@@ -228,12 +234,14 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
   for (std::int64_t i = 0; i < n; i += in.batch_size) {
     const std::int64_t end = std::min(i + in.batch_size, n);
     const torch::Tensor clean_images = split.images(i, end, device);
-    AttackBatch batch{clean_images, attack_labels(split, model.task()).slice(0, i, end).to(device),
+    AttackBatch batch{clean_images, attack_label_rows(split, model.task(), i, end, device),
                       out.targets.defined() ? out.targets.slice(0, i, end).to(device) : torch::Tensor()};
     std::shared_ptr<CountingOracle> oracle;
     Capability capability = capability_for(plugin, plan.use->params, in.model, oracle);
     if (oracle) oracle->reset(end - i);
     const auto t0 = std::chrono::steady_clock::now();
+    guarded(plugin.describe(), "begin_batch",
+            [&] { objective.begin_batch(*in.model, batch.images, batch.labels, batch.targets, ctx); });
     AttackResult r = guarded(plugin.describe(), "run", [&] { return in.attack->run(batch, capability, objective, ctx); });
     if (!r.adversarial.defined() || r.adversarial.sizes() != batch.images.sizes())
       throw PluginFailure(plugin.describe() + " returned adversarial images of shape " +

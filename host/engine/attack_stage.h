@@ -22,13 +22,11 @@ namespace medadv::host {
 struct SplitData {
   SampleSet samples;
   torch::Tensor labels;  // [N] int64 (classification)
-  torch::Tensor masks;   // [N,1,H,W] float (segmentation), else undefined
+  torch::Tensor masks;   // [N,1,H,W] uint8 0/1 (segmentation): a quarter of float's bytes; else undefined
   std::int64_t size() const { return samples.size(); }
   // The images of rows [begin, end), or at `rows`, float in [0,1] on `device`.
   torch::Tensor images(std::int64_t begin, std::int64_t end, c10::Device device) const;
   torch::Tensor images_at(const torch::Tensor& rows, c10::Device device) const;
-  // The whole split at once: only for the SDK call that takes one (UniversalAttack::fit).
-  torch::Tensor all_images(c10::Device device) const { return images(0, size(), device); }
 };
 
 // Everything on the CPU, one row per sample of the split.
@@ -68,8 +66,13 @@ torch::Tensor attack_successes(const AttackPlan& attack, const SplitData& split,
 torch::Tensor predictions_from_logits(const torch::Tensor& logits);
 
 // What the attacks of a split are given as labels: class indices [N] (classification)
-// or masks [N,1,H,W] (segmentation; a classification data set may carry masks too).
+// or masks [N,1,H,W] uint8 0/1 (segmentation; a classification data set may carry masks
+// too), whole, as the SDK's ImageBatches::labels() hands them.
 const torch::Tensor& attack_labels(const SplitData& split, Task task);
+// Rows [begin, end) of attack_labels on `device`, as an objective takes them: masks as
+// float 0/1.
+torch::Tensor attack_label_rows(const SplitData& split, Task task, std::int64_t begin, std::int64_t end,
+                                c10::Device device);
 
 // Target masks [N,1,H,W] float 0/1 for a segmentation target rule (empty, full, a mask
 // file), shaped like `masks`. Throws InvalidInput for a classification rule.

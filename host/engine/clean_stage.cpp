@@ -23,7 +23,7 @@ CleanEvaluation evaluate_clean(DifferentiableModel& model, const SplitData& spli
                          model.logits(split.images(i, std::min(i + batch_size, e.n), device)))
                          .cpu());
     auto predicted = torch::cat(maps);
-    auto truth = split.masks.round().to(torch::kLong);
+    auto truth = split.masks.to(torch::kLong);
     e.dice = metrics::dice(predicted, truth);
     e.miou = metrics::mean_iou(predicted, truth, std::max<std::int64_t>(2, model.num_classes()));
   }

@@ -13,7 +13,8 @@
 
 namespace medadv::host {
 
-// The split's labels and masks; its images stay in the source, read a batch at a time.
+// The split's labels and masks (uint8: masks are 0/1); its images stay in the source,
+// read a batch at a time.
 SplitData split_data(const std::shared_ptr<DataSource>& source, const torch::Tensor& index) {
   SplitData s;
   s.samples = SampleSet(source, index);
@@ -22,8 +23,10 @@ SplitData split_data(const std::shared_ptr<DataSource>& source, const torch::Ten
     constexpr std::int64_t kBatch = 256;
     std::vector<torch::Tensor> masks;
     for (std::int64_t i = 0; i < s.size(); i += kBatch)
-      masks.push_back(s.samples.slice(i, std::min(i + kBatch, s.size()), torch::kCPU).masks);
-    s.masks = masks.empty() ? torch::empty({0, 1, source->item_shape()[1], source->item_shape()[2]}) : torch::cat(masks);
+      masks.push_back(s.samples.slice(i, std::min(i + kBatch, s.size()), torch::kCPU).masks.gt(0.5).to(torch::kUInt8));
+    s.masks = masks.empty()
+                  ? torch::empty({0, 1, source->item_shape()[1], source->item_shape()[2]}, torch::kUInt8)
+                  : torch::cat(masks);
   }
   return s;
 }

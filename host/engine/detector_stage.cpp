@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "engine/split_batches.h"
 #include "engine/tap_subset_model.h"
 #include "engine/variants.h"
 #include "loader/guard.h"
@@ -85,13 +86,12 @@ DetectionOutcome run_detector(const DetectorPlan& plan, std::shared_ptr<Differen
   }
 
   const auto start = std::chrono::steady_clock::now();
-  // The detector's fit takes its samples at once (DetectorFitData); scoring goes by batch.
+  // The detector reads its fit samples a batch at a time, as it scores.
   const c10::Device device = ctx.device();
   DetectorFitData fit;
-  fit.clean = fit_split.images_at(fit_index, device);
-  fit.labels = fit_split.labels.index_select(0, fit_index).to(device);
+  fit.clean = rows_of(split_batches(fit_split, fit_split.labels), fit_index);
   const bool supervised = guarded(who, "supervised", [&] { return detector->supervised(); });
-  if (supervised) fit.adversarial = fit_attack.adversarial->gather(fit_index).to(device);
+  if (supervised) fit.adversarial = rows_of(store_batches(*fit_attack.adversarial, fit_split.labels), fit_index);
   RegistryAttackFactory attacks(registry, context);
   guarded(who, "fit", [&] { detector->fit(*model, fit, ctx, &attacks); });
   fit = DetectorFitData{};

@@ -36,7 +36,7 @@ MemoryEstimate estimate_memory(const DataSource& source, const std::map<std::str
   std::int64_t pixels = 1;
   for (auto d : shape) pixels *= d;
   const std::int64_t float_image = pixels * 4;
-  const std::int64_t per_sample = source.has_masks() ? shape[1] * shape[2] * 4 : 8;  // a float mask, or a label
+  const std::int64_t per_sample = source.has_masks() ? shape[1] * shape[2] : 8;  // an 8-bit mask, or a label
   const std::int64_t adv_train = splits.at(kAdvTrainSplit).numel(), adv_test = splits.at(kAdvTestSplit).numel();
 
   MemoryEstimate m;

@@ -13,6 +13,9 @@ class SplitBatches final : public ImageBatches {
   torch::Tensor images(std::int64_t begin, std::int64_t end, c10::Device device) const override {
     return split_.images(begin, end, device);
   }
+  torch::Tensor rows(const torch::Tensor& index, c10::Device device) const override {
+    return split_.images_at(index, device);
+  }
   torch::Tensor labels() const override { return labels_; }
 
  private:
@@ -26,6 +29,9 @@ class StoreBatches final : public ImageBatches {
   std::int64_t size() const override { return store_.size(); }
   torch::Tensor images(std::int64_t begin, std::int64_t end, c10::Device device) const override {
     return store_.read(begin, end).to(device);
+  }
+  torch::Tensor rows(const torch::Tensor& index, c10::Device device) const override {
+    return store_.gather(index).to(device);
   }
   torch::Tensor labels() const override { return labels_; }
 

@@ -49,7 +49,7 @@ void int_array(JsonWriter& json, const torch::Tensor& t) {
 bool is_segmentation(const AttackOutcome& o) { return o.clean_prediction.dim() > 1; }
 
 // True masks as label maps, as the clean evaluation reads them.
-torch::Tensor true_label_maps(const SplitData& split) { return split.masks.round().to(torch::kLong); }
+torch::Tensor true_label_maps(const SplitData& split) { return split.masks.to(torch::kLong); }
 
 double attack_success_rate(const AttackPlan& a, const SplitData& split, const AttackOutcome& o) {
   if (is_segmentation(o))

@@ -244,7 +244,9 @@ PreparedModel load_or_train(const ModelRequest& request, const std::shared_ptr<D
       build_fresh_module(*request.model_use, request.model_context, prepared.spec, ctx, &prepared.built_weights);
 
   const SampleSet val(data, val_idx);
-  auto val_metrics = [&] { return evaluate_model(*prepared.module, val, prepared.spec, ctx); };
+  const TrainOptions options = train_options_from(resolved_train_params(request.model));
+  prepared.evaluation_batch = options.batch_size;
+  auto val_metrics = [&] { return evaluate_model(*prepared.module, val, prepared.spec, ctx, options.batch_size); };
 
   const auto checkpoint = checkpoint_path(request.model, request.base_dir);
   if (!checkpoint.empty()) {
@@ -292,7 +294,6 @@ PreparedModel load_or_train(const ModelRequest& request, const std::shared_ptr<D
     }
   }
 
-  const TrainOptions options = train_options_from(resolved_train_params(request.model));
   TrainingSet set;
   set.train = SampleSet(data, train_idx);
   set.val = val;

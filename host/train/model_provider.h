@@ -56,6 +56,7 @@ struct PreparedModel {
   bool as_built = false;                 // the weights the plugin built (a TorchScript file's), untrained
   std::string built_weights;             // ModelPlugin::built_weights_identity(), when it has one
   TrainingReport report;                 // for a checkpoint: its val metrics only
+  std::int64_t evaluation_batch = 32;    // [model.train] batch_size: evaluations read at it
 };
 
 // "name version { resolved parameters }": a plugin use as the cache key records it.

@@ -6,6 +6,8 @@
 #include "medadv/defense.h"
 #include "medadv/detector.h"
 
+#include <utility>
+
 namespace medadv {
 
 Attack::~Attack() = default;
@@ -13,6 +15,8 @@ void Attack::check_task(const ModelSpec&) const {}
 UniversalAttack::~UniversalAttack() = default;
 AttackFactory::~AttackFactory() = default;
 AttackTerm::~AttackTerm() = default;
+void AttackTerm::begin_batch(DifferentiableModel&, const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
+                             RunContext&) {}
 std::map<std::string, double> AttackTerm::summarize(DifferentiableModel&, const ImageBatches&, const ImageBatches&,
                                                     std::int64_t, RunContext&) {
   return {};
@@ -36,5 +40,12 @@ torch::Tensor bpda(Preprocessor& p, const torch::Tensor& x) {
 }
 
 bool Detector::differentiable() const { return false; }
+
+DetectorFitData detector_fit_data(torch::Tensor clean, torch::Tensor labels, torch::Tensor adversarial) {
+  DetectorFitData data;
+  data.clean = tensor_batches(clean, labels);
+  if (adversarial.defined()) data.adversarial = tensor_batches(std::move(adversarial), std::move(labels));
+  return data;
+}
 
 }  // namespace medadv

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <set>
@@ -253,7 +254,17 @@ torch::Tensor allocate(const std::vector<std::int64_t>& layout, const DtypeSpec&
   }
 }
 
-torch::Tensor read_array(Member& stream, const ArrayError& fail) {
+// What an .npy member's header says, checked against the member's size.
+struct ArrayLayout {
+  const DtypeSpec* dtype = nullptr;
+  std::vector<std::int64_t> shape;   // as numpy has it
+  std::vector<std::int64_t> layout;  // of the stored bytes: the reversed shape in Fortran order
+  bool fortran_order = false;
+  std::uint64_t bytes = 0;
+};
+
+// Reads the member's magic and header; the data follow in `stream`.
+ArrayLayout read_layout(Member& stream, const ArrayError& fail) {
   unsigned char prefix[kMagicSize + 2];
   if (stream.remaining() < sizeof prefix) fail("not an .npy array (too short)");
   stream.read(prefix, sizeof prefix);
@@ -271,40 +282,71 @@ torch::Tensor read_array(Member& stream, const ArrayError& fail) {
   std::string text(header_length, '\0');
   stream.read(text.data(), header_length);
   const NpyHeader header = parse_header(text, fail);
-  const DtypeSpec& dtype = dtype_of(header.descr, fail);
+  ArrayLayout a;
+  a.dtype = &dtype_of(header.descr, fail);
+  a.shape = header.shape;
+  a.fortran_order = header.fortran_order;
 
   // The byte count, refused where it would wrap around 64 bits.
-  std::uint64_t bytes = dtype.itemsize;
+  a.bytes = a.dtype->itemsize;
   for (auto d : header.shape) {
     const auto dimension = static_cast<std::uint64_t>(d);
-    if (dimension != 0 && bytes > std::numeric_limits<std::uint64_t>::max() / dimension)
+    if (dimension != 0 && a.bytes > std::numeric_limits<std::uint64_t>::max() / dimension)
       fail("corrupt .npy header: shape " + shape_text(header.shape) + " of '" + header.descr + "' overflows 64 bits");
-    bytes *= dimension;
+    a.bytes *= dimension;
   }
-  if (bytes != stream.remaining()) {
-    fail(bytes > stream.remaining()
-             ? "truncated: shape " + shape_text(header.shape) + " of '" + header.descr + "' needs " + std::to_string(bytes) +
-                   " bytes, the member holds " + std::to_string(stream.remaining())
-             : std::to_string(stream.remaining() - bytes) + " unexpected bytes after the data of shape " +
+  if (a.bytes != stream.remaining()) {
+    fail(a.bytes > stream.remaining()
+             ? "truncated: shape " + shape_text(header.shape) + " of '" + header.descr + "' needs " +
+                   std::to_string(a.bytes) + " bytes, the member holds " + std::to_string(stream.remaining())
+             : std::to_string(stream.remaining() - a.bytes) + " unexpected bytes after the data of shape " +
                    shape_text(header.shape));
   }
   // Fortran order: the data are the C-order layout of the reversed shape.
-  std::vector<std::int64_t> layout = header.shape;
-  if (header.fortran_order) std::reverse(layout.begin(), layout.end());
-  auto tensor = allocate(layout, dtype, bytes, fail);
-  if (bytes > 0) stream.read(tensor.data_ptr(), bytes);
+  a.layout = header.shape;
+  if (a.fortran_order) std::reverse(a.layout.begin(), a.layout.end());
+  return a;
+}
+
+// Unsigned values read through the signed type of their width: undo the sign.
+torch::Tensor widened(torch::Tensor t, const DtypeSpec& dtype) {
+  if (dtype.result == dtype.stored) return t;
+  const std::int64_t mask = dtype.itemsize == 2 ? 0xffff : 0xffffffffLL;
+  return t.to(dtype.result).bitwise_and(mask);
+}
+
+torch::Tensor read_array(Member& stream, const ArrayError& fail) {
+  const ArrayLayout a = read_layout(stream, fail);
+  auto tensor = allocate(a.layout, *a.dtype, a.bytes, fail);
+  if (a.bytes > 0) stream.read(tensor.data_ptr(), a.bytes);
   stream.finish();
-  if (header.fortran_order && layout.size() > 1) {
-    std::vector<std::int64_t> reverse(layout.size());
+  if (a.fortran_order && a.layout.size() > 1) {
+    std::vector<std::int64_t> reverse(a.layout.size());
     for (std::size_t k = 0; k < reverse.size(); ++k) reverse[k] = static_cast<std::int64_t>(reverse.size() - 1 - k);
     tensor = tensor.permute(reverse).contiguous();
   }
-  if (dtype.result != dtype.stored) {
-    // Unsigned values read through the signed type of their width: undo the sign.
-    const std::int64_t mask = dtype.itemsize == 2 ? 0xffff : 0xffffffffLL;
-    tensor = tensor.to(dtype.result).bitwise_and(mask);
+  return widened(tensor, *a.dtype);
+}
+
+// fn(name, stat, index) for every `NAME.npy` member of the archive, in its order; a name
+// met twice is refused.
+void for_each_array(zip_t* archive, std::uint64_t file_size, const std::string& context,
+                    const std::function<void(const std::string&, const zip_stat_t&, zip_uint64_t)>& fn) {
+  std::set<std::string> seen;
+  const zip_int64_t count = zip_get_num_entries(archive, 0);
+  for (zip_int64_t i = 0; i < count; ++i) {
+    const auto index = static_cast<zip_uint64_t>(i);
+    zip_stat_t stat;
+    if (zip_stat_index(archive, index, 0, &stat) != 0) throw InvalidInput(context + ": " + zip_strerror(archive));
+    const std::string member = stat.name;
+    constexpr std::size_t kSuffix = 4;  // ".npy"
+    if (member.size() <= kSuffix || member.compare(member.size() - kSuffix, kSuffix, ".npy") != 0) continue;
+    const std::string name = member.substr(0, member.size() - kSuffix);
+    const ArrayError fail{context, name};
+    if (!seen.insert(name).second) fail("the archive holds it twice");
+    check_member_sizes(stat, file_size, fail);
+    fn(name, stat, index);
   }
-  return tensor;
 }
 
 const char* descr_of(torch::ScalarType t) {
@@ -511,22 +553,60 @@ std::map<std::string, torch::Tensor> read_npz(const std::filesystem::path& file)
   std::uint64_t file_size = 0;
   Archive archive(open_archive(file, context, file_size));
   std::map<std::string, torch::Tensor> arrays;
-  const zip_int64_t count = zip_get_num_entries(archive.get(), 0);
-  for (zip_int64_t i = 0; i < count; ++i) {
-    const auto index = static_cast<zip_uint64_t>(i);
-    zip_stat_t stat;
-    if (zip_stat_index(archive.get(), index, 0, &stat) != 0) throw InvalidInput(context + ": " + zip_strerror(archive.get()));
-    const std::string member = stat.name;
-    constexpr std::size_t kSuffix = 4;  // ".npy"
-    if (member.size() <= kSuffix || member.compare(member.size() - kSuffix, kSuffix, ".npy") != 0) continue;
-    const std::string name = member.substr(0, member.size() - kSuffix);
+  for_each_array(archive.get(), file_size, context, [&](const std::string& name, const zip_stat_t& stat, zip_uint64_t index) {
     const ArrayError fail{context, name};
-    if (arrays.count(name)) fail("the archive holds it twice");
-    check_member_sizes(stat, file_size, fail);
     Member stream(archive.get(), index, stat.size, fail);
     arrays[name] = read_array(stream, fail);
-  }
+  });
   return arrays;
+}
+
+std::vector<NpzArrayInfo> npz_arrays(const std::filesystem::path& file) {
+  const std::string context = "cannot read npz '" + file.string() + "'";
+  std::uint64_t file_size = 0;
+  Archive archive(open_archive(file, context, file_size));
+  std::vector<NpzArrayInfo> arrays;
+  for_each_array(archive.get(), file_size, context, [&](const std::string& name, const zip_stat_t& stat, zip_uint64_t index) {
+    const ArrayError fail{context, name};
+    Member stream(archive.get(), index, stat.size, fail);
+    const ArrayLayout a = read_layout(stream, fail);
+    arrays.push_back(NpzArrayInfo{name, a.dtype->result, a.shape});
+  });
+  return arrays;
+}
+
+void read_npz_rows(const std::filesystem::path& file, const std::string& wanted, std::int64_t block_rows,
+                   const std::function<void(std::int64_t, const torch::Tensor&)>& rows) {
+  const std::string context = "cannot read npz '" + file.string() + "'";
+  if (block_rows < 1) throw InvalidInput(context + ": blocks of " + std::to_string(block_rows) + " rows");
+  std::uint64_t file_size = 0;
+  Archive archive(open_archive(file, context, file_size));
+  bool found = false;
+  for_each_array(archive.get(), file_size, context, [&](const std::string& name, const zip_stat_t& stat, zip_uint64_t index) {
+    if (name != wanted) return;
+    found = true;
+    const ArrayError fail{context, name};
+    Member stream(archive.get(), index, stat.size, fail);
+    const ArrayLayout a = read_layout(stream, fail);
+    if (a.shape.empty() || (a.fortran_order && a.shape.size() > 1)) {
+      // A 0-d array has no rows; a Fortran-order one stores no row contiguously.
+      stream.finish();
+      throw InvalidInput(context + ": array '" + name + "' cannot be read by rows (" +
+                         (a.shape.empty() ? std::string("0-d") : std::string("Fortran order")) + "): use read_npz");
+    }
+    const std::int64_t n = a.shape[0];
+    const std::uint64_t row_bytes = n == 0 ? 0 : a.bytes / static_cast<std::uint64_t>(n);
+    for (std::int64_t begin = 0; begin < n; begin += block_rows) {
+      std::vector<std::int64_t> block_shape = a.shape;
+      block_shape[0] = std::min(block_rows, n - begin);
+      const std::uint64_t bytes = row_bytes * static_cast<std::uint64_t>(block_shape[0]);
+      auto block = allocate(block_shape, *a.dtype, bytes, fail);
+      if (bytes > 0) stream.read(block.data_ptr(), bytes);
+      rows(begin, widened(block, *a.dtype));
+    }
+    stream.finish();
+  });
+  if (!found) throw InvalidInput(context + ": no array '" + wanted + "' in the archive");
 }
 
 void write_npz(const std::filesystem::path& file, const std::vector<NpzRows>& arrays, std::int64_t block_rows) {

@@ -220,6 +220,11 @@ std::vector<std::string> Objective::required_taps() const {
   return taps;
 }
 
+void Objective::begin_batch(DifferentiableModel& model, const torch::Tensor& clean, const torch::Tensor& labels,
+                            const torch::Tensor& targets, RunContext& ctx) const {
+  for (const auto& t : terms_) t.term->begin_batch(model, clean, labels, targets, ctx);
+}
+
 torch::Tensor Objective::evaluate(const ModelOutput& out, const torch::Tensor& x_adv, const torch::Tensor& labels,
                                   const torch::Tensor& targets) const {
   const auto& z = out.logits;

@@ -483,7 +483,7 @@ TrainingReport train_model(TappedModule& model, const TrainingSet& data, const T
     record.epoch = epoch;
     record.loss = loss_sum.item<double>() / static_cast<double>(seen);
     record.lr = lr;
-    if (has_val) record.val = evaluate_model(model, data.val, spec, ctx);
+    if (has_val) record.val = evaluate_model(model, data.val, spec, ctx, o.batch_size);
     record.seconds = std::chrono::duration<double>(clock::now() - epoch_start).count();
     ctx.log().info(format_epoch(record, o.epochs, spec));
     report.epochs.push_back(record);

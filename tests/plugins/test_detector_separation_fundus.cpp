@@ -55,10 +55,8 @@ Turned attack_split(const medadv::testing::TrainedVictim& v, const torch::Tensor
 
 double auc_of(medadv::Detector& detector, const medadv::testing::TrainedVictim& v, const Turned& fit,
               const Turned& test, medadv::RunContext& ctx) {
-  medadv::DetectorFitData data;
-  data.clean = fit.clean;
-  data.labels = fit.labels;
-  if (detector.supervised()) data.adversarial = fit.adversarial;
+  const auto data = medadv::detector_fit_data(fit.clean, fit.labels,
+                                              detector.supervised() ? fit.adversarial : torch::Tensor());
   detector.fit(*v.model, data, ctx, nullptr);
   torch::NoGradGuard no_grad;
   const torch::Tensor scores = torch::cat({detector.score(*v.model, test.clean), detector.score(*v.model, test.adversarial)});

@@ -92,10 +92,8 @@ TEST(DnnDetector, LearnsDeterministicallyAndIsDifferentiable) {
   // a learnable, not a trivial, split: the images are uniform noise in [0, 1]).
   const torch::Tensor shift = torch::tensor({0.15f, 0.0f, 0.0f}).view({1, 3, 1, 1});
   auto perturb = [&](const torch::Tensor& x) { return (x + shift).clamp(0, 1); };
-  medadv::DetectorFitData data;
-  data.clean = medadv::testing::random_images(64, 3, 16, 1);
-  data.labels = torch::arange(64) % 3;
-  data.adversarial = perturb(data.clean);
+  const torch::Tensor fit_clean = medadv::testing::random_images(64, 3, 16, 1);
+  const auto data = medadv::detector_fit_data(fit_clean, torch::arange(64) % 3, perturb(fit_clean));
 
   // Two taps (a map and a vector); a short schedule keeps the test quick.
   const Value::Table settings{{"steps", 60}, {"batch_size", 32},

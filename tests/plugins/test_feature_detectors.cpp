@@ -51,11 +51,7 @@ std::unique_ptr<T> make(const std::string& name, Value::Table overrides, medadv:
 // What the host hands fit(): adversarial images only to supervised detectors.
 DetectorFitData fit_data(const medadv::Detector& d, const torch::Tensor& clean, const torch::Tensor& labels,
                          const torch::Tensor& adversarial) {
-  DetectorFitData data;
-  data.clean = clean;
-  data.labels = labels;
-  if (d.supervised()) data.adversarial = adversarial;
-  return data;
+  return medadv::detector_fit_data(clean, labels, d.supervised() ? adversarial : torch::Tensor());
 }
 
 // A linear classifier whose "penultimate" tap is the flattened image: detector scores can
@@ -88,7 +84,7 @@ TEST(FeatureDetectors, KdeLogDensityEqualsTheClosedFormGaussianSum) {
   const auto features = torch::randn({12, 3}, gen, torch::kDouble);
   const auto labels = torch::tensor({0, 1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 0}, torch::kLong);
   const double h = 0.7;
-  f::ClassKernelDensity kde(features, labels, /*num_classes=*/3, h);  // class 2 has no points
+  medadv::ClassKernelDensity kde(features, labels, /*num_classes=*/3, h);  // class 2 has no points
   auto members = [&](std::int64_t c, std::int64_t skip) {
     std::vector<torch::Tensor> out;
     for (std::int64_t i = 0; i < 12; ++i)
@@ -119,9 +115,9 @@ TEST(FeatureDetectors, KdeLogDensityEqualsTheClosedFormGaussianSum) {
     EXPECT_NEAR(at(loo, i), kde_by_hand(features[i], members(labels[i].item<std::int64_t>(), i), h), 1e-10);
 
   // "auto": a grid value whose leave-one-out likelihood beats its grid neighbours.
-  const double chosen = f::ClassKernelDensity::select_bandwidth(features, labels, 3);
+  const double chosen = medadv::ClassKernelDensity::select_bandwidth(features, labels, 3);
   auto loo_likelihood = [&](double width) {
-    return f::ClassKernelDensity(features, labels, 3, width).log_density_leave_one_out().sum().item<double>();
+    return medadv::ClassKernelDensity(features, labels, 3, width).log_density_leave_one_out().sum().item<double>();
   };
   EXPECT_GE(loo_likelihood(chosen), loo_likelihood(chosen * std::sqrt(2.0)) - 1e-9);
   EXPECT_GE(loo_likelihood(chosen), loo_likelihood(chosen / std::sqrt(2.0)) - 1e-9);
@@ -347,13 +343,13 @@ TEST(FeatureDetectors, LidOfPointsOnALinearSubspaceIsItsDimension) {
     const auto frame = std::get<0>(torch::linalg_qr(torch::randn({20, d}, gen, torch::kDouble)));  // [20, d]
     const auto reference = torch::matmul(torch::rand({3000, d}, gen, torch::kDouble), frame.t());
     const auto queries = torch::matmul(0.25 + 0.5 * torch::rand({200, d}, gen, torch::kDouble), frame.t());
-    const double estimate = f::lid_mle(queries, reference, 20).mean().item<double>();
+    const double estimate = medadv::lid_mle(queries, reference, 20).mean().item<double>();
     std::cout << "[oracle] LID on a " << d << "-d subspace of R^20: " << estimate << "\n";
     EXPECT_NEAR(estimate, static_cast<double>(d), 0.15 * static_cast<double>(d));
   }
   // Scoring the reference points themselves, each without itself: still about 1 on a line.
   const auto line = torch::rand({500, 1}, gen, torch::kDouble) * torch::tensor({{1.0, -2.0, 0.5}}, torch::kDouble);
-  const auto lids = f::lid_mle(line, line, 20, torch::eye(500, torch::kBool));
+  const auto lids = medadv::lid_mle(line, line, 20, torch::eye(500, torch::kBool));
   EXPECT_TRUE(torch::isfinite(lids).all().item<bool>());
   EXPECT_NEAR(lids.mean().item<double>(), 1.0, 0.25);
 }
@@ -531,7 +527,7 @@ TEST(FeatureDetectorStrength, EveryDetectorSeparatesPgdOnTheFundusCnn) {
   auto auc_of = [&](medadv::Detector& d, const std::string& name, const Split& train, const Split& test) {
     const auto data = fit_data(d, train.clean, train.labels, train.adversarial);
     if (!d.supervised()) {
-      EXPECT_FALSE(data.adversarial.defined()) << name;
+      EXPECT_FALSE(data.adversarial) << name;
     }
     d.fit(*v.model, data, ctx, nullptr);
     torch::NoGradGuard no_grad;

@@ -119,9 +119,8 @@ TEST(FeatureSqueezing, ScoreInClosedFormAndBitsByChannels) {
 
   const double a = 8.0;
   medadv::ModuleModel model(std::make_shared<MeanLogitModel>(a), 2, medadv::Task::Classification);
-  medadv::DetectorFitData data;  // unsupervised: clean only
-  data.clean = torch::full({4, 1, 6, 6}, 0.5);
-  data.labels = torch::zeros({4}, torch::kLong);
+  // Unsupervised: clean only.
+  const auto data = medadv::detector_fit_data(torch::full({4, 1, 6, 6}, 0.5), torch::zeros({4}, torch::kLong));
   detector.fit(model, data, ctx, nullptr);
 
   // Constant images: the medians change nothing, bit depth moves 0.5 to 8/15 (gray) or

@@ -71,7 +71,7 @@ torch::Tensor gray(std::int64_t level, std::int64_t h = 10, std::int64_t w = 12)
 }
 
 template <class T>
-medadv::Params params_of(Value::Table table) {
+medadv::Params file_params_of(Value::Table table) {
   medadv::ParamSchema s;
   T::schema(s);
   return s.resolve_or_throw(Value(std::move(table)), "test");
@@ -79,7 +79,7 @@ medadv::Params params_of(Value::Table table) {
 
 template <class T>
 medadv::DatasetContents load(medadv::RunContext& ctx, Value::Table table) {
-  T dataset(params_of<T>(std::move(table)), ctx);
+  T dataset(file_params_of<T>(std::move(table)), ctx);
   return medadv::testing::read_all(dataset.open(ctx));
 }
 
@@ -180,17 +180,17 @@ TEST_F(FileDatasets, BadLayoutsAreNamed) {
   message = invalid_input_of([&] { load<medadv::plugins::files::ImageFolder>(ctx, {{"root", (dir_ / "absent").string()}}); });
   expect_contains(message, "absent");
 
-  message = invalid_input_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"image_size", 4}}); });
+  message = invalid_input_of([&] { file_params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"image_size", 4}}); });
   expect_contains(message, "image_size");
   // Rules between values are the schema's too, so an experiment reports them with their location.
-  message = invalid_input_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"channels", 2}}); });
+  message = invalid_input_of([&] { file_params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"channels", 2}}); });
   expect_contains(message, "key 'channels'");
   expect_contains(message, "must be 1 or 3, got 2");
-  message = invalid_input_of([&] { params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"extensions", Value::Array{Value(".")}}}); });
+  message = invalid_input_of([&] { file_params_of<medadv::plugins::files::ImageFolder>({{"root", "x"}, {"extensions", Value::Array{Value(".")}}}); });
   expect_contains(message, "key 'extensions'");
-  message = invalid_input_of([&] { params_of<medadv::plugins::files::MedMnist>({{"path", "x"}, {"image_size", 4}}); });
+  message = invalid_input_of([&] { file_params_of<medadv::plugins::files::MedMnist>({{"path", "x"}, {"image_size", 4}}); });
   expect_contains(message, "0 (keep the stored size) or at least 8, got 4");
-  message = invalid_input_of([&] { params_of<medadv::plugins::files::MedMnist>({{"path", "x"}, {"channels", 2}}); });
+  message = invalid_input_of([&] { file_params_of<medadv::plugins::files::MedMnist>({{"path", "x"}, {"channels", 2}}); });
   expect_contains(message, "0 (as stored), 1 or 3");
 }
 
@@ -238,7 +238,7 @@ TEST_F(FileDatasets, DecodedDataAreCachedUntilAFileChanges) {
   expect_contains(ctx.take_log(), "read from cache");
   {
     // A second open reads the cache's rows as they are asked for: the host need keep no copy.
-    medadv::plugins::files::ImageFolder folder(params_of<medadv::plugins::files::ImageFolder>(table), ctx);
+    medadv::plugins::files::ImageFolder folder(file_params_of<medadv::plugins::files::ImageFolder>(table), ctx);
     const auto source = folder.open(ctx);
     EXPECT_FALSE(source->expensive_reads());
     EXPECT_TRUE(torch::equal(source->read(torch::tensor({1, 0, 1})).images, first.images.index_select(0, torch::tensor({1, 0, 1}))));
@@ -316,6 +316,18 @@ TEST_F(FileDatasets, MedmnistArchiveGivesImagesLabelsAndSplits) {
   auto again = load<medadv::plugins::files::MedMnist>(rctx, table);
   expect_contains(rctx.take_log(), "read from cache");
   EXPECT_TRUE(torch::equal(again.images, c.images));
+
+  // At the stored size the 8-bit pixels are cached as stored (a quarter of float's bytes),
+  // streamed from the archive a block at a time, and a second open reads the cache.
+  {
+    medadv::ParamSchema schema;
+    medadv::plugins::files::MedMnist::schema(schema);
+    medadv::plugins::files::MedMnist gray(schema.resolve_or_throw(Value(Value::Table{{"path", (dir_ / "gray.npz").string()}}), "medmnist"), rctx);
+    EXPECT_EQ(gray.open(rctx)->stored_dtype(), torch::kUInt8);
+    rctx.take_log();
+    EXPECT_EQ(gray.open(rctx)->stored_dtype(), torch::kUInt8);
+    expect_contains(rctx.take_log(), "read from cache");
+  }
 
   auto three = load<medadv::plugins::files::MedMnist>(ctx, {{"path", (dir_ / "gray.npz").string()}, {"channels", 3}});
   EXPECT_EQ(three.images.size(1), 3);

@@ -47,7 +47,7 @@ void fit_uap(g::Uap& uap, std::shared_ptr<medadv::TappedModule> module, std::int
              const torch::Tensor& images, const torch::Tensor& labels, std::int64_t batch_size,
              medadv::RunContext& ctx, const Objective& objective = Objective(BaseLoss::CrossEntropy, false)) {
   Capability cap = Capability::white_box(std::make_shared<ModuleModel>(module, classes, medadv::Task::Classification));
-  uap.fit(images, labels, {}, batch_size, cap, objective, ctx);
+  uap.fit(*medadv::tensor_batches(images, labels), {}, batch_size, cap, objective, ctx);
 }
 
 // Runs `attack` on rows [begin, end) of `batch` and returns the adversarial rows.
@@ -576,7 +576,7 @@ TEST(GradientFamily, StrengthOnTheFundusCnn) {
   const double targeted_rate = metrics::attack_success_rate_targeted(predict(pgd_t.adversarial), labels, targets);
   // UAP fitted on adv_train, applied to adv_test.
   g::Uap uap(params_of<g::Uap>("uap", {{"epsilon", "8/255"}}), ctx);
-  uap.fit(victim.adv_train_images, victim.adv_train_labels, {}, 32, cap, untargeted, ctx);
+  uap.fit(*medadv::tensor_batches(victim.adv_train_images, victim.adv_train_labels), {}, 32, cap, untargeted, ctx);
   const auto& test_labels = victim.adv_test_labels;
   const auto uap_test = uap.run(AttackBatch{victim.adv_test_images, test_labels, {}}, cap, untargeted, ctx);
   const auto clean_test = predict(victim.adv_test_images), uap_predictions = predict(uap_test.adversarial);

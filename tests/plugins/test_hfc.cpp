@@ -11,6 +11,7 @@
 #include <iostream>
 #include <memory>
 
+#include <medadv/metrics.h>
 #include <medadv/objective.h>
 #include <medadv/testing.h>
 #include <medadv/torch_compat.h>
@@ -18,6 +19,7 @@
 #include "attack-terms/adaptive/hfc.h"
 #include "attack_test_kit.h"
 #include "attacks/gradient/bim.h"
+#include "detectors/feature/mahalanobis.h"
 #include "trained_victims.h"
 
 namespace {
@@ -130,6 +132,64 @@ TEST(Hfc, WeightZeroIsTargetedBimBitForBitAndWeightOneEndsNearerTheTargetMixture
   EXPECT_LT(hfc_distance, 0.5 * bim_distance);
   // The constraint costs the attack little: its targeted success stays within 10 points.
   EXPECT_GE(constrained.success.sum().item<double>(), plain.success.sum().item<double>() - 0.1 * x.size(0));
+}
+
+// The strength check, with the host's protocol and the paper's: the Mahalanobis
+// detector is fitted on adv_train's samples that plain targeted BIM turned (clean and
+// adversarial), then scores adv_test's turned samples of BIM and of BIM + HFC, at the
+// budget of the CI detector test (8/255; 20 steps of 1/255). Its AUC falls by at least 40
+// points with HFC, and the targeted success rate stays within 10 points.
+TEST(Hfc, MahalanobisAucFallsByFortyPointsAtTheDetectorTestsBudget) {
+  const auto& v = medadv::testing::fundus_small_cnn();
+  medadv::testing::TestContext ctx(5);
+  const auto hfc = fitted_hfc(v, ctx);
+  medadv::ParamSchema s;
+  medadv::plugins::gradient::Bim::schema(s);
+  medadv::plugins::gradient::Bim bim(
+      s.resolve_or_throw(Value(Value::Table{{"epsilon", "8/255"}, {"step", "1/255"}, {"steps", 20}}), "bim"), ctx);
+  struct Turned {
+    torch::Tensor clean, adversarial, labels;
+    std::int64_t attacked = 0, turned = 0;
+  };
+  // Correctly classified images targeted at the other class; the ones the attack turned.
+  auto attack = [&](const torch::Tensor& images, const torch::Tensor& labels, bool with_hfc) {
+    torch::Tensor correct;
+    {
+      torch::NoGradGuard no_grad;
+      correct = torch::nonzero(v.model->logits(images).argmax(1) == labels).flatten();
+    }
+    const auto x = images.index_select(0, correct), y = labels.index_select(0, correct);
+    Objective objective(BaseLoss::CrossEntropy, true);
+    if (with_hfc) objective.add_term(hfc, 1.0, "hfc");
+    medadv::Capability capability = v.white_box();
+    const auto r = bim.run({x, y, 1 - y}, capability, objective, ctx);
+    const auto turned = torch::nonzero(r.success).flatten();
+    return Turned{x.index_select(0, turned), r.adversarial.index_select(0, turned), y.index_select(0, turned),
+                  x.size(0), turned.numel()};
+  };
+  const Turned fit = attack(v.adv_train_images, v.adv_train_labels, false);
+  const Turned plain = attack(v.adv_test_images, v.adv_test_labels, false);
+  const Turned constrained = attack(v.adv_test_images, v.adv_test_labels, true);
+  ASSERT_GE(fit.turned, 20);
+  ASSERT_GE(plain.turned, 10);
+  ASSERT_GE(constrained.turned, 10);
+
+  medadv::ParamSchema ds;
+  medadv::plugins::feature::Mahalanobis::schema(ds);
+  medadv::plugins::feature::Mahalanobis maha(ds.resolve_or_throw(Value(Value::Table{}), "mahalanobis"), ctx);
+  maha.fit(*v.model, medadv::detector_fit_data(fit.clean, fit.labels, fit.adversarial), ctx, nullptr);
+  auto auc = [&](const Turned& t) {
+    torch::NoGradGuard no_grad;
+    const auto scores = torch::cat({maha.score(*v.model, t.clean), maha.score(*v.model, t.adversarial)});
+    const auto positive = torch::cat({torch::zeros({t.turned}, torch::kBool), torch::ones({t.turned}, torch::kBool)});
+    return medadv::metrics::roc_auc(scores.cpu(), positive);
+  };
+  const double without = auc(plain), with = auc(constrained);
+  std::cout << "[strength] fundus small-cnn, targeted BIM 8/255 x20, Mahalanobis fitted on BIM (" << fit.turned
+            << " adv_train samples): AUC " << without << " without HFC, " << with << " with; success "
+            << plain.turned << " / " << constrained.turned << " of " << plain.attacked << "\n";
+  EXPECT_GE(without - with, 0.40);
+  EXPECT_GE(static_cast<double>(constrained.turned), plain.turned - 0.1 * static_cast<double>(plain.attacked));
 }
 
 TEST(Hfc, RefusesSegmentationLabelsAndAnUntargetedMultiClassAttack) {

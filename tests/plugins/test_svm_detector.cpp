@@ -253,12 +253,11 @@ TEST(SvmDetector, DecisionAndProbabilityGradientsEqualTheirClosedForms) {
 TEST(SvmDetector, FitsOnPooledTapsScoresDifferentiablyAndDeterministically) {
   auto module = std::make_shared<medadv::testing::TinyClassifier>(3, 3, 0);
   medadv::ModuleModel model(module, 3, medadv::Task::Classification);
-  medadv::DetectorFitData data;
-  data.clean = medadv::testing::random_images(40, 3, 16, 1) * 0.5;
-  data.labels = torch::arange(40) % 3;
+  const torch::Tensor fit_clean = medadv::testing::random_images(40, 3, 16, 1) * 0.5;
   // "Adversarial": brighter, with a fine checkerboard on top.
   const torch::Tensor checker = (torch::arange(16).view({1, 16}) + torch::arange(16).view({16, 1})).remainder(2);
-  data.adversarial = (data.clean + 0.3 + 0.2 * checker).clamp(0, 1);
+  const auto data =
+      medadv::detector_fit_data(fit_clean, torch::arange(40) % 3, (fit_clean + 0.3 + 0.2 * checker).clamp(0, 1));
 
   medadv::testing::TestContext ctx(torch::kCPU, 5);
   svm::SvmDetector detector(svm_params({{"taps", Value::Array{Value("block2"), Value("penultimate")}}}), ctx);

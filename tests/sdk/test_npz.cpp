@@ -277,6 +277,56 @@ TEST_F(Npz, HandBuiltDeflatedFortranAndZip64EntriesReadCorrectly) {
   }
 }
 
+// read_npz_rows hands an array block by block, deflated or stored, zip64 or not, exactly
+// as read_npz returns it whole; npz_arrays describes the arrays from their headers; a 0-d
+// or Fortran-order array, or a missing name, is refused naming the file and the array.
+TEST_F(Npz, RowsOfDeflatedAndStoredArraysComeBlockByBlockAsTheWholeArray) {
+  Bytes images_bytes;
+  for (int v = 0; v < 7 * 2 * 3; ++v) images_bytes.push_back(static_cast<std::uint8_t>(v * 5));
+  const Bytes images = npy("|u1", "(7, 2, 3)", false, images_bytes);
+  const Bytes labels = npy("<u2", "(7,)", false, little_endian<std::uint16_t>({0, 1, 65535, 3, 4, 5, 6}), 2);
+  const Bytes fortran = npy("<i4", "(2, 3)", true, little_endian<std::int32_t>({1, 4, 2, 5, 3, 6}));
+  const Bytes scalar = npy("<f4", "()", false, little_endian<std::uint32_t>({0x3fc00000u}));
+  for (const bool zip64 : {false, true}) {
+    for (const bool deflate : {true, false}) {
+      SCOPED_TRACE(std::string(zip64 ? "zip64 " : "") + (deflate ? "deflated" : "stored"));
+      write_bytes(file("rows.npz"), hand_zip({{"images.npy", images, deflate, zip64},
+                                              {"labels.npy", labels, deflate, false},
+                                              {"fortran.npy", fortran, deflate, false},
+                                              {"scalar.npy", scalar, deflate, false}},
+                                             zip64));
+      const auto whole = medadv::read_npz(file("rows.npz"));
+      const auto infos = medadv::npz_arrays(file("rows.npz"));
+      ASSERT_EQ(infos.size(), 4u);
+      EXPECT_EQ(infos[0].name, "images");
+      EXPECT_EQ(infos[0].dtype, torch::kUInt8);
+      EXPECT_EQ(infos[0].shape, (std::vector<std::int64_t>{7, 2, 3}));
+      EXPECT_EQ(infos[1].dtype, torch::kInt32);  // u2 widens, as read_npz does
+      EXPECT_EQ(infos[2].shape, (std::vector<std::int64_t>{2, 3}));
+      EXPECT_TRUE(infos[3].shape.empty());
+      for (const char* name : {"images", "labels"}) {
+        std::vector<torch::Tensor> blocks;
+        std::vector<std::int64_t> begins;
+        medadv::read_npz_rows(file("rows.npz"), name, 3, [&](std::int64_t begin, const torch::Tensor& block) {
+          begins.push_back(begin);
+          blocks.push_back(block.clone());
+        });
+        EXPECT_EQ(begins, (std::vector<std::int64_t>{0, 3, 6})) << name;
+        EXPECT_LE(blocks.front().size(0), 3);
+        EXPECT_TRUE(torch::equal(torch::cat(blocks), whole.at(name))) << name;
+      }
+      for (const char* refused : {"fortran", "scalar", "missing"}) {
+        EXPECT_THROW(medadv::read_npz_rows(file("rows.npz"), refused, 2, [](std::int64_t, const torch::Tensor&) {}),
+                     medadv::InvalidInput);
+        const std::string message =
+            error_of([&] { medadv::read_npz_rows(file("rows.npz"), refused, 2, [](std::int64_t, const torch::Tensor&) {}); });
+        EXPECT_NE(message.find("rows.npz"), std::string::npos) << message;
+        EXPECT_NE(message.find(refused), std::string::npos) << message;
+      }
+    }
+  }
+}
+
 TEST_F(Npz, BrokenArchivesNameTheFileAndTheArray) {
   medadv::write_npz(file("good.npz"), {{"images", torch::rand({4, 8, 8})}, {"labels", torch::arange(4)}});
   const Bytes good = read_bytes(file("good.npz"));

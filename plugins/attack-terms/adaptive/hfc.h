@@ -23,6 +23,8 @@
 #include <medadv/gaussian_mixture.h>
 #include <medadv/params.h>
 
+#include "target_class.h"
+
 namespace medadv::plugins::adaptive {
 
 class Hfc : public AttackTerm {
@@ -64,12 +66,9 @@ class Hfc : public AttackTerm {
 
   // One mixture per class and tap, on the clean images' pooled features.
   void fit(DifferentiableModel& model, const ImageBatches& data, std::int64_t batch_size, RunContext& ctx) override {
-    const torch::Tensor labels = data.labels();
-    if (!labels.defined() || labels.dim() != 1)
-      throw InvalidInput("hfc: constrains a classifier's features to a target class; the attack's labels are not "
-                         "class indices (a segmentation task?)");
-    if (data.size() < 1) throw InvalidInput("hfc: no clean images to fit the class mixtures on");
     const c10::Device device = ctx.device();
+    const torch::Tensor y = fit_classes("hfc", data.labels(), device);
+    if (data.size() < 1) throw InvalidInput("hfc: no clean images to fit the class mixtures on");
     std::vector<std::string> candidates =
         features::select_taps("hfc", requested_taps_.empty() ? std::vector<std::string>{features::kAllTaps}
                                                              : requested_taps_,
@@ -86,7 +85,6 @@ class Hfc : public AttackTerm {
     if (taps_.empty())
       throw InvalidInput("hfc: every tap of the model has more than max_channels = " + std::to_string(max_channels_) +
                          " channels; raise it or name taps");
-    const auto y = labels.to(device, torch::kLong);
     const std::int64_t classes = std::max<std::int64_t>(model.num_classes(), y.max().item<std::int64_t>() + 1);
     mixtures_.assign(static_cast<std::size_t>(classes), {});
     for (std::int64_t c = 0; c < classes; ++c) {
@@ -110,7 +108,7 @@ class Hfc : public AttackTerm {
   torch::Tensor loss(const ModelOutput& out, const torch::Tensor&, const torch::Tensor& labels,
                      const torch::Tensor& targets) override {
     if (taps_.empty()) throw Error("hfc: loss() before fit()");
-    const torch::Tensor target = target_classes(out.logits, labels, targets);
+    const torch::Tensor target = target_classes("hfc", out.logits.size(1), labels, targets, out.logits.device());
     torch::Tensor value = torch::zeros({out.logits.size(0)}, out.logits.options());
     for (std::size_t t = 0; t < taps_.size(); ++t) {
       const torch::Tensor f = features::pool(out.tap(taps_[t]));
@@ -140,15 +138,6 @@ class Hfc : public AttackTerm {
   }
 
  private:
-  // The objective's targets; untargeted, the other class of a binary task.
-  static torch::Tensor target_classes(const torch::Tensor& logits, const torch::Tensor& labels,
-                                      const torch::Tensor& targets) {
-    if (targets.defined()) return targets.to(logits.device(), torch::kLong);
-    if (logits.size(1) == 2 && labels.defined() && labels.dim() == 1) return 1 - labels.to(logits.device(), torch::kLong);
-    throw InvalidInput("hfc: needs a target class: use a targeted objective (target = ...), or a binary task, where "
-                       "the other class is the target");
-  }
-
   std::int64_t components_;
   std::vector<std::string> requested_taps_;
   std::int64_t max_channels_;

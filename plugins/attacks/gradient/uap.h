@@ -40,25 +40,28 @@ class Uap : public UniversalAttack {
     step_ = step > 0.0 ? step : epsilon_ / 10.0;
   }
 
-  void fit(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& targets,
-           std::int64_t batch_size, Capability& capability, const Objective& objective, RunContext& ctx) override {
-    if (!images.defined() || images.dim() < 2 || images.size(0) == 0)
-      throw InvalidInput("uap: fit() needs a non-empty split of images [N, ...]");
+  void fit(const ImageBatches& images, const torch::Tensor& targets, std::int64_t batch_size, Capability& capability,
+           const Objective& objective, RunContext& ctx) override {
+    if (images.size() == 0) throw InvalidInput("uap: fit() needs a non-empty split of images");
     if (batch_size < 1) throw InvalidInput("uap: fit() needs a batch size of at least 1");
-    const std::int64_t n = images.size(0);
+    const std::int64_t n = images.size();
     const c10::Device device = ctx.device();
-    auto shape = images.sizes().vec();
+    const torch::Tensor labels = images.labels();
+    auto shape = images.images(0, 1, device).sizes().vec();
     shape[0] = 1;
-    auto delta = torch::zeros(shape, torch::TensorOptions().dtype(images.scalar_type()).device(device));
+    auto delta = torch::zeros(shape, torch::TensorOptions().dtype(torch::kFloat).device(device));
     auto order_generator = compat::cpu_generator(ctx.seed_for("uap/batch-order"));
+    // Segmentation masks come as uint8; the objective takes them as float.
     const auto rows = [&](const torch::Tensor& t, const torch::Tensor& index) {
-      return t.defined() ? t.index_select(0, index.to(t.device())).to(device) : torch::Tensor();
+      if (!t.defined()) return torch::Tensor();
+      const auto picked = t.index_select(0, index.to(t.device())).to(device);
+      return picked.dim() > 1 && !picked.is_floating_point() ? picked.to(torch::kFloat) : picked;
     };
     for (std::int64_t epoch = 0; epoch < epochs_; ++epoch) {
       const auto order = torch::randperm(n, order_generator, torch::kLong);
       for (std::int64_t begin = 0; begin < n; begin += batch_size) {
         const auto index = order.slice(0, begin, std::min(begin + batch_size, n));
-        const AttackBatch batch{rows(images, index), rows(labels, index), rows(targets, index)};
+        const AttackBatch batch{images.rows(index, device), rows(labels, index), rows(targets, index)};
         const Problem problem = make_problem(batch, capability, objective, "uap");
         const auto grad = evaluate_with_grad(problem, apply(problem.clean, delta)).grad;
         // delta enters every image of the batch: its ascent direction is that of the

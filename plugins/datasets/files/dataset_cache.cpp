@@ -285,6 +285,71 @@ CacheEntry DatasetCache::decode(
   throw Error(plugin_ + ": the cache entry " + path_.string() + " just written cannot be read back");
 }
 
+namespace {
+
+// pwrite of all `bytes`, retried on interruption and short writes.
+void write_all(int fd, const char* data, std::int64_t bytes, std::int64_t offset, const fs::path& file) {
+  std::int64_t done = 0;
+  while (done < bytes) {
+    const ssize_t n = ::pwrite(fd, data + done, static_cast<std::size_t>(bytes - done), offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw Error("cannot write " + file.string() + ": " + errno_text());
+    done += n;
+  }
+}
+
+}  // namespace
+
+CacheEntry DatasetCache::stream(const std::string& name, torch::ScalarType dtype,
+                                const std::vector<std::int64_t>& shape,
+                                const std::function<void(const RowSink&)>& fill) {
+  const std::int64_t total = shape.empty() ? 0 : shape[0];
+  std::vector<std::int64_t> row(shape.begin() + (shape.empty() ? 0 : 1), shape.end());
+  const std::int64_t row_bytes = bytes_of(row, dtype);
+  std::unique_ptr<Staging> staging;
+  std::unique_ptr<Fd> file;
+  fs::path path;
+  try {
+    staging = std::make_unique<Staging>(path_);
+    path = staging->dir() / (name + "." + suffix_of(dtype));
+    file = std::make_unique<Fd>(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (file->fd < 0) throw Error("cannot create " + path.string() + ": " + errno_text());
+    const auto bytes = bytes_of(shape, dtype);
+    if (bytes > 0 && (errno = ::posix_fallocate(file->fd, 0, bytes)) != 0)
+      throw Error("cannot reserve " + std::to_string(bytes) + " bytes for " + path.string() + ": " + errno_text());
+  } catch (const std::exception& e) {
+    ctx_.log().warn(plugin_ + ": cannot write the data to the cache (" + std::string(e.what()) + "); keeping them in memory");
+    file.reset();
+    staging.reset();
+  }
+
+  std::vector<torch::Tensor> in_memory;
+  std::int64_t written = 0;
+  const RowSink sink = [&](const torch::Tensor& rows) {
+    const auto block = rows.to(torch::kCPU, dtype).contiguous();
+    if (block.dim() != static_cast<std::int64_t>(shape.size()) || block.sizes().slice(1) != torch::IntArrayRef(row) ||
+        written + block.size(0) > total)
+      throw Error(plugin_ + ": rows of shape " + c10::str(block.sizes()) + " for array '" + name + "' of shape " +
+                  c10::str(torch::IntArrayRef(shape)) + " after " + std::to_string(written) + " rows");
+    if (file) write_all(file->fd, static_cast<const char*>(block.data_ptr()), block.size(0) * row_bytes,
+                        written * row_bytes, path);
+    else in_memory.push_back(block);
+    written += block.size(0);
+  };
+  fill(sink);
+  if (written != total)
+    throw Error(plugin_ + ": array '" + name + "' got " + std::to_string(written) + " of its " + std::to_string(total) +
+                " rows");
+  if (!file) return CacheEntry{{name, CachedArray(in_memory.empty() ? torch::empty(shape, dtype) : torch::cat(in_memory))}};
+  if (::fdatasync(file->fd) != 0) throw Error("cannot finish " + path.string() + ": " + errno_text());
+  file.reset();
+  write_text(staging->dir() / kIndexFile, index_line(name, dtype, shape));
+  staging->publish(path_, key_text_);
+  ctx_.log().debug(plugin_ + ": data cached in " + path_.string());
+  if (auto entry = open_entry()) return *entry;
+  throw Error(plugin_ + ": the cache entry " + path_.string() + " just written cannot be read back");
+}
+
 CacheEntry DatasetCache::store(const std::map<std::string, torch::Tensor>& arrays) {
   CacheEntry in_memory;
   for (const auto& [name, array] : arrays) in_memory[name] = CachedArray(array);

@@ -68,6 +68,18 @@ class DatasetCache {
                     std::int64_t count, const std::function<void(std::int64_t, std::vector<torch::Tensor>&)>& item,
                     bool skip_bad);
 
+  // Appends consecutive rows [B, shape[1:]...] of one array being written.
+  using RowSink = std::function<void(const torch::Tensor& rows)>;
+
+  // Writes one array of `dtype` (float32, uint8 or int64) and `shape` into a new entry,
+  // its rows handed over in order by `fill`, which calls the sink until shape[0] rows
+  // are written: each block goes to the file with pwrite, so memory holds one block, never
+  // the array. Returns the entry as load() does. Where no entry can be written (no space,
+  // a read-only cache folder) the rows are gathered in memory instead, with a warning; a
+  // wrong row count or shape throws Error.
+  CacheEntry stream(const std::string& name, torch::ScalarType dtype, const std::vector<std::int64_t>& shape,
+                    const std::function<void(const RowSink&)>& fill);
+
   // Writes arrays held in memory as an entry (float32, uint8 or int64); a failure is only a
   // warning. Returns the entry as load() does, or the arrays as given when it was not written.
   CacheEntry store(const std::map<std::string, torch::Tensor>& arrays);

@@ -19,41 +19,59 @@ namespace {
 constexpr const char* kMedmnistPlugin = "medmnist";
 const std::vector<std::string> kSplits = {"train", "val", "test"};  // in this order in the data
 
-std::string shape_of(const torch::Tensor& t) { return std::string(c10::str(t.sizes())) + " " + std::string(c10::toString(t.scalar_type())); }
+std::string shape_of(const NpzArrayInfo& a) {
+  return std::string(c10::str(torch::IntArrayRef(a.shape))) + " " + std::string(c10::toString(a.dtype));
+}
 
-// The arrays of one split, checked: images uint8 [N,H,W] or [N,H,W,C] (C = 1 or 3),
-// labels integer [N] or [N,1]. Returns images [N,C,H,W] uint8 and labels [N] int64.
-std::pair<torch::Tensor, torch::Tensor> split_arrays(const std::map<std::string, torch::Tensor>& arrays,
-                                                     const std::string& split, const std::string& where) {
+// Rows per block while an archive's images stream into the cache: 4,096 MedMNIST+ images
+// at 224 px are 600 MB of 8-bit RGB, a float block four times that; 512 keep it small.
+constexpr std::int64_t kBlockRows = 512;
+
+// One split's arrays, checked from their headers: images uint8 [N,H,W] or [N,H,W,C]
+// (C = 1 or 3), labels integer [N] or [N,1]. Returns the images' C, H, W and N.
+std::vector<std::int64_t> check_split(const std::map<std::string, NpzArrayInfo>& arrays, const std::string& split,
+                                      const std::string& where) {
   const auto& images = arrays.at(split + "_images");
   const auto& labels = arrays.at(split + "_labels");
   const std::string image_name = "'" + split + "_images'", label_name = "'" + split + "_labels'";
-  if (images.scalar_type() != torch::kUInt8) {
+  if (images.dtype != torch::kUInt8) {
     throw InvalidInput(where + ": " + image_name + " should be uint8 (MedMNIST stores 8-bit images), found " + shape_of(images));
   }
-  torch::Tensor nchw;
-  if (images.dim() == 3) {
-    nchw = images.unsqueeze(1);
-  } else if (images.dim() == 4 && (images.size(3) == 1 || images.size(3) == 3)) {
-    nchw = images.permute({0, 3, 1, 2});
+  const auto& is = images.shape;
+  std::vector<std::int64_t> nchw;
+  if (is.size() == 3) {
+    nchw = {is[0], 1, is[1], is[2]};
+  } else if (is.size() == 4 && (is[3] == 1 || is[3] == 3)) {
+    nchw = {is[0], is[3], is[1], is[2]};
   } else {
     throw InvalidInput(where + ": " + image_name + " should be [N,H,W] or [N,H,W,3], found " + shape_of(images) +
-                       (images.dim() == 4 ? " (3-D MedMNIST volumes are not supported)" : ""));
+                       (is.size() == 4 ? " (3-D MedMNIST volumes are not supported)" : ""));
   }
-  if (labels.dim() == 2 && labels.size(1) > 1) {
+  const auto& ls = labels.shape;
+  if (ls.size() == 2 && ls[1] > 1) {
     throw InvalidInput(where + ": " + label_name + " is " + shape_of(labels) +
                        ": multi-label MedMNIST sets (e.g. chestmnist) are not supported yet");
   }
-  if (labels.is_floating_point() || labels.scalar_type() == torch::kBool || labels.dim() < 1 || labels.dim() > 2) {
+  if (c10::isFloatingType(labels.dtype) || labels.dtype == torch::kBool || ls.empty() || ls.size() > 2) {
     throw InvalidInput(where + ": " + label_name + " should be integer class indices [N] or [N,1], found " + shape_of(labels));
   }
-  auto flat = labels.reshape({-1}).to(torch::kInt64);
-  if (flat.size(0) != nchw.size(0)) {
-    throw InvalidInput(where + ": " + image_name + " holds " + std::to_string(nchw.size(0)) + " images but " + label_name +
-                       " " + std::to_string(flat.size(0)) + " labels");
+  if (ls[0] != nchw[0]) {
+    throw InvalidInput(where + ": " + image_name + " holds " + std::to_string(nchw[0]) + " images but " + label_name +
+                       " " + std::to_string(ls[0]) + " labels");
   }
-  if (flat.numel() > 0 && flat.min().item<std::int64_t>() < 0) throw InvalidInput(where + ": " + label_name + " holds negative labels");
-  return {nchw, flat};
+  return nchw;
+}
+
+// A split's labels [N] int64, read from the archive.
+torch::Tensor read_labels(const fs::path& file, const std::string& split, const std::string& where) {
+  std::vector<torch::Tensor> parts;
+  read_npz_rows(file, split + "_labels", 1 << 20, [&](std::int64_t, const torch::Tensor& block) {
+    parts.push_back(block.reshape({-1}).to(torch::kInt64));
+  });
+  auto flat = parts.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(parts);
+  if (flat.numel() > 0 && flat.min().item<std::int64_t>() < 0)
+    throw InvalidInput(where + ": '" + split + "_labels' holds negative labels");
+  return flat;
 }
 
 // Class indices run from 0 to `classes` - 1: the count of class_names when given, else the
@@ -98,7 +116,9 @@ MedMnist::MedMnist(const Params& p, RunContext& /*ctx*/)
 
 std::shared_ptr<DataSource> MedMnist::open(RunContext& ctx) {
   const std::string where = std::string(kMedmnistPlugin) + ": '" + path_.string() + "'";
-  const auto arrays = read_npz(path_);
+  // Headers first: everything is checked before an image is read.
+  std::map<std::string, NpzArrayInfo> arrays;
+  for (auto& a : npz_arrays(path_)) arrays.emplace(a.name, std::move(a));
 
   std::vector<std::string> present;
   for (const auto& split : kSplits) {
@@ -112,65 +132,71 @@ std::shared_ptr<DataSource> MedMnist::open(RunContext& ctx) {
                         std::find(present.begin(), present.end(), "test") != present.end();
   if (!complete) {
     std::string found;
-    for (const auto& [name, t] : arrays) found += (found.empty() ? "" : ", ") + name + " " + shape_of(t);
+    for (const auto& [name, a] : arrays) found += (found.empty() ? "" : ", ") + name + " " + shape_of(a);
     throw InvalidInput(where + " is not a MedMNIST archive: expected arrays train_images, train_labels, test_images, "
                        "test_labels (and optionally val_images, val_labels); found " +
                        (found.empty() ? std::string("no arrays") : found));
   }
 
-  std::int64_t label_count = 0;
-  for (const auto& split : present) label_count += arrays.at(split + "_labels").numel();
+  std::vector<std::int64_t> stored;  // C, H, W
+  std::int64_t total = 0, label_count = 0;
+  for (const auto& split : present) {
+    const auto nchw = check_split(arrays, split, where);
+    const std::vector<std::int64_t> item(nchw.begin() + 1, nchw.end());
+    if (!stored.empty() && item != stored) {
+      throw InvalidInput(where + ": '" + split + "_images' are " + c10::str(torch::IntArrayRef(item)) + " per image but '" +
+                         present.front() + "_images' " + c10::str(torch::IntArrayRef(stored)));
+    }
+    stored = item;
+    total += nchw[0];
+    label_count += nchw[0];
+  }
   const bool named = !class_names_.empty();
   const std::int64_t classes = named ? static_cast<std::int64_t>(class_names_.size()) : label_count;
 
-  std::vector<torch::Tensor> images, labels;
-  DatasetContents out;
+  CachedSet set;
+  std::vector<torch::Tensor> labels;
   std::int64_t offset = 0;
   for (const auto& split : present) {
-    auto [x, y] = split_arrays(arrays, split, where);
+    auto y = read_labels(path_, split, where);
     check_label_range(y, split, classes, named, where);
-    if (!images.empty() && x.sizes().slice(1) != images.front().sizes().slice(1)) {
-      throw InvalidInput(where + ": '" + split + "_images' are " + c10::str(x.sizes().slice(1)) + " per image but '" +
-                         present.front() + "_images' " + c10::str(images.front().sizes().slice(1)));
-    }
-    out.predefined_splits[split] = torch::arange(offset, offset + x.size(0), torch::kInt64);
-    offset += x.size(0);
-    images.push_back(x);
+    set.predefined_splits[split] = torch::arange(offset, offset + y.size(0), torch::kInt64);
+    offset += y.size(0);
     labels.push_back(y);
   }
-  out.labels = torch::cat(labels);
+  set.labels = torch::cat(labels);
   if (named) {
-    out.meta.class_names = class_names_;
+    set.meta.class_names = class_names_;
   } else {
-    const auto K = out.labels.numel() > 0 ? out.labels.max().item<std::int64_t>() + 1 : 0;
-    for (std::int64_t k = 0; k < K; ++k) out.meta.class_names.push_back(std::to_string(k));
+    const auto K = set.labels.numel() > 0 ? set.labels.max().item<std::int64_t>() + 1 : 0;
+    for (std::int64_t k = 0; k < K; ++k) set.meta.class_names.push_back(std::to_string(k));
   }
-  out.meta.task = Task::Classification;
-  out.meta.modality = modality_;
+  set.meta.task = Task::Classification;
+  set.meta.modality = modality_;
 
-  // Converting is cheap; resizing thousands of images is what is worth caching.
-  const auto convert = [&] {
-    auto all = torch::cat(images).to(torch::kFloat32).div_(255.0);
-    all = convert_channels(all, channels_);
-    return image_size_ > 0 ? resize_image(all, image_size_).contiguous() : all;
-  };
-  const bool resizing = image_size_ > 0 && (images.front().size(2) != image_size_ || images.front().size(3) != image_size_);
-  if (!resizing) {
-    auto stored = torch::cat(images);
-    // 8-bit pixels as stored, a quarter of their float size, become float a batch at a time
-    // (stored_to_float divides by 255 as convert() does).
-    const bool as_stored = stored.scalar_type() == torch::kByte && (channels_ == 0 || stored.size(1) == channels_);
-    out.images = as_stored ? stored : convert();
-    return tensor_source(std::move(out));
-  }
+  // The images stream, a block at a time, from the archive (stored or deflated) into the
+  // cache: 8-bit as stored when neither the size nor the channels change (a quarter of the
+  // float bytes, made float a batch at a time by the host), else converted and resized
+  // per block into float. A later run reads the cache's rows and never the archive's images.
+  const bool resizing = image_size_ > 0 && (stored[1] != image_size_ || stored[2] != image_size_);
+  const bool as_stored = !resizing && (channels_ == 0 || stored[0] == channels_);
+  const std::int64_t out_channels = channels_ == 0 ? stored[0] : channels_;
+  const std::int64_t out_size_h = resizing ? image_size_ : stored[1], out_size_w = resizing ? image_size_ : stored[2];
   DatasetCache cache(ctx, kMedmnistPlugin, params_, {stamp(path_)});
   auto entry = cache.load();
-  if (!entry) entry = cache.store({{"images", convert()}});
-  CachedSet set;
+  if (!entry) {
+    entry = cache.stream("images", as_stored ? torch::kUInt8 : torch::kFloat32, {total, out_channels, out_size_h, out_size_w},
+                         [&](const DatasetCache::RowSink& append) {
+                           for (const auto& split : present)
+                             read_npz_rows(path_, split + "_images", kBlockRows, [&](std::int64_t, const torch::Tensor& block) {
+                               auto nchw = block.dim() == 3 ? block.unsqueeze(1) : block.permute({0, 3, 1, 2});
+                               if (as_stored) return append(nchw);
+                               auto x = convert_channels(nchw.to(torch::kFloat32).div_(255.0), channels_);
+                               append(resizing ? resize_image(x, image_size_) : x);
+                             });
+                         });
+  }
   set.images = entry->at("images");
-  set.labels = out.labels;
-  set.meta = out.meta;
-  set.predefined_splits = out.predefined_splits;
   return cached_source(std::move(set));
 }
 

@@ -72,15 +72,15 @@ class DnnDetector : public Detector {
 
   void fit(DifferentiableModel& model, const DetectorFitData& data, RunContext& ctx,
            AttackFactory* /*attacks*/) override {
-    if (!data.clean.defined() || !data.adversarial.defined())
+    if (!data.clean || !data.adversarial)
       throw InvalidInput("dnn is supervised: fit needs clean and adversarial images");
     chosen_ = taps(model.tap_names());
     const c10::Device device = ctx.device();
-    const std::int64_t clean_rows = data.clean.size(0), rows = clean_rows + data.adversarial.size(0);
+    const std::int64_t clean_rows = data.clean->size(), rows = clean_rows + data.adversarial->size();
 
-    std::vector<torch::Tensor> maps = feature_maps(model, data.clean, device);
+    std::vector<torch::Tensor> maps = feature_maps(model, *data.clean, device);
     {
-      const std::vector<torch::Tensor> adversarial = feature_maps(model, data.adversarial, device);
+      const std::vector<torch::Tensor> adversarial = feature_maps(model, *data.adversarial, device);
       for (std::size_t t = 0; t < maps.size(); ++t) maps[t] = torch::cat({maps[t], adversarial[t]});
     }
     const torch::Tensor labels =
@@ -142,12 +142,12 @@ class DnnDetector : public Detector {
 
  private:
   // The chosen taps' maps of a whole image set, without gradients, on `device`.
-  std::vector<torch::Tensor> feature_maps(DifferentiableModel& model, const torch::Tensor& images,
+  std::vector<torch::Tensor> feature_maps(DifferentiableModel& model, const ImageBatches& images,
                                           c10::Device device) const {
     torch::NoGradGuard no_grad;
     std::vector<std::vector<torch::Tensor>> parts(chosen_.size());
-    for (std::int64_t start = 0; start < images.size(0); start += kFeatureBatch) {
-      const torch::Tensor batch = images.slice(0, start, std::min(start + kFeatureBatch, images.size(0))).to(device);
+    for (std::int64_t start = 0; start < images.size(); start += kFeatureBatch) {
+      const torch::Tensor batch = images.images(start, std::min(start + kFeatureBatch, images.size()), device);
       const ModelOutput out = model.forward(batch, chosen_);
       for (std::size_t t = 0; t < chosen_.size(); ++t)
         parts[t].push_back(as_feature_map(out.tap(chosen_[t])).detach());

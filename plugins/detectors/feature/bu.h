@@ -68,12 +68,12 @@ class BayesianUncertainty {
   }
 
   // Recovers the head (W, b) from up to 64 of `clean` and checks it is affine.
-  void fit(DifferentiableModel& model, const torch::Tensor& clean, RunContext& ctx) {
+  void fit(DifferentiableModel& model, const ImageBatches& clean, RunContext& ctx) {
     require_classifier(who_, model);
     taps(model.tap_names());
-    const std::int64_t n = std::min<std::int64_t>(clean.size(0), 64);
+    const std::int64_t n = std::min<std::int64_t>(clean.size(), 64);
     torch::AutoGradMode grad_mode(true);
-    const auto probe = clean.slice(0, 0, n).to(ctx.device()).detach().requires_grad_(true);
+    const auto probe = clean.images(0, n, ctx.device()).detach().requires_grad_(true);
     const ModelOutput out = model.forward(probe, {options_.tap});
     const torch::Tensor& input = out.tap(options_.tap);
     if (input.dim() != 2)
@@ -164,7 +164,7 @@ class Bu : public Detector {
   bool supervised() const override { return false; }
   void fit(DifferentiableModel& model, const DetectorFitData& data, RunContext& ctx, AttackFactory*) override {
     check_fit_data("bu", data, false);
-    bu_.fit(model, data.clean, ctx);
+    bu_.fit(model, *data.clean, ctx);
   }
   torch::Tensor score(DifferentiableModel& model, const torch::Tensor& x) override { return bu_.score(model, x); }
 

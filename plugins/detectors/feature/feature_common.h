@@ -48,25 +48,25 @@ inline void require_classifier(const std::string& who, const DifferentiableModel
 // The predicted class per row of logits [B, K] (no gradient: the class is a choice).
 inline torch::Tensor predicted_class(const torch::Tensor& logits) { return logits.detach().argmax(1); }
 
-// Checks what fit() is handed: clean [N, ...] with N >= 2 and labels [N]; adversarial,
-// when `needs_adversarial`, [M, ...] with M >= 1.
+// Checks what fit() is handed: N >= 2 clean images with one label each; adversarial
+// images, when `needs_adversarial`, at least one.
 inline void check_fit_data(const std::string& who, const DetectorFitData& data, bool needs_adversarial) {
-  if (!data.clean.defined() || data.clean.dim() < 2 || data.clean.size(0) < 2)
-    throw InvalidInput(who + ": fit needs at least 2 clean images");
-  if (!data.labels.defined() || data.labels.dim() != 1 || data.labels.size(0) != data.clean.size(0))
+  if (!data.clean || data.clean->size() < 2) throw InvalidInput(who + ": fit needs at least 2 clean images");
+  const torch::Tensor labels = data.labels();
+  if (!labels.defined() || labels.dim() != 1 || labels.size(0) != data.size())
     throw InvalidInput(who + ": fit needs one label per clean image");
-  if (needs_adversarial && (!data.adversarial.defined() || data.adversarial.dim() < 2 || data.adversarial.size(0) < 1))
+  if (needs_adversarial && (!data.adversarial || data.adversarial->size() < 1))
     throw InvalidInput(who + " is supervised: fit needs adversarial images");
 }
 
-// fn(batch) for consecutive batches of `images` moved to `device`, without gradients
-// (fn may enable them inside), results detached and concatenated.
+// fn(batch) for consecutive batches of `images` read on `device`, without gradients (fn
+// may enable them inside), results detached and concatenated.
 template <class Fn>
-torch::Tensor in_batches(const torch::Tensor& images, std::int64_t batch_size, c10::Device device, Fn&& fn) {
+torch::Tensor in_batches(const ImageBatches& images, std::int64_t batch_size, c10::Device device, Fn&& fn) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> parts;
-  for (std::int64_t start = 0; start < images.size(0); start += batch_size)
-    parts.push_back(fn(images.slice(0, start, std::min(start + batch_size, images.size(0))).to(device)).detach());
+  for (std::int64_t start = 0; start < images.size(); start += batch_size)
+    parts.push_back(fn(images.images(start, std::min(start + batch_size, images.size()), device)).detach());
   return torch::cat(parts);
 }
 

@@ -51,8 +51,8 @@ class Gmm : public Detector {
     check_fit_data("gmm", data, false);
     require_classifier("gmm", model);
     taps_ = taps(model.tap_names());
-    const auto clean = features::pooled_features(model, data.clean, taps_, batch_size_, ctx.device());
-    const auto labels = data.labels.to(torch::kCPU, torch::kLong);
+    const auto clean = features::pooled_features(model, *data.clean, taps_, batch_size_, ctx.device());
+    const auto labels = data.labels().to(torch::kCPU, torch::kLong);
     const std::int64_t classes = model.num_classes();
     mixtures_.assign(taps_.size(), {});
     std::string report;
@@ -73,7 +73,7 @@ class Gmm : public Detector {
                   std::to_string(g.iterations()) + " it;";
       }
     }
-    ctx.log().info("gmm: mixtures on " + std::to_string(data.clean.size(0)) + " clean images:" + report);
+    ctx.log().info("gmm: mixtures on " + std::to_string(data.size()) + " clean images:" + report);
   }
 
   torch::Tensor score(DifferentiableModel& model, const torch::Tensor& x) override {

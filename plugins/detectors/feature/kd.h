@@ -13,10 +13,10 @@
 #include <medadv/context.h>
 #include <medadv/detector.h>
 #include <medadv/features.h>
+#include <medadv/kernel_density.h>
 #include <medadv/params.h>
 
 #include "feature_common.h"
-#include "kernel_density.h"
 
 namespace medadv::plugins::feature {
 
@@ -70,11 +70,12 @@ class KernelDensityScorer {
     return features::select_taps(who_, options_.taps, available);
   }
 
-  void fit(DifferentiableModel& model, const torch::Tensor& clean, const torch::Tensor& labels, RunContext& ctx) {
+  // `clean` with its class labels.
+  void fit(DifferentiableModel& model, const ImageBatches& clean, RunContext& ctx) {
     require_classifier(who_, model);
     taps_ = taps(model.tap_names());
     const auto pooled = features::pooled_features(model, clean, taps_, options_.batch_size, ctx.device());
-    const auto classes = labels.to(ctx.device(), torch::kLong);
+    const auto classes = clean.labels().to(ctx.device(), torch::kLong);
     const std::int64_t num_classes = model.num_classes();
     if (classes.min().item<std::int64_t>() < 0 || classes.max().item<std::int64_t>() >= num_classes)
       throw InvalidInput(who_ + ": fit labels must lie in [0, " + std::to_string(num_classes) + ")");
@@ -87,7 +88,7 @@ class KernelDensityScorer {
       densities_.emplace_back(pooled.features[t], classes, num_classes, h);
       chosen += (chosen.empty() ? "" : ", ") + taps_[t] + " " + std::to_string(h);
     }
-    ctx.log().info(who_ + ": fitted class KDEs on " + std::to_string(clean.size(0)) + " clean images; bandwidth " +
+    ctx.log().info(who_ + ": fitted class KDEs on " + std::to_string(clean.size()) + " clean images; bandwidth " +
                    (options_.bandwidth > 0.0 ? "" : "(auto) ") + chosen);
   }
 
@@ -136,7 +137,7 @@ class Kd : public Detector {
   bool supervised() const override { return false; }
   void fit(DifferentiableModel& model, const DetectorFitData& data, RunContext& ctx, AttackFactory*) override {
     check_fit_data("kd", data, false);
-    scorer_.fit(model, data.clean, data.labels, ctx);
+    scorer_.fit(model, *data.clean, ctx);
   }
   torch::Tensor score(DifferentiableModel& model, const torch::Tensor& x) override { return scorer_.score(model, x); }
   bool differentiable() const override { return true; }

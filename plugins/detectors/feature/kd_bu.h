@@ -43,14 +43,15 @@ class KdBu : public Detector {
 
   void fit(DifferentiableModel& model, const DetectorFitData& data, RunContext& ctx, AttackFactory*) override {
     check_fit_data("kd-bu", data, true);
-    kd_.fit(model, data.clean, data.labels, ctx);
-    bu_.fit(model, data.clean, ctx);
+    kd_.fit(model, *data.clean, ctx);
+    bu_.fit(model, *data.clean, ctx);
     const auto device = ctx.device();
     const auto clean = torch::stack({kd_.fit_scores_leave_one_out(),
-                                     in_batches(data.clean, batch_size_, device,
+                                     in_batches(*data.clean, batch_size_, device,
                                                 [&](const torch::Tensor& x) { return bu_.score(model, x); })},
                                     1);
-    const auto adversarial = pair(model, data.adversarial, device);
+    const auto adversarial = in_batches(*data.adversarial, batch_size_, device,
+                                        [&](const torch::Tensor& x) { return pair(model, x); });
     const auto positive = torch::cat({torch::zeros({clean.size(0)}, torch::kBool),
                                       torch::ones({adversarial.size(0)}, torch::kBool)})
                               .to(device);
@@ -62,7 +63,8 @@ class KdBu : public Detector {
 
   torch::Tensor score(DifferentiableModel& model, const torch::Tensor& x) override {
     if (!regression_.fitted()) throw Error("kd-bu: score before fit");
-    return regression_.predict_logit(pair(model, x, x.device()));
+    torch::NoGradGuard no_grad;  // not differentiable: bu's dropout passes
+    return regression_.predict_logit(pair(model, x));
   }
 
   const LogisticRegression& regression() const { return regression_; }
@@ -77,11 +79,9 @@ class KdBu : public Detector {
     return o;
   }
 
-  // [N, 2]: (kd, bu) per image, float64.
-  torch::Tensor pair(DifferentiableModel& model, const torch::Tensor& images, c10::Device device) const {
-    return in_batches(images, batch_size_, device, [&](const torch::Tensor& x) {
-      return torch::stack({kd_.score(model, x).to(torch::kDouble), bu_.score(model, x).to(torch::kDouble)}, 1);
-    });
+  // [B, 2]: (kd, bu) per image, float64.
+  torch::Tensor pair(DifferentiableModel& model, const torch::Tensor& x) const {
+    return torch::stack({kd_.score(model, x).to(torch::kDouble), bu_.score(model, x).to(torch::kDouble)}, 1);
   }
 
   KernelDensityScorer kd_;

@@ -18,6 +18,7 @@
 #include <medadv/context.h>
 #include <medadv/detector.h>
 #include <medadv/features.h>
+#include <medadv/lid.h>
 #include <medadv/logistic_regression.h>
 #include <medadv/params.h>
 #include <medadv/torch_compat.h>
@@ -25,21 +26,6 @@
 #include "feature_common.h"
 
 namespace medadv::plugins::feature {
-
-// The MLE LID of every row of `points` [B, D] against `reference` [R, D] with k
-// neighbours (k < R when `exclude` may remove one). `exclude` [B, R] bool, optional,
-// marks reference points a row must not use (the point itself). [B], float64;
-// differentiable in `points` (distances clamped away from 0, so duplicates stay finite).
-inline torch::Tensor lid_mle(const torch::Tensor& points, const torch::Tensor& reference, std::int64_t k,
-                             const torch::Tensor& exclude = {}) {
-  const auto p = points.to(torch::kDouble);
-  const auto r = reference.to(p.device(), torch::kDouble);
-  auto d2 = (p.pow(2).sum(1, true) - 2.0 * torch::matmul(p, r.t()) + r.pow(2).sum(1).unsqueeze(0)).clamp_min(1e-24);
-  if (exclude.defined()) d2 = torch::where(exclude.to(d2.device()), torch::full_like(d2, INFINITY), d2);
-  const auto nearest = std::get<0>(torch::topk(d2, k, 1, /*largest=*/false, /*sorted=*/true)).sqrt();  // [B, k]
-  const auto mean_log_ratio = (nearest / nearest.slice(1, k - 1, k)).log().mean(1);
-  return -1.0 / mean_log_ratio.clamp_max(-1e-12);
-}
 
 class Lid : public Detector {
  public:
@@ -74,8 +60,8 @@ class Lid : public Detector {
     require_classifier("lid", model);
     taps_ = taps(model.tap_names());
     const auto device = ctx.device();
-    const auto clean = features::pooled_features(model, data.clean, taps_, batch_size_, device);
-    const std::int64_t n = data.clean.size(0);
+    const auto clean = features::pooled_features(model, *data.clean, taps_, batch_size_, device);
+    const std::int64_t n = data.size();
     const std::int64_t size = std::min(reference_size_, n);
     if (size < 3) throw InvalidInput("lid: needs at least 3 clean fit images for its reference batch");
     k_used_ = std::min(k_, size - 1);
@@ -92,7 +78,7 @@ class Lid : public Detector {
     for (std::size_t t = 0; t < taps_.size(); ++t)
       clean_lids.push_back(lid_mle(clean.features[t], references_[t], k_used_, self));
     const auto clean_vectors = torch::stack(clean_lids, 1);
-    const auto adversarial_vectors = in_batches(data.adversarial, batch_size_, device,
+    const auto adversarial_vectors = in_batches(*data.adversarial, batch_size_, device,
                                                 [&](const torch::Tensor& x) { return lid_vectors(model, x); });
     const auto positive = torch::cat({torch::zeros({n}, torch::kBool),
                                       torch::ones({adversarial_vectors.size(0)}, torch::kBool)})

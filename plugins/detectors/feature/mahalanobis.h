@@ -74,8 +74,8 @@ class Mahalanobis : public Detector {
     require_classifier("mahalanobis", model);
     taps_ = taps(model.tap_names());
     const auto device = ctx.device();
-    const auto clean = features::pooled_features(model, data.clean, taps_, batch_size_, device);
-    const auto labels = data.labels.to(device, torch::kLong);
+    const auto clean = features::pooled_features(model, *data.clean, taps_, batch_size_, device);
+    const auto labels = data.labels().to(device, torch::kLong);
     gaussians_.clear();
     for (const auto& f : clean.features)
       gaussians_.push_back(fit_class_gaussians(f, labels, model.num_classes(), /*tied=*/true, ridge_));
@@ -88,7 +88,7 @@ class Mahalanobis : public Detector {
       regression_ =
           LogisticRegression::fit(torch::cat({clean_scores, adversarial_scores}), positive, regression_options_);
     }
-    ctx.log().info("mahalanobis: class means and tied covariance on " + std::to_string(data.clean.size(0)) +
+    ctx.log().info("mahalanobis: class means and tied covariance on " + std::to_string(data.size()) +
                    " clean images, " + std::to_string(taps_.size()) + " taps, eps_pre " + std::to_string(eps_pre_) +
                    ", combine " + (logistic_ ? "logistic" : "mean"));
   }
@@ -126,17 +126,17 @@ class Mahalanobis : public Detector {
   const std::vector<std::string>& fitted_taps() const { return taps_; }
 
  private:
-  torch::Tensor score_batches(DifferentiableModel& model, const torch::Tensor& images, c10::Device device) const {
+  torch::Tensor score_batches(DifferentiableModel& model, const ImageBatches& images, c10::Device device) const {
     return in_batches(images, batch_size_, device, [&](const torch::Tensor& x) { return tap_scores(model, x); });
   }
 
   // Tap scores of the fit images `rows` from their pooled clean features, already
   // computed by fit; with input preprocessing (which needs the input's gradient) a forward
   // over the images instead.
-  torch::Tensor clean_tap_scores(DifferentiableModel& model, const torch::Tensor& images,
+  torch::Tensor clean_tap_scores(DifferentiableModel& model, const std::shared_ptr<const ImageBatches>& images,
                                  const std::vector<torch::Tensor>& features, const torch::Tensor& rows,
                                  c10::Device device) const {
-    if (eps_pre_ != 0.0) return score_batches(model, images.index_select(0, rows.to(images.device())), device);
+    if (eps_pre_ != 0.0) return score_batches(model, *rows_of(images, rows), device);
     std::vector<torch::Tensor> scores;
     for (std::size_t t = 0; t < taps_.size(); ++t)
       scores.push_back(tap_score(t, features[t].index_select(0, rows.to(features[t].device()))).detach());
@@ -153,10 +153,10 @@ class Mahalanobis : public Detector {
                                                               const std::vector<torch::Tensor>& clean_features,
                                                               const torch::Tensor& labels, std::int64_t classes,
                                                               c10::Device device) {
-    const std::int64_t n = data.clean.size(0);
+    const std::int64_t n = data.size();
     if (n < 4)
       return {clean_tap_scores(model, data.clean, clean_features, torch::arange(n, torch::kLong), device),
-              score_batches(model, data.adversarial, device)};
+              score_batches(model, *data.adversarial, device)};
     const auto fitted_on_all = gaussians_;
     std::vector<torch::Tensor> clean_parts, adversarial_parts, order;
     for (std::int64_t fold = 0; fold < 2; ++fold) {
@@ -169,7 +169,7 @@ class Mahalanobis : public Detector {
                                                  /*tied=*/true, ridge_));
       clean_parts.push_back(clean_tap_scores(model, data.clean, clean_features, held, device));
       adversarial_parts.push_back(
-          score_batches(model, data.adversarial.index_select(0, held.to(data.adversarial.device())), device));
+          score_batches(model, *rows_of(data.adversarial, held), device));
       order.push_back(held);
     }
     gaussians_ = fitted_on_all;

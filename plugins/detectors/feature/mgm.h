@@ -43,12 +43,12 @@ class Mgm : public Detector {
     check_fit_data("mgm", data, false);
     require_classifier("mgm", model);
     taps_ = taps(model.tap_names());
-    const auto clean = features::pooled_features(model, data.clean, taps_, batch_size_, ctx.device());
-    const auto labels = data.labels.to(ctx.device(), torch::kLong);
+    const auto clean = features::pooled_features(model, *data.clean, taps_, batch_size_, ctx.device());
+    const auto labels = data.labels().to(ctx.device(), torch::kLong);
     gaussians_.clear();
     for (const auto& f : clean.features)
       gaussians_.push_back(fit_class_gaussians(f, labels, model.num_classes(), /*tied=*/false, ridge_));
-    ctx.log().info("mgm: one Gaussian per class on " + std::to_string(data.clean.size(0)) + " clean images, " +
+    ctx.log().info("mgm: one Gaussian per class on " + std::to_string(data.size()) + " clean images, " +
                    std::to_string(taps_.size()) + " taps");
   }
 

@@ -54,11 +54,11 @@ class SvmDetector : public Detector {
 
   void fit(DifferentiableModel& model, const DetectorFitData& data, RunContext& ctx,
            AttackFactory* /*attacks*/) override {
-    if (!data.clean.defined() || !data.adversarial.defined())
+    if (!data.clean || !data.adversarial)
       throw InvalidInput("svm is supervised: fit needs clean and adversarial images");
     chosen_ = taps(model.tap_names());
-    const torch::Tensor clean = pooled(model, data.clean, ctx.device());
-    const torch::Tensor adversarial = pooled(model, data.adversarial, ctx.device());
+    const torch::Tensor clean = pooled(model, *data.clean, ctx.device());
+    const torch::Tensor adversarial = pooled(model, *data.adversarial, ctx.device());
     const torch::Tensor features = torch::cat({clean, adversarial});
     const torch::Tensor positive = torch::cat({torch::zeros({clean.size(0)}, torch::kBool),
                                                torch::ones({adversarial.size(0)}, torch::kBool)});
@@ -81,7 +81,7 @@ class SvmDetector : public Detector {
   const RbfSvm& model() const { return svm_; }
 
  private:
-  torch::Tensor pooled(DifferentiableModel& model, const torch::Tensor& images, c10::Device device) const {
+  torch::Tensor pooled(DifferentiableModel& model, const ImageBatches& images, c10::Device device) const {
     return torch::cat(features::pooled_features(model, images, chosen_, kFeatureBatch, device).features, 1);
   }
 

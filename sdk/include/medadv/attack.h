@@ -9,6 +9,7 @@
 #include "medadv/capabilities.h"
 #include "medadv/context.h"
 #include "medadv/export.h"
+#include "medadv/image_batches.h"
 #include "medadv/objective.h"
 #include "medadv/value.h"
 
@@ -40,15 +41,14 @@ class MEDADV_API Attack {
 
 // An attack that fits one perturbation on a split and applies it to any batch (UAP).
 // The host calls fit() once on the adv_train split, then run() on the batches of every
-// split, so the adv_test figures measure transfer to unseen images. `images` [N,C,H,W],
-// `labels` [N] and `targets` [N] (undefined unless the objective is targeted) are on the
-// CPU; the attack batches them itself (`batch_size` rows
-// at a time) on ctx.device().
+// split, so the adv_test figures measure transfer to unseen images. The attack reads
+// `images` a batch at a time (`batch_size` rows, with images.rows() or images.images()) on
+// ctx.device(); images.labels() are the labels the objective takes, and `targets` [N] on
+// the CPU (undefined unless the objective is targeted) one per row.
 class MEDADV_API UniversalAttack : public Attack {
  public:
   ~UniversalAttack() override;
-  virtual void fit(const torch::Tensor& images, const torch::Tensor& labels, const torch::Tensor& targets,
-                   std::int64_t batch_size,
+  virtual void fit(const ImageBatches& images, const torch::Tensor& targets, std::int64_t batch_size,
                    Capability& capability, const Objective& objective, RunContext& ctx) = 0;
 };
 

@@ -18,7 +18,7 @@ namespace medadv {
 
 // The host fits a term once per model variant and shares the fitted instance between the
 // attacks that add it with the same parameters and fit split, one attack at a time: keep
-// in it only what fit() computes.
+// in it only what fit() computes, and per-batch state that begin_batch() sets afresh.
 class MEDADV_API AttackTerm {
  public:
   virtual ~AttackTerm();
@@ -30,6 +30,12 @@ class MEDADV_API AttackTerm {
   // time on ctx.device() (features::pooled_features does).
   virtual void fit(DifferentiableModel& model, const ImageBatches& data, std::int64_t batch_size,
                    RunContext& ctx) = 0;
+  // Called before the attack runs on each batch (Objective::begin_batch) with its clean
+  // images on ctx.device() and the labels and targets loss() will get: a term that keeps
+  // per-image state for the batch, such as feature matching's guide images, sets it here
+  // (it is reset with the next batch). The default does nothing.
+  virtual void begin_batch(DifferentiableModel& model, const torch::Tensor& clean, const torch::Tensor& labels,
+                           const torch::Tensor& targets, RunContext& ctx);
   // Per-sample term to maximise, [B]. `labels` and `targets` are the attack's, as its
   // objective gets them (class indices [B], or masks [B,1,H,W] for segmentation; `targets`
   // undefined unless the objective is targeted): a term about the target class (hfc)

@@ -1,5 +1,6 @@
 #pragma once
 // Detectors score inputs as adversarial: higher means more adversarial.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,14 +10,24 @@
 #include "medadv/capabilities.h"
 #include "medadv/context.h"
 #include "medadv/export.h"
+#include "medadv/image_batches.h"
 
 namespace medadv {
 
+// What a detector fits on, read a batch at a time (issue 25: never a whole split in
+// memory): the adv_train samples the attack turned, and the same rows attacked.
 struct MEDADV_API DetectorFitData {
-  torch::Tensor clean;        // [N,C,H,W] from the adv_train split
-  torch::Tensor labels;       // [N]
-  torch::Tensor adversarial;  // [N,C,H,W]; undefined for unsupervised detectors
+  std::shared_ptr<const ImageBatches> clean;        // labels() are their classes [N] int64
+  std::shared_ptr<const ImageBatches> adversarial;  // row i attacks clean row i; null for unsupervised detectors
+  std::int64_t size() const { return clean ? clean->size() : 0; }
+  torch::Tensor labels() const { return clean ? clean->labels() : torch::Tensor(); }
 };
+
+// Fit data over images in memory (tests, tools): `clean` [N,C,H,W] with `labels` [N] and,
+// for supervised detectors, `adversarial` [N,C,H,W] (undefined: none). Throws
+// InvalidInput as tensor_batches() does.
+MEDADV_API DetectorFitData detector_fit_data(torch::Tensor clean, torch::Tensor labels,
+                                             torch::Tensor adversarial = {});
 
 class MEDADV_API Detector {
  public:

@@ -27,6 +27,26 @@ namespace medadv {
 // them.
 MEDADV_API std::map<std::string, torch::Tensor> read_npz(const std::filesystem::path& file);
 
+// An array of an archive as its .npy header describes it: the dtype read_npz returns and
+// numpy's shape.
+struct MEDADV_API NpzArrayInfo {
+  std::string name;
+  torch::ScalarType dtype = torch::kFloat;
+  std::vector<std::int64_t> shape;
+};
+
+// The archive's arrays, in its order, from their headers alone (a deflated member is
+// inflated only as far as its header). Problems throw as read_npz does.
+MEDADV_API std::vector<NpzArrayInfo> npz_arrays(const std::filesystem::path& file);
+
+// Reads the array `name` `block_rows` rows at a time, in order, stored or deflated:
+// `rows(begin, block)` gets rows [begin, begin + block.size(0)) as read_npz would return
+// them, so that memory holds one block, never the array (a MedMNIST+ archive at 224 px
+// holds gigabytes). A 0-d or Fortran-order array, a missing name, or anything read_npz
+// refuses throws InvalidInput naming the file and the array; `rows` may throw to stop.
+MEDADV_API void read_npz_rows(const std::filesystem::path& file, const std::string& name, std::int64_t block_rows,
+                              const std::function<void(std::int64_t begin, const torch::Tensor& block)>& rows);
+
 // Writes the arrays (entries `name.npy`, in the order given) as an uncompressed npz
 // readable by numpy.load. Tensors of dtype float16/32/64, int8/16/32/64, uint8 or bool,
 // on any device (copied to the CPU). Written by write_file_atomically (medadv/atomic_file.h):

@@ -8,12 +8,14 @@
 
 #include <torch/torch.h>
 
+#include "medadv/context.h"
 #include "medadv/export.h"
 #include "medadv/model.h"
 
 namespace medadv {
 
 class AttackTerm;
+class DifferentiableModel;
 
 // Classification losses (labels and targets are class indices [B]): cross-entropy, CW
 // margin, DLR. Segmentation losses (labels and targets are masks [B,1,H,W]): BCE, soft
@@ -42,6 +44,12 @@ class MEDADV_API Objective {
   double kappa() const { return kappa_; }
   // Taps the add-on terms need in every forward.
   std::vector<std::string> required_taps() const;
+
+  // Tells every add-on term that the attack is about to run on a new batch
+  // (AttackTerm::begin_batch). The host calls it before each Attack::run; a program that
+  // runs an attack itself calls it too when its terms keep per-batch state.
+  void begin_batch(DifferentiableModel& model, const torch::Tensor& clean, const torch::Tensor& labels,
+                   const torch::Tensor& targets, RunContext& ctx) const;
 
   // Per-sample value to maximise, [B]: the base loss plus the weighted terms. `targets`
   // is used when targeted.

@@ -115,10 +115,12 @@ struct MEDADV_API EvalMetrics {
   static EvalMetrics from_value(const Value& v);  // nulls read as NaN
 };
 
-// Evaluates in eval mode without gradients, in batches read from `data` on ctx.device();
-// the model's training flag is restored. An empty set gives samples = 0 and NaNs.
+// Evaluates in eval mode without gradients, in batches of `batch_size` read from `data` on
+// ctx.device(); the model's training flag is restored. An empty set gives samples = 0 and
+// NaNs. Pass the training batch: a forward pass at it fits wherever training did (a larger
+// evaluation batch was the largest allocation of a whole run at 224 px).
 MEDADV_API EvalMetrics evaluate_model(TappedModule& model, const SampleSet& data, const ModelSpec& spec,
-                                      RunContext& ctx, std::int64_t batch_size = 256);
+                                      RunContext& ctx, std::int64_t batch_size = 32);
 
 struct MEDADV_API EpochRecord {
   std::int64_t epoch = 0;  // 1-based

@@ -28,13 +28,14 @@ class @CLASS@ : public medadv::Detector {
   void fit(medadv::DifferentiableModel& model, const medadv::DetectorFitData& data, medadv::RunContext& ctx,
            medadv::AttackFactory* /*attacks*/) override {
     // Nothing to learn. The clean mean score is logged as a reference for thresholds;
-    // in chunks, since the fit split may not fit in memory in one forward.
+    // a batch at a time, since the fit split may not fit in memory.
     torch::NoGradGuard no_grad;
     double total = 0.0;
-    for (const torch::Tensor& chunk : data.clean.split(256))
-      total += score(model, chunk.to(ctx.device())).sum().item<double>();
-    ctx.log().info("@NAME@: mean score on " + std::to_string(data.clean.size(0)) + " clean images: " +
-                   std::to_string(total / static_cast<double>(data.clean.size(0))));
+    const std::int64_t n = data.size();
+    for (std::int64_t begin = 0; begin < n; begin += 256)
+      total += score(model, data.clean->images(begin, std::min(n, begin + 256), ctx.device())).sum().item<double>();
+    ctx.log().info("@NAME@: mean score on " + std::to_string(n) + " clean images: " +
+                   std::to_string(total / static_cast<double>(n)));
   }
 
   torch::Tensor score(medadv::DifferentiableModel& model, const torch::Tensor& x) override {

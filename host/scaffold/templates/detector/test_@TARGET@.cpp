@@ -40,9 +40,9 @@ TEST(@CLASS@, ScoresInRangeAndRisingWithTemperature) {
   const auto model = plugin_test::tiny_model();
   EXPECT_FALSE(cold.supervised());
 
-  medadv::DetectorFitData data;  // no adversarial data: the detector is unsupervised
-  data.clean = medadv::testing::random_images(16, 3, 32, 1);
-  data.labels = torch::arange(16, torch::kInt64) % 3;
+  // No adversarial data: the detector is unsupervised.
+  const medadv::DetectorFitData data =
+      medadv::detector_fit_data(medadv::testing::random_images(16, 3, 32, 1), torch::arange(16, torch::kInt64) % 3);
   EXPECT_NO_THROW(cold.fit(*model, data, ctx, nullptr));
 
   torch::NoGradGuard no_grad;

@@ -3,16 +3,17 @@
 // (Feinman et al. 2017; sklearn's KernelDensity(kernel="gaussian")):
 //   log p(f | c) = log sum_{i in c} exp(-||f - f_i||^2 / (2 h^2)) - log n_c - (D/2) log(2 pi h^2).
 // A class without fit samples falls back to the KDE over every fit sample, so every
-// predicted class has a density.
+// predicted class has a density. The kd detector scores with it and the kde-evasion attack
+// term climbs it: one implementation, so that the attack evades the detector's density.
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include <torch/torch.h>
 
-#include <medadv/error.h>
+#include "medadv/error.h"
 
-namespace medadv::plugins::feature {
+namespace medadv {
 
 class ClassKernelDensity {
  public:
@@ -135,4 +136,4 @@ class ClassKernelDensity {
   std::vector<torch::Tensor> points_of_column_;  // the members of each column of member_
 };
 
-}  // namespace medadv::plugins::feature
+}  // namespace medadv
