@@ -72,15 +72,16 @@ void pair_adaptive_detections(std::vector<Value>& trials) {
   for (Value& t : trials) {
     const auto fit_on = field_text(t, "detectors_fit_on");
     if (field_text(t, "kind") != std::string("detector") || !fit_on) continue;
+    // The "with" half stands even before the fitting attack's line exists (a run resumed
+    // or still running): its cell then reads "- / with".
+    for (const char* metric : {"auc", "tpr@90"})
+      if (const Value* with = t.find(metric)) t.set(std::string(metric) + "_with", Value(*with));
     for (const Value& u : trials) {
       if (field_text(u, "kind") != std::string("detector") || field_text(u, "attack") != fit_on ||
           !same(t, u, "variant") || !same(t, u, "detector") || !same(t, u, "epsilon_text"))
         continue;
-      for (const char* metric : {"auc", "tpr@90"}) {
-        const std::string name = metric;
-        if (const Value* without = u.find(metric)) t.set(name + "_without", *without);
-        if (const Value* with = t.find(metric)) t.set(name + "_with", Value(*with));
-      }
+      for (const char* metric : {"auc", "tpr@90"})
+        if (const Value* without = u.find(metric)) t.set(std::string(metric) + "_without", *without);
       break;
     }
   }

@@ -177,6 +177,24 @@ TEST(Report, AdaptiveDetectionsSitBesideTheAttackTheirDetectorsWereFittedOn) {
   EXPECT_TRUE(contains(md, "AUC without / with the adaptive attack")) << md;
   EXPECT_TRUE(contains(md, "| detector \\ attack | PGD + HFC |\n|---|---:|\n| kd | 0.970 / 0.120 |\n")) << md;
   EXPECT_TRUE(contains(md, "| kd | 0.930 / 0.050 |\n")) << md;
+
+  // A resumed or interrupted run may not have the fitting attack's line yet: nothing
+  // throws; the default tables leave the pairing out, and a table that asks for it shows
+  // the "without" half empty beside the "with" half.
+  const std::string adaptive_only =
+      R"({"trial":"baseline__PGD_+_HFC__8_255__kd","hash":"d3","kind":"detector","variant":"baseline","attack":"PGD + HFC","epsilon":0.0313725,"epsilon_text":"8/255","split":"adv_test","detector":"kd","detector_plugin":"kd","detectors_fit_on":"PGD","auc":0.12,"tpr@90":0.05})"
+      "\n";
+  const fs::path early = make_run("adaptive-early", R"({"experiment":{"name":"hfc-fundus"}})");
+  write_text(early / "results.jsonl", adaptive_only);
+  const std::string partial = medadv::host::write_report(early).tables_md;
+  EXPECT_TRUE(contains(partial, "| kd | 0.120 / 0.050 |\n")) << partial;
+  EXPECT_FALSE(contains(partial, "without")) << partial;
+  const fs::path asked = make_run(
+      "adaptive-asked",
+      R"({"experiment":{"name":"hfc-fundus"},"report":{"tables":[{"rows":"detector","cols":"attack","metrics":["auc_without","auc_with"]}]}})");
+  write_text(asked / "results.jsonl", adaptive_only);
+  const std::string half = medadv::host::write_report(asked).tables_md;
+  EXPECT_TRUE(contains(half, "| kd | - / 0.120 |\n")) << half;
 }
 
 TEST(Report, BadReportSectionNamesTheKey) {
