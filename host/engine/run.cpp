@@ -98,12 +98,14 @@ fs::path run_experiment(const LoadedExperiment& experiment, const Plan& plan, co
     FittedTerms fitted_terms;
     // Attacks whose adv_train outcome fits another attack's detectors (detectors_fit_on)
     // keep their session for the variant; the others end with their loop.
+    auto new_session = [&](std::size_t index) {
+      return std::make_unique<AttackSession>(plan.attacks[index], model, data, e.batch_size, record.dir(), fitted_terms,
+                                             contexts);
+    };
     std::map<std::size_t, std::unique_ptr<AttackSession>> fit_sessions;
     auto fit_session = [&](std::size_t index) -> AttackSession& {
       auto& session = fit_sessions[index];
-      if (!session)
-        session = std::make_unique<AttackSession>(plan.attacks[index], model, data, e.batch_size, record.dir(),
-                                                  fitted_terms, contexts);
+      if (!session) session = new_session(index);
       return *session;
     };
     for (const Trial* t : pending_trials(of_variant, record, [](const Trial& t) { return t.kind == TrialKind::Clean; })) {
@@ -116,10 +118,8 @@ fs::path run_experiment(const LoadedExperiment& experiment, const Plan& plan, co
       if (of_attack.empty()) continue;
       const bool fits_others = std::any_of(plan.attacks.begin(), plan.attacks.end(),
                                            [&](const AttackPlan& other) { return other.detectors_fit_on == a; });
-      std::optional<AttackSession> own;
-      AttackSession& attack =
-          fits_others ? fit_session(a)
-                      : own.emplace(plan.attacks[a], model, data, e.batch_size, record.dir(), fitted_terms, contexts);
+      std::unique_ptr<AttackSession> own;
+      AttackSession& attack = fits_others ? fit_session(a) : *(own = new_session(a));
       for (const Trial* t : of_attack) {
         const std::string stage = record.begin(*t);
         if (t->kind == TrialKind::Attack) {
