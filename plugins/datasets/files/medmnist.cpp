@@ -139,7 +139,7 @@ std::shared_ptr<DataSource> MedMnist::open(RunContext& ctx) {
   }
 
   std::vector<std::int64_t> stored;  // C, H, W
-  std::int64_t total = 0, label_count = 0;
+  std::int64_t total = 0;  // images, and so labels, in the archive
   for (const auto& split : present) {
     const auto nchw = check_split(arrays, split, where);
     const std::vector<std::int64_t> item(nchw.begin() + 1, nchw.end());
@@ -149,10 +149,9 @@ std::shared_ptr<DataSource> MedMnist::open(RunContext& ctx) {
     }
     stored = item;
     total += nchw[0];
-    label_count += nchw[0];
   }
   const bool named = !class_names_.empty();
-  const std::int64_t classes = named ? static_cast<std::int64_t>(class_names_.size()) : label_count;
+  const std::int64_t classes = named ? static_cast<std::int64_t>(class_names_.size()) : total;
 
   CachedSet set;
   std::vector<torch::Tensor> labels;
