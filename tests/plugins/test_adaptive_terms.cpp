@@ -196,12 +196,8 @@ TEST(LidEvasion, IsMinusTheHandSortedLidAndItsGradientMatchesFiniteDifferences) 
 TEST(AdaptiveTerms, EachMovesTargetedBimTheWayItShouldOnTheFundusVictim) {
   const auto& v = medadv::testing::fundus_small_cnn();
   medadv::testing::TestContext ctx(5);
-  torch::Tensor correct;
-  {
-    torch::NoGradGuard no_grad;
-    correct = torch::nonzero(v.model->logits(v.test_images).argmax(1) == v.test_labels).flatten();
-  }
-  const auto x = v.test_images.index_select(0, correct), y = v.test_labels.index_select(0, correct);
+  const auto correct = v.correctly_classified(v.test_images, v.test_labels);
+  const torch::Tensor &x = correct.first, &y = correct.second;
   const auto targets = 1 - y;
   medadv::ParamSchema s;
   medadv::plugins::gradient::Bim::schema(s);

@@ -99,12 +99,8 @@ TEST(Hfc, WeightZeroIsTargetedBimBitForBitAndWeightOneEndsNearerTheTargetMixture
   EXPECT_EQ(hfc->fitted_taps(), (std::vector<std::string>{"block1", "block2", "block3", "penultimate"}));
 
   // The paper's protocol: correctly classified images, targeted at the other class.
-  torch::Tensor correct;
-  {
-    torch::NoGradGuard no_grad;
-    correct = torch::nonzero(v.model->logits(v.test_images).argmax(1) == v.test_labels).flatten();
-  }
-  const auto x = v.test_images.index_select(0, correct), y = v.test_labels.index_select(0, correct);
+  const auto correct = v.correctly_classified(v.test_images, v.test_labels);
+  const torch::Tensor &x = correct.first, &y = correct.second;
   const auto targets = 1 - y;
   medadv::ParamSchema s;
   medadv::plugins::gradient::Bim::schema(s);
@@ -153,12 +149,8 @@ TEST(Hfc, MahalanobisAucFallsByFortyPointsAtTheDetectorTestsBudget) {
   };
   // Correctly classified images targeted at the other class; the ones the attack turned.
   auto attack = [&](const torch::Tensor& images, const torch::Tensor& labels, bool with_hfc) {
-    torch::Tensor correct;
-    {
-      torch::NoGradGuard no_grad;
-      correct = torch::nonzero(v.model->logits(images).argmax(1) == labels).flatten();
-    }
-    const auto x = images.index_select(0, correct), y = labels.index_select(0, correct);
+    const auto correct = v.correctly_classified(images, labels);
+    const torch::Tensor &x = correct.first, &y = correct.second;
     Objective objective(BaseLoss::CrossEntropy, true);
     if (with_hfc) objective.add_term(hfc, 1.0, "hfc");
     medadv::Capability capability = v.white_box();

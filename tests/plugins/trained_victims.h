@@ -11,6 +11,7 @@
 // The small ones take a few seconds on 2 CPU cores; ctest runs every test in its own process, so
 // group strength checks that share a victim into few tests.
 #include <memory>
+#include <utility>
 
 #include <medadv/capabilities.h>
 #include <medadv/metrics.h>
@@ -37,6 +38,14 @@ struct TrainedVictim {
   EvalMetrics test;                        // the victim's clean test metrics
 
   Capability white_box() const { return Capability::white_box(model); }
+  // The rows of `images` the classifier gets right, and their labels: what the HFC
+  // protocol attacks.
+  std::pair<torch::Tensor, torch::Tensor> correctly_classified(const torch::Tensor& images,
+                                                               const torch::Tensor& labels) const {
+    torch::NoGradGuard no_grad;
+    const auto rows = torch::nonzero(model->logits(images).argmax(1) == labels).flatten();
+    return {images.index_select(0, rows), labels.index_select(0, rows)};
+  }
   // A segmentation victim's predicted label maps [N,1,H,W], without gradients.
   torch::Tensor predicted_masks(const torch::Tensor& images) const {
     torch::NoGradGuard no_grad;
