@@ -116,7 +116,6 @@ std::string smoke_attack_term(const PluginHandle& p, const Params& params, const
 }
 
 std::string smoke_preprocessor(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {
-  RunContext& ctx = *context;
   auto pre = p.create<Preprocessor>(params, context);
   auto x = testing::random_images(kBatch, kChannels, kSize, 2).requires_grad_(true);
   auto y = guarded(p.describe(), "transform", [&] { return bpda(*pre, x); });
@@ -137,9 +136,23 @@ std::string smoke_trainer(const PluginHandle& p, const Params& params, const std
   TrainingSet data;
   data.train = SampleSet(tensor_source(std::move(contents)), torch::arange(16));
   data.spec = ModelSpec{kChannels, kClasses, kSize, Task::Classification, {}, {}};
-  struct NoAttacks : AttackFactory {
-    std::shared_ptr<Attack> make(const std::string& plugin, const Value&) override {
-      throw Error("the smoke run offers no attack plugins (asked for '" + plugin + "')");
+  // A trainer asks for its inner attack by name; the smoke run answers every name with a
+  // stand-in that moves each pixel by +-epsilon (the parameters' own, else 8/255) at
+  // random: it checks the trainer's code, not an attack's.
+  struct RandomSignAttack : Attack {
+    double epsilon;
+    explicit RandomSignAttack(double e) : epsilon(e) {}
+    AttackResult run(const AttackBatch& batch, Capability&, const Objective&, RunContext&) override {
+      AttackResult r;
+      const auto sign = torch::randint(0, 2, batch.images.sizes(), batch.images.options()).mul(2).sub(1);
+      r.adversarial = (batch.images.detach() + epsilon * sign).clamp(0.0, 1.0);
+      return r;
+    }
+  };
+  struct StandInAttacks : AttackFactory {
+    std::shared_ptr<Attack> make(const std::string&, const Value& params) override {
+      const Value* epsilon = params.type() == Value::Type::Table ? params.find("epsilon") : nullptr;
+      return std::make_shared<RandomSignAttack>(epsilon ? parse_epsilon(*epsilon) : 8.0 / 255);
     }
   } attacks;
   guarded(p.describe(), "train", [&] { trainer->train(*module, data, attacks, ctx); });
@@ -198,7 +211,6 @@ std::string smoke_dataset(const PluginHandle& p, const Params& params, const std
 }
 
 std::string smoke_model(const PluginHandle& p, const Params& params, const std::shared_ptr<RunContext>& context) {
-  RunContext& ctx = *context;
   auto factory = p.create<ModelPlugin>(params, context);
   // A model builds for one task: try a classifier first, then a segmenter.
   ModelSpec spec{kChannels, kClasses, kSize, Task::Classification, {}, {}};

@@ -14,23 +14,33 @@ namespace medadv::host {
 
 namespace {
 
-Capability capability_for(const PluginHandle& plugin, const Params& params,
-                          const std::shared_ptr<DifferentiableModel>& model,
+// What the attack is handed: a counting oracle over the scored model (black-box), or the
+// model it is crafted on (crafted_on: the scored model, its EOT view, or a surrogate),
+// under the threat model the surrogate stands for; validation pairs a gray-box or no-box
+// plugin with a surrogate.
+Capability capability_for(const PluginHandle& plugin, const Params& params, const AttackRunInputs& in,
                           std::shared_ptr<CountingOracle>& oracle) {
+  const std::shared_ptr<DifferentiableModel>& crafted = in.crafted_on();
   switch (plugin.threat_model()) {
-    case ThreatModel::WhiteBox: return Capability::white_box(model);
+    case ThreatModel::WhiteBox:
+      return in.surrogate && in.surrogate_threat != ThreatModel::WhiteBox ? Capability::gray_box(crafted)
+                                                                          : Capability::white_box(crafted);
     case ThreatModel::BlackBox: {
       // The budget is the attack's own `max_queries` parameter when it declares one.
       const std::int64_t budget = params.has("max_queries") ? params.get_int("max_queries")
                                                             : std::numeric_limits<std::int64_t>::max();
       const bool labels_only = params.has("labels_only") && params.get_bool("labels_only");
-      oracle = std::make_shared<CountingOracle>(model, budget, labels_only);
+      oracle = std::make_shared<CountingOracle>(in.model, budget, labels_only);
       return Capability::black_box(oracle);
     }
+    case ThreatModel::GrayBox:
+    case ThreatModel::NoBox:
+      if (in.surrogate)
+        return plugin.threat_model() == ThreatModel::NoBox ? Capability::no_box(crafted) : Capability::gray_box(crafted);
+      [[fallthrough]];
     default:
       throw InvalidInput(plugin.describe() + " is a " + threat_model_name(plugin.threat_model()) +
-                         " attack: it needs a surrogate model ([attack.surrogate]), which this version of the "
-                         "engine does not train yet; use white-box or black-box attacks");
+                         " attack: it needs a surrogate model; give it one with [attack.surrogate]");
   }
 }
 
@@ -181,10 +191,15 @@ CleanPass clean_pass(const AttackRunInputs& in, const SplitData& split, RunConte
   CleanPass out;
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> predictions, least_likely;
+  const bool own_least_likely = in.surrogate && plan.objective.targeted &&
+                                plan.objective.target.rule == TargetChoice::Rule::LeastLikely;
   for (std::int64_t i = 0; i < n; i += in.batch_size) {
-    auto logits = in.model->logits(split.images(i, std::min(i + in.batch_size, n), device));
+    const auto images = split.images(i, std::min(i + in.batch_size, n), device);
+    auto logits = in.model->logits(images);
     predictions.push_back(predictions_from_logits(logits));
-    if (logits.dim() == 2) least_likely.push_back(logits.argmin(1));
+    // The attacker's least likely class: a gray-box attacker never sees the victim's logits.
+    if (own_least_likely) least_likely.push_back(in.surrogate->logits(images).argmin(1));
+    else if (logits.dim() == 2) least_likely.push_back(logits.argmin(1));
   }
   out.prediction = predictions.empty() ? torch::empty({0}, torch::kLong) : torch::cat(predictions);
   if (plan.objective.targeted && in.model->task() == Task::Segmentation)
@@ -201,7 +216,7 @@ void fit_universal(const AttackRunInputs& in, UniversalAttack& attack, const Spl
   const Objective objective = make_objective(in);
   const CleanPass clean = clean_pass(in, split, ctx);
   std::shared_ptr<CountingOracle> oracle;
-  Capability capability = capability_for(plugin, in.plan->use->params, in.model, oracle);
+  Capability capability = capability_for(plugin, in.plan->use->params, in, oracle);
   if (oracle) oracle->reset(split.size());
   guarded(plugin.describe(), "fit", [&] {
     attack.fit(*split_batches(split, attack_labels(split, in.model->task())), clean.targets, in.batch_size, capability,
@@ -228,7 +243,8 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
   if (adversarial->spilled())
     ctx.log().info(in.stage + ": adversarial images (" + std::to_string(adversarial->bytes() >> 20) +
                    " MB) kept in an unnamed file in " + in.spill_dir.string());
-  std::vector<torch::Tensor> predictions, probabilities, iterations, queries, linf, l2, l0, psnr, ssim;
+  std::vector<torch::Tensor> predictions, surrogate_predictions, probabilities, iterations, queries, linf, l2, l0, psnr,
+      ssim;
   ctx.progress().begin(in.stage + " (images)", n);
   double attack_seconds = 0.0;
   for (std::int64_t i = 0; i < n; i += in.batch_size) {
@@ -237,11 +253,11 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
     AttackBatch batch{clean_images, attack_label_rows(split, model.task(), i, end, device),
                       out.targets.defined() ? out.targets.slice(0, i, end).to(device) : torch::Tensor()};
     std::shared_ptr<CountingOracle> oracle;
-    Capability capability = capability_for(plugin, plan.use->params, in.model, oracle);
+    Capability capability = capability_for(plugin, plan.use->params, in, oracle);
     if (oracle) oracle->reset(end - i);
     const auto t0 = std::chrono::steady_clock::now();
     guarded(plugin.describe(), "begin_batch",
-            [&] { objective.begin_batch(*in.model, batch.images, batch.labels, batch.targets, ctx); });
+            [&] { objective.begin_batch(*in.crafted_on(), batch.images, batch.labels, batch.targets, ctx); });
     AttackResult r = guarded(plugin.describe(), "run", [&] { return in.attack->run(batch, capability, objective, ctx); });
     if (!r.adversarial.defined() || r.adversarial.sizes() != batch.images.sizes())
       throw PluginFailure(plugin.describe() + " returned adversarial images of shape " +
@@ -259,6 +275,7 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
       const torch::Tensor logits = model.logits(x_adv);
       predictions.push_back(predictions_from_logits(logits));
       if (logits.dim() == 2) probabilities.push_back(metrics::predicted_class_probability(logits));
+      if (in.surrogate) surrogate_predictions.push_back(predictions_from_logits(in.surrogate->logits(x_adv)));
     }
     adversarial->write(i, x_adv);
     linf.push_back(metrics::linf_norm(clean_images, x_adv).cpu());
@@ -284,6 +301,10 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
   out.psnr = joined(psnr, torch::kDouble);
   out.ssim = joined(ssim, torch::kDouble);
   out.adversarial_prediction = predictions.empty() ? torch::empty({0}, torch::kLong) : torch::cat(predictions);
+  if (in.surrogate) {
+    out.surrogate_prediction = joined(surrogate_predictions, torch::kLong);
+    out.surrogate = in.surrogate_description;
+  }
   if (model.task() == Task::Classification)
     out.adversarial_probability = probabilities.empty() ? torch::empty({0}, torch::kDouble) : torch::cat(probabilities);
   out.iterations = iterations.empty() ? torch::empty({0}, torch::kLong) : torch::cat(iterations);
@@ -297,7 +318,7 @@ AttackOutcome run_attack(const AttackRunInputs& in, const SplitData& split, RunC
   for (std::size_t t = 0; t < in.terms.size(); ++t) {
     const PluginHandle& term_plugin = *plan.terms[t]->plugin;
     const auto figures = guarded(term_plugin.describe(), "summarize", [&] {
-      return in.terms[t]->summarize(model, *clean_batches, *adversarial_batches, in.batch_size, ctx);
+      return in.terms[t]->summarize(*in.crafted_on(), *clean_batches, *adversarial_batches, in.batch_size, ctx);
     });
     for (const auto& [name, value] : figures) out.term_figures.emplace_back(name, value);
   }

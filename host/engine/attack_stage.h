@@ -48,6 +48,10 @@ struct AttackOutcome {
   // batch on the run's device (metrics::linf_norm, l2_norm, l0_norm, psnr_per_sample,
   // ssim_per_sample).
   torch::Tensor linf, l2, l0, psnr, ssim;
+  // Crafted on a surrogate: its predictions of the adversarial images (as
+  // adversarial_prediction), to tell transfer from success on the surrogate; else undefined.
+  torch::Tensor surrogate_prediction;
+  std::string surrogate;  // what it was crafted on (PreparedSurrogate::description); empty: the scored model
   double seconds = 0.0;      // the attack's wall time (not the evaluation's)
   std::int64_t num_classes = 0;  // the attacked model's
   // What the attack's terms report about this split (AttackTerm::summarize), in term order.
@@ -88,7 +92,22 @@ struct AttackRunInputs {
   const PluginHandle* plugin = nullptr;
   std::shared_ptr<Attack> attack;
   std::vector<std::shared_ptr<AttackTerm>> terms;  // already fitted
-  std::shared_ptr<DifferentiableModel> model;      // the variant under attack
+  std::shared_ptr<DifferentiableModel> model;      // the variant under attack: what the outcome is scored on
+  // What the attack and its terms are crafted on when it is not `model`: a surrogate
+  // ([attack.surrogate]), which the attack's Capability then holds alone; the attack never
+  // sees `model`. Null: `model` itself.
+  std::shared_ptr<DifferentiableModel> surrogate;
+  std::string surrogate_description;  // PreparedSurrogate::description, for the results
+  // How the attack holds the surrogate: gray-box or no-box ([attack.surrogate]), or
+  // white-box (the undefended victim of a `bpda = false` attack).
+  ThreatModel surrogate_threat = ThreatModel::GrayBox;
+  // The EOT view (ExpectationModel) of what the attack is crafted on, when that is
+  // randomised and the attack says `eot = N` (N > 1); null otherwise.
+  std::shared_ptr<DifferentiableModel> expectation;
+  // What the attack's gradients and terms read: the EOT view, else the surrogate, else `model`.
+  const std::shared_ptr<DifferentiableModel>& crafted_on() const {
+    return expectation ? expectation : surrogate ? surrogate : model;
+  }
   std::int64_t batch_size = 64;
   std::string stage;  // progress label, e.g. "[3/12] PGD 8/255 on adv_test"
   // Where adversarial images larger than `store_memory_bytes` are kept (the run directory).
@@ -106,8 +125,9 @@ Objective make_objective(const AttackRunInputs& in);
 // refuses.
 void check_attack_task(const AttackPlan& plan, const Attack& attack, const ModelSpec& task);
 
-// Clean predictions of the split and, for a targeted objective, its targets (on the CPU,
-// shaped as in AttackOutcome): fixed before the attack runs.
+// Clean predictions of the split (the scored model's) and, for a targeted objective, its
+// targets (on the CPU, shaped as in AttackOutcome): fixed before the attack runs. The
+// least-likely target rule reads the model the attack is crafted on.
 struct CleanPass {
   torch::Tensor prediction;
   torch::Tensor targets;

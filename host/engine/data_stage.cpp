@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/held_source.h"
+#include "engine/surrogate.h"
 #include "engine/task_check.h"
 #include "experiment/train_keys.h"
 #include "loader/guard.h"
@@ -47,17 +48,31 @@ void check_source(const DataSource& d, const std::string& who) {
 
 // Before any model is trained: every attack handles the task and every named tap exists
 // (all problems together).
+// The taps of an untrained `use` built for `spec`.
+ModelTaps probe_taps(const PluginUse& use, const ModelSpec& spec, const ContextFactory& contexts) {
+  ModelTaps out;
+  out.model = use.plugin->describe();
+  auto plugin = guarded(out.model, "create", [&] {
+    return use.plugin->create<ModelPlugin>(use.params, contexts(use.plugin->name()));
+  });
+  auto probe = guarded(out.model, "build", [&] { return plugin->build(spec); });
+  if (!probe) throw PluginFailure(out.model + " failed in build(): returned no module");
+  out.taps = probe->tap_names();
+  return out;
+}
+
 void check_task(const Plan& plan, const ModelSpec& spec, const ContextFactory& contexts) {
   TaskFacts facts;
   facts.spec = spec;
-  const PluginUse& model_use = *plan.model;
-  facts.model = model_use.plugin->describe();
-  auto model_plugin = guarded(facts.model, "create", [&] {
-    return model_use.plugin->create<ModelPlugin>(model_use.params, contexts(model_use.plugin->name()));
-  });
-  auto probe = guarded(facts.model, "build", [&] { return model_plugin->build(spec); });
-  if (!probe) throw PluginFailure(facts.model + " failed in build(): returned no module");
-  facts.model_taps = probe->tap_names();
+  ModelTaps victim = probe_taps(*plan.model, spec, contexts);
+  facts.model = victim.model;
+  facts.model_taps = victim.taps;
+  for (const AttackPlan& a : plan.attacks)
+    if (a.surrogate && !facts.surrogates.count(a.section)) {
+      ModelTaps surrogate = probe_taps(*a.surrogate->use, spec, contexts);
+      surrogate.model = "the surrogate " + surrogate.model;
+      facts.surrogates.emplace(a.section, std::move(surrogate));
+    }
   const auto problems = task_problems(plan, facts, contexts);
   if (problems.empty()) return;
   std::string message = "the experiment does not fit the data set and model:";
@@ -123,6 +138,9 @@ LoadedData load_data(const Plan& plan, std::uint64_t seed, std::int64_t batch_si
   probe_spec.mean.assign(static_cast<std::size_t>(probe_spec.channels), 0.0);
   probe_spec.std.assign(static_cast<std::size_t>(probe_spec.channels), 1.0);
   check_task(plan, probe_spec, contexts);
+  // A surrogate on the unused share needs one, found before the victim trains.
+  for (const AttackPlan& a : plan.attacks)
+    if (a.surrogate) surrogate_splits(*a.surrogate, a.section, *data.source, data.splits);
   data.adv_train = split_data(data.source, data.splits.at(kAdvTrainSplit));
   data.adv_test = split_data(data.source, data.splits.at(kAdvTestSplit));
   return data;

@@ -57,52 +57,68 @@ torch::Tensor score_all(Detector& detector, DifferentiableModel& model, std::int
 
 }  // namespace
 
+FittedDetector fit_detector(const DetectorPlan& plan, std::shared_ptr<DifferentiableModel> model,
+                            const AttackPlan& fit_plan, const SplitData& fit_split, const AttackOutcome& fit_attack,
+                            const PluginRegistry& registry, const std::shared_ptr<HostContext>& context) {
+  HostContext& ctx = *context;
+  const PluginHandle& p = *plan.use->plugin;
+  const std::string who = p.describe();
+  FittedDetector out;
+  // `layers = [...]` in the experiment narrows the taps the detector may choose from.
+  const auto layers = experiment_layers(plan);
+  out.model = layers ? std::make_shared<TapSubsetModel>(model, *layers, who) : std::move(model);
+  const torch::Tensor fit_index = turned_samples(fit_plan, fit_split, fit_attack);
+  out.fit_samples = fit_index.numel();
+  if (fit_index.numel() < 2) return out;
+  auto detector = guarded(who, "create", [&] { return p.create<Detector>(plan.use->params, context); });
+  chosen_taps(*detector, out.model->tap_names(), who);
+  // The detector reads its fit samples a batch at a time, as it scores.
+  DetectorFitData fit;
+  fit.clean = rows_of(split_batches(fit_split, fit_split.labels), fit_index);
+  const bool supervised = guarded(who, "supervised", [&] { return detector->supervised(); });
+  if (supervised) fit.adversarial = rows_of(store_batches(*fit_attack.adversarial, fit_split.labels), fit_index);
+  RegistryAttackFactory attacks(registry, context);
+  guarded(who, "fit", [&] { detector->fit(*out.model, fit, ctx, &attacks); });
+  out.detector = std::move(detector);
+  return out;
+}
+
 DetectionOutcome run_detector(const DetectorPlan& plan, std::shared_ptr<DifferentiableModel> model,
                               const AttackPlan& fit_plan, const SplitData& fit_split, const AttackOutcome& fit_attack,
                               const AttackPlan& attack, const SplitData& test_split, const AttackOutcome& test_attack,
                               const PluginRegistry& registry, std::int64_t batch_size,
                               const std::shared_ptr<HostContext>& context) {
   HostContext& ctx = *context;
-  const PluginHandle& p = *plan.use->plugin;
-  const std::string who = p.describe();
-  auto detector = guarded(who, "create", [&] { return p.create<Detector>(plan.use->params, context); });
-  // `layers = [...]` in the experiment narrows the taps the detector may choose from.
-  const auto layers = experiment_layers(plan);
-  if (layers) model = std::make_shared<TapSubsetModel>(model, *layers, who);
-  chosen_taps(*detector, model->tap_names(), who);
-
-  const torch::Tensor fit_index = turned_samples(fit_plan, fit_split, fit_attack);
+  const std::string who = plan.use->plugin->describe();
   const torch::Tensor test_index = turned_samples(attack, test_split, test_attack);
   DetectionOutcome out;
-  out.fit_samples = fit_index.numel();
-  if (fit_index.numel() < 2 || test_index.numel() < 1) {
+  const auto start = std::chrono::steady_clock::now();
+  FittedDetector fitted;
+  if (test_index.numel() >= 1)
+    fitted = fit_detector(plan, std::move(model), fit_plan, fit_split, fit_attack, registry, context);
+  else
+    fitted.fit_samples = turned_samples(fit_plan, fit_split, fit_attack).numel();
+  out.fit_samples = fitted.fit_samples;
+  if (!fitted.detector) {
     ctx.log().warn("detector '" + plan.label + "' against '" + attack.label + "': '" + fit_plan.label + "' turned " +
-                   std::to_string(fit_index.numel()) + " adv_train samples and '" + attack.label + "' " +
+                   std::to_string(fitted.fit_samples) + " adv_train samples and '" + attack.label + "' " +
                    std::to_string(test_index.numel()) +
                    " adv_test samples; too few to fit and score, so its metrics are left empty");
     out.scores = torch::empty({0}, torch::kDouble);
     out.is_adversarial = torch::empty({0}, torch::kBool);
     return out;
   }
-
-  const auto start = std::chrono::steady_clock::now();
-  // The detector reads its fit samples a batch at a time, as it scores.
+  Detector& detector = *fitted.detector;
+  DifferentiableModel& scored = *fitted.model;
   const c10::Device device = ctx.device();
-  DetectorFitData fit;
-  fit.clean = rows_of(split_batches(fit_split, fit_split.labels), fit_index);
-  const bool supervised = guarded(who, "supervised", [&] { return detector->supervised(); });
-  if (supervised) fit.adversarial = rows_of(store_batches(*fit_attack.adversarial, fit_split.labels), fit_index);
-  RegistryAttackFactory attacks(registry, context);
-  guarded(who, "fit", [&] { detector->fit(*model, fit, ctx, &attacks); });
-  fit = DetectorFitData{};
 
   const std::int64_t n = test_index.numel();
   const torch::Tensor clean_scores =
-      score_all(*detector, *model, n, [&](std::int64_t b, std::int64_t e) {
+      score_all(detector, scored, n, [&](std::int64_t b, std::int64_t e) {
         return test_split.images_at(test_index.slice(0, b, e), device);
       }, batch_size, who);
   const torch::Tensor adversarial_scores =
-      score_all(*detector, *model, n, [&](std::int64_t b, std::int64_t e) {
+      score_all(detector, scored, n, [&](std::int64_t b, std::int64_t e) {
         return test_attack.adversarial->gather(test_index.slice(0, b, e)).to(device);
       }, batch_size, who);
   out.scores = torch::cat({clean_scores, adversarial_scores});

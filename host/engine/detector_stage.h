@@ -37,6 +37,19 @@ std::vector<std::string> chosen_taps(const Detector& detector, const std::vector
 // Indices of the samples an attack turned (see above), int64 on the CPU.
 torch::Tensor turned_samples(const AttackPlan& attack, const SplitData& split, const AttackOutcome& outcome);
 
+// A detector fitted as the detector stage fits it, and the view of the model it scores with.
+struct FittedDetector {
+  std::shared_ptr<Detector> detector;          // null when the attack turned fewer than 2 samples
+  std::shared_ptr<DifferentiableModel> model;  // the experiment's `layers` applied
+  std::int64_t fit_samples = 0;                // turned samples of adv_train it was fitted on
+};
+
+// Creates `detector` and fits it on the samples `fit_plan` turned on adv_train (both
+// versions for a supervised detector), read a batch at a time.
+FittedDetector fit_detector(const DetectorPlan& detector, std::shared_ptr<DifferentiableModel> model,
+                            const AttackPlan& fit_plan, const SplitData& fit_split, const AttackOutcome& fit_attack,
+                            const PluginRegistry& registry, const std::shared_ptr<HostContext>& context);
+
 // The detector is fitted on `fit_plan`'s outcome on adv_train (the attack itself, or the
 // one its `detectors_fit_on` names) and scored on `attack`'s outcome on adv_test.
 DetectionOutcome run_detector(const DetectorPlan& detector, std::shared_ptr<DifferentiableModel> model,

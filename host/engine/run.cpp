@@ -12,6 +12,7 @@
 #include "engine/clean_stage.h"
 #include "engine/data_stage.h"
 #include "engine/detector_stage.h"
+#include "engine/surrogate.h"
 #include "engine/trial_records.h"
 #include "engine/variants.h"
 #include "medadv/device.h"
@@ -90,23 +91,71 @@ fs::path run_experiment(const LoadedExperiment& experiment, const Plan& plan, co
   const Value report = report_keys ? *report_keys : Value(Value::Table{});
   std::vector<const Trial*> all;
   for (const Trial& t : plan.trials) all.push_back(&t);
+  // Prepared when an attack first needs it; every variant's attack reads the same one.
+  std::map<std::string, PreparedSurrogate> surrogates;
+  auto surrogate_of = [&](std::size_t index) -> const PreparedSurrogate* {
+    const AttackPlan& attack = plan.attacks[index];
+    if (!attack.surrogate) return nullptr;
+    auto it = surrogates.find(attack.section);
+    if (it == surrogates.end())
+      it = surrogates.emplace(attack.section, prepare_surrogate(experiment, plan, attack, data, contexts)).first;
+    return &it->second;
+  };
 
   for (std::size_t v = 0; v < plan.variants.size(); ++v) {
     const auto of_variant = pending_trials(all, record, [&](const Trial& t) { return t.variant == v; });
     if (of_variant.empty()) continue;
     const auto model = defend(plan.variants[v], baseline, data, experiment, plan, contexts);
     FittedTerms fitted_terms;
+    // A `bpda = false` attack on a transform defense is crafted on the undefended model,
+    // held white-box, and scored on the defended one (the non-adaptive setting).
+    std::optional<PreparedSurrogate> undefended;
+    const PluginUse* defense = plan.variants[v].defense;
+    const bool transform_defense =
+        defense && (defense->plugin->kind() == Kind::Preprocessor || defense->plugin->kind() == Kind::Wrapper);
+    auto crafted_on = [&](std::size_t index) -> const PreparedSurrogate* {
+      if (plan.attacks[index].bpda || !transform_defense || plan.attacks[index].surrogate) return surrogate_of(index);
+      if (!undefended) {
+        undefended.emplace();
+        undefended->model = std::make_shared<ModuleModel>(baseline.module, baseline.spec.num_classes, baseline.spec.task);
+        undefended->splits = {{kTrainSplit, data.splits.at(kTrainSplit)}, {kValSplit, data.splits.at(kValSplit)}};
+        undefended->description = "the undefended model (bpda = false)";
+        undefended->val = baseline.report.val;
+        undefended->threat = ThreatModel::WhiteBox;
+      }
+      return &*undefended;
+    };
     // Attacks whose adv_train outcome fits another attack's detectors (detectors_fit_on)
     // keep their session for the variant; the others end with their loop.
-    auto new_session = [&](std::size_t index) {
-      return std::make_unique<AttackSession>(plan.attacks[index], model, data, e.batch_size, record.dir(), fitted_terms,
-                                             contexts);
-    };
     std::map<std::size_t, std::unique_ptr<AttackSession>> fit_sessions;
+    std::function<std::unique_ptr<AttackSession>(std::size_t)> new_session;
     auto fit_session = [&](std::size_t index) -> AttackSession& {
       auto& session = fit_sessions[index];
       if (!session) session = new_session(index);
       return *session;
+    };
+    new_session = [&](std::size_t index) {
+      // A term of the attack that reads a detector gets it fitted on the outcome of the
+      // attack `detectors_fit_on` names, as the detector stage fits it (engine/task_check
+      // made sure there is one).
+      const DetectorFitter fitter = [&, index](const std::string& label, std::shared_ptr<DifferentiableModel> on) {
+        const AttackPlan& attack = plan.attacks[index];
+        const std::size_t fit_on = attack.detectors_fit_on.value();
+        const AttackPlan& fit_plan = plan.attacks[fit_on];
+        const DetectorPlan& detector = *std::find_if(plan.detectors.begin(), plan.detectors.end(),
+                                                     [&](const DetectorPlan& d) { return d.label == label; });
+        const AttackOutcome& fit = fit_session(fit_on).outcome(
+            kAdvTrainSplit, attack.section + ": '" + fit_plan.label + "' on adv_train, to fit '" + label + "'");
+        FittedDetector fitted = fit_detector(detector, std::move(on), fit_plan, data.adv_train, fit,
+                                             experiment.registry, contexts(detector.use->plugin->name()));
+        if (!fitted.detector)
+          throw Error(attack.section + ": the detector '" + label + "' its term evades cannot be fitted: '" +
+                      fit_plan.label + "' turned " + std::to_string(fitted.fit_samples) +
+                      " adv_train samples (2 needed); raise its budget or steps, or use more data");
+        return fitted;
+      };
+      return std::make_unique<AttackSession>(plan.attacks[index], model, crafted_on(index), data, e.batch_size,
+                                             record.dir(), fitted_terms, fitter, contexts);
     };
     for (const Trial* t : pending_trials(of_variant, record, [](const Trial& t) { return t.kind == TrialKind::Clean; })) {
       record.begin(*t);

@@ -137,6 +137,11 @@ std::string attack_record(const Plan& plan, const Trial& trial, const DatasetMet
                    : NAN);
     per_class_metrics(json, y, o);
   }
+  if (!o.surrogate.empty()) {
+    // Crafted on a surrogate: the figures above are the transfer to the scored model.
+    json.key("surrogate").value(o.surrogate);
+    if (!segmentation) json.key("surrogate_robust_accuracy").value(metrics::robust_accuracy(o.surrogate_prediction, y));
+  }
   json.key("linf").value(mean_of(o.linf));
   json.key("linf_max").value(split.size() ? o.linf.max().item<double>() : NAN);
   json.key("l2").value(mean_of(o.l2));

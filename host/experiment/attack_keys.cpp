@@ -48,6 +48,37 @@ ParamSchema attack_objective_schema() {
   return s;
 }
 
+ParamSchema attack_defense_schema() {
+  ParamSchema s;
+  s.add_bool("bpda", true,
+             "On a preprocessing or wrapper defense: attack through it, its real transform forward and its "
+             "backward approximation (BPDA, the adaptive attacker). false: craft the attack on the undefended "
+             "model and score it on the defended one (the non-adaptive setting, which shows what obfuscated "
+             "gradients hide). No effect on the undefended model or a trained defense.");
+  s.add_int("eot", 0,
+            "Expectation over Transformation on a randomised defense (TVM, a randomised wrapper): every "
+            "gradient step is the mean of `eot` draws' gradients, and the attack sees the average prediction. "
+            "0 (not given): a white-box attack on a randomised defense is refused; 1 attacks single draws "
+            "knowingly. No effect on deterministic variants.")
+      .min(0)
+      .max(10000);
+  return s;
+}
+
+ParamSchema surrogate_schema() {
+  ParamSchema s;
+  s.add_enum("split", {kSurrogateDisjointSplit, kSurrogateTrainSplit}, kSurrogateDisjointSplit,
+               "Where the surrogate is trained. \"disjoint\": the images that [dataset] splits leave unused "
+               "(give the splits fractions summing below 1), which the victim never saw; a tenth of them "
+               "validate. \"train\": the victim's own training and validation images, with the surrogate's "
+               "seed, so only its weights differ.");
+  s.add_int("seed", -1,
+            "Seed of the surrogate's initial weights, data order and (disjoint) validation draw; -1: the "
+            "experiment's seed + 1.")
+      .min(-1);
+  return s;
+}
+
 bool is_term_fit_split(const std::string& split) { return split == kTrainSplit || split == kAdvTrainSplit; }
 
 bool is_segmentation_target(const TargetChoice& t) {

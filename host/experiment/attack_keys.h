@@ -20,6 +20,17 @@ bool is_term_fit_split(const std::string& split);
 // targeted, target, loss, kappa: typed, defaulted, documented like a plugin's schema.
 ParamSchema attack_objective_schema();
 
+// bpda, eot: how the attack meets a defended variant (ARCHITECTURE.md section 4). Typed,
+// defaulted, documented like a plugin's schema.
+ParamSchema attack_defense_schema();
+
+// The keys of `[attack.surrogate]` that are not the surrogate model's (ARCHITECTURE.md
+// section 4, gray-box and no-box): where it is trained (`split`) and with which seed.
+// Its other keys are a [model] table's: plugin, its parameters, train, checkpoint.
+ParamSchema surrogate_schema();
+inline constexpr const char* kSurrogateTrainSplit = "train";
+inline constexpr const char* kSurrogateDisjointSplit = "disjoint";
+
 // How targets are chosen for a targeted attack. Classification: a class per sample by a
 // rule; segmentation: one target mask for every sample.
 struct TargetChoice {

@@ -37,16 +37,18 @@ ParamSchema experiment_schema() {
 std::vector<std::string> host_keys_of(const std::string& section) {
   if (section == "dataset") return {"plugin", "splits"};
   if (section == "model") return {"plugin", "train", "checkpoint"};
+  if (section == "surrogate") return {"plugin", "train", "checkpoint", "split", "seed"};
   if (section == "defense") return {"plugin", "label"};
   if (section == "attack")
-    return {"plugin", "label", "targeted", "target", "loss", "kappa", "add", "surrogate", "budgets", "detectors_fit_on"};
+    return {"plugin", "label", "targeted", "target", "loss", "kappa", "add", "surrogate", "budgets", "detectors_fit_on",
+            "bpda", "eot"};
   if (section == "detector") return {"plugin", "label", "layers"};
   return {"plugin"};
 }
 
 std::vector<Kind> kinds_of(const std::string& section) {
   if (section == "dataset") return {Kind::Dataset};
-  if (section == "model") return {Kind::Model};
+  if (section == "model" || section == "surrogate") return {Kind::Model};
   if (section == "defense") return {Kind::Preprocessor, Kind::Trainer, Kind::Wrapper};
   if (section == "attack") return {Kind::Attack};
   if (section == "detector") return {Kind::Detector};
@@ -58,6 +60,7 @@ struct Checker {
   const PluginRegistry& registry;
   std::vector<Diagnostic> problems;
   CheckedExperiment result;
+  const Value* model_table = nullptr;  // the experiment's [model], as written
 
   void fail(const Value& at, const std::string& key, const std::string& message, const std::string& plugin = "") {
     problems.push_back(Diagnostic{at.where(), key, plugin, message});
@@ -108,10 +111,17 @@ struct Checker {
     use.section = key;
     use.plugin = plugin;
     use.params = params;
+    use.train_given = table.find("train") != nullptr;
     Value::Table host;
     for (const auto& [k, v] : table.as_table())
       if (std::find(host_keys.begin(), host_keys.end(), k) != host_keys.end()) host.emplace_back(k, v);
-    if (section_kind == "model") check_model_keys(table, key, host, problems);
+    if (section_kind == "model" || section_kind == "surrogate") check_model_keys(table, key, host, problems);
+    if (section_kind == "surrogate") resolve_into_host(surrogate_schema(), {"split", "seed"}, table, key, plugin->name(), host);
+    // The surrogate's use comes before the attack's terms, so that they stay just before the attack.
+    if (section_kind == "attack") {
+      check_attack_surrogate(table, key, *plugin, host);
+      resolve_into_host(attack_defense_schema(), {"bpda", "eot"}, table, key, plugin->name(), host);
+    }
     if (section_kind == "dataset") check_dataset_splits(table, key, host, problems);
     if (section_kind == "detector") check_detector_layers(table, key, plugin->name());
     use.host_keys = Value(host).located(table.where());  // where the section is, for later diagnostics
@@ -189,6 +199,67 @@ struct Checker {
       if (k != "epsilon") out.emplace_back(k, v);
     out.emplace_back("budgets", budgets);
     return Value(out);
+  }
+
+  // The host keys `keys` of `table`, resolved by `schema` (defaults filled) into `host`.
+  void resolve_into_host(const ParamSchema& schema, const std::vector<std::string>& keys, const Value& table,
+                         const std::string& key, const std::string& plugin, Value::Table& host) {
+    Value::Table given;
+    for (const auto& k : keys)
+      if (const Value* v = table.find(k)) given.emplace_back(k, *v);
+    std::vector<Diagnostic> local;
+    Params p = schema.resolve(Value(given).located(table.where()), plugin, key + ".", local);
+    problems.insert(problems.end(), local.begin(), local.end());
+    if (!local.empty()) return;
+    const Value resolved = p.to_value();  // named: a range-for over a temporary's member dangles
+    for (const auto& [k, v] : resolved.as_table()) {
+      auto at = std::find_if(host.begin(), host.end(), [&](const auto& entry) { return entry.first == k; });
+      if (at != host.end()) at->second = v;
+      else host.emplace_back(k, v);
+    }
+  }
+
+  // [attack.surrogate]: a model table of its own (its plugin, parameters and `train`
+  // default to the victim's [model], the same architecture: the gray-box setting), validated
+  // as a use of section "attack[i].surrogate"; `host` gets it resolved. A black-box attack
+  // queries the victim and takes no surrogate; a gray-box or no-box attack needs one.
+  void check_attack_surrogate(const Value& attack, const std::string& key, const PluginHandle& plugin,
+                              Value::Table& host) {
+    const Value* surrogate = attack.find("surrogate");
+    const ThreatModel threat = plugin.threat_model();
+    if (!surrogate) {
+      if (threat == ThreatModel::GrayBox || threat == ThreatModel::NoBox)
+        fail(attack, key + ".surrogate",
+             plugin.describe() + " is a " + threat_model_name(threat) +
+                 " attack: it is crafted on a surrogate model, so give one, e.g. [attack.surrogate] with "
+                 "split = \"disjoint\" (the victim's architecture) or plugin = \"mobilenetv2\"",
+             plugin.name());
+      return;
+    }
+    if (surrogate->type() != Value::Type::Table) {
+      fail(*surrogate, key + ".surrogate", "expected a table such as [attack.surrogate] with split = \"disjoint\"",
+           plugin.name());
+      return;
+    }
+    if (threat == ThreatModel::BlackBox) {
+      fail(*surrogate, key + ".surrogate",
+           plugin.describe() + " is a black-box attack: it queries the victim, so a surrogate has no use; a "
+           "transfer attack is a white-box attack (e.g. \"pgd\") with [attack.surrogate]",
+           plugin.name());
+      return;
+    }
+    Value table = *surrogate;
+    if (!surrogate->find("plugin") && model_table && model_table->type() == Value::Type::Table) {
+      // The victim's architecture and recipe; never its checkpoint (its weights).
+      Value::Table same;
+      for (const auto& [k, v] : model_table->as_table())
+        if (k != "checkpoint" && !surrogate->find(k)) same.emplace_back(k, v);
+      for (const auto& [k, v] : surrogate->as_table()) same.emplace_back(k, v);
+      table = Value(std::move(same)).located(surrogate->where());
+    }
+    Value resolved = plugin_table("surrogate", key + ".surrogate", table);
+    auto at = std::find_if(host.begin(), host.end(), [](const auto& entry) { return entry.first == "surrogate"; });
+    if (at != host.end()) at->second = resolved.located(surrogate->where());
   }
 
   Params attack_objective(const Value& attack, const std::string& key, const std::string& plugin) {
@@ -300,8 +371,10 @@ struct Checker {
         fail(*table, single, std::string("[[") + single + "]] given; an experiment has exactly one [" + single + "]");
         continue;
       }
-      if (std::string(single) == "model" && table->type() == Value::Type::Table)
+      if (std::string(single) == "model" && table->type() == Value::Type::Table) {
         result.model_train_given = table->find("train") != nullptr;
+        model_table = table;
+      }
       resolved.set(single, plugin_table(single, single, *table));
     }
     for (const char* many : {"defense", "attack", "detector"}) {

@@ -24,6 +24,9 @@ struct PluginUse {
   Params objective;
   // [[attack]] with `epsilon = [...]`: one use per budget, all with the same section.
   std::string epsilon_text;
+  // [model] and [attack.surrogate]: a `train` table was written (host_keys always hold
+  // one, defaults filled); a model built with trained weights is trained only then.
+  bool train_given = false;
 };
 
 struct CheckedExperiment {

@@ -52,6 +52,22 @@ void require_unique(const std::vector<std::string>& labels, const std::vector<co
   }
 }
 
+SurrogatePlan surrogate_plan(const PluginUse& use, std::uint64_t experiment_seed) {
+  SurrogatePlan s;
+  s.use = &use;
+  const Value* split = use.host_keys.find("split");
+  s.split = split && split->type() == Value::Type::String ? split->as_string() : kSurrogateTrainSplit;
+  const Value* seed = use.host_keys.find("seed");
+  const std::int64_t given = seed && seed->type() == Value::Type::Int ? seed->as_int() : -1;
+  s.seed = given < 0 ? experiment_seed + 1 : static_cast<std::uint64_t>(given);
+  return s;
+}
+
+// What determines a surrogate's weights, for trial hashes and term fit keys.
+std::string surrogate_text(const SurrogatePlan& s) {
+  return canonical(s.use) + " " + canonical_json(s.use->host_keys) + " seed " + std::to_string(s.seed);
+}
+
 // The use a trial's id was made from last: its detector, else its attack, else its defense.
 const PluginUse* deciding_use(const Plan& plan, const Trial& t) {
   if (t.detector) return plan.detectors[*t.detector].use;
@@ -165,7 +181,7 @@ Plan make_plan(const CheckedExperiment& e) {
       plan.detectors.push_back({use.label, &use});
       detector_labels.push_back(use.label);
       detector_uses.push_back(&use);
-    } else if (use.section.rfind("attack[", 0) == 0 && use.section.find(".add[") == std::string::npos) {
+    } else if (use.section.rfind("attack[", 0) == 0 && use.section.find('.') == std::string::npos) {
       AttackPlan a;
       a.label = use.label;
       a.section = use.section;
@@ -190,6 +206,14 @@ Plan make_plan(const CheckedExperiment& e) {
         a.term_fit_splits.push_back(fit_split);
         a.term_fit_keys.push_back(canonical(&e.uses[t]) + "\nfit " + fit_split);
       }
+      if (const Value* bpda = use.host_keys.find("bpda"); bpda && bpda->type() == Value::Type::Bool)
+        a.bpda = bpda->as_bool();
+      if (const Value* eot = use.host_keys.find("eot"); eot && eot->type() == Value::Type::Int) a.eot = eot->as_int();
+      if (first > 0 && e.uses[first - 1].section == use.section + ".surrogate")
+        a.surrogate = surrogate_plan(e.uses[first - 1], e.seed);
+      // A term fitted on the surrogate's features is not the victim's.
+      if (a.surrogate)
+        for (auto& key : a.term_fit_keys) key += "\non the surrogate " + surrogate_text(*a.surrogate);
       if (plan.attacks.empty() || plan.attacks.back().section != use.section) {
         attack_labels.push_back(use.label);
         attack_uses.push_back(&use);
@@ -214,6 +238,10 @@ Plan make_plan(const CheckedExperiment& e) {
     for (std::size_t t = 0; t < a.terms.size(); ++t)
       text += "\nterm " + canonical(a.terms[t]) + " weight " + std::to_string(a.term_weights[t]) + " fit " +
               a.term_fit_splits[t];
+    if (a.surrogate) text += "\nsurrogate " + surrogate_text(*a.surrogate);
+    // Only when not the default, so that the trials of earlier runs keep their hashes.
+    if (!a.bpda) text += "\nbpda false";
+    if (a.eot != 0) text += "\neot " + std::to_string(a.eot);
     return text;
   };
   auto hash = [&](const std::string& text) { return sha256_hex(plan.model_hash + "\n" + text); };
@@ -271,6 +299,10 @@ TrialCost cost_per_image(const Plan& plan, const Trial& trial) {
   TrialCost c;
   if (trial.kind == TrialKind::Clean) return c.forward = 1, c;
   const Params& p = plan.attacks[*trial.attack].use->params;
+  // A black-box attack spends at most its query budget, forward only.
+  if (trial.kind == TrialKind::Attack && plan.attacks[*trial.attack].use->plugin->threat_model() == ThreatModel::BlackBox &&
+      p.has("max_queries"))
+    return c.forward = p.get_int("max_queries") + 2, c;
   const std::int64_t steps = p.has("steps") ? p.get_int("steps") : 1;
   const std::int64_t restarts = p.has("restarts") ? std::max<std::int64_t>(1, p.get_int("restarts")) : 1;
   if (trial.kind == TrialKind::Attack) {

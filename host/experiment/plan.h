@@ -18,6 +18,14 @@ struct VariantPlan {
   const PluginUse* defense = nullptr;  // null for the baseline
 };
 
+// The model a gray-box or transfer attack is crafted on ([attack.surrogate]): trained by
+// the host like the victim, on `split` with its own seed; the attack never touches the victim.
+struct SurrogatePlan {
+  const PluginUse* use = nullptr;  // section "attack[i].surrogate": model plugin, parameters, train
+  std::string split;               // kSurrogateTrainSplit or kSurrogateDisjointSplit
+  std::uint64_t seed = 0;
+};
+
 struct AttackPlan {
   std::string label;         // the [[attack]] label
   std::string section;       // "attack[2]"
@@ -29,6 +37,11 @@ struct AttackPlan {
   // share one fitted instance within a model variant.
   std::vector<std::string> term_fit_keys;
   ObjectiveSpec objective;
+  std::optional<SurrogatePlan> surrogate;
+  // On a preprocessing or wrapper defense: through it (BPDA) or crafted on the undefended
+  // model; EOT draws on a randomised one (0: not given). attack_defense_schema().
+  bool bpda = true;
+  std::int64_t eot = 0;
   // The attack (index into Plan::attacks, at the same budget) whose adv_train outcome fits
   // this attack's detectors (`detectors_fit_on`); unset: this attack's own.
   std::optional<std::size_t> detectors_fit_on;

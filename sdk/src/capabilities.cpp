@@ -4,6 +4,7 @@ namespace medadv {
 
 DifferentiableModel::~DifferentiableModel() = default;
 bool DifferentiableModel::randomized() const { return false; }
+ExpectationOverDraws::~ExpectationOverDraws() = default;
 
 ModuleModel::ModuleModel(std::shared_ptr<TappedModule> module, std::int64_t num_classes, Task task)
     : module_(std::move(module)), num_classes_(num_classes), task_(task) {

@@ -5,6 +5,7 @@
 #include "medadv/dataset.h"
 #include "medadv/defense.h"
 #include "medadv/detector.h"
+#include "medadv/detector_term.h"
 
 #include <utility>
 
@@ -22,9 +23,11 @@ std::map<std::string, double> AttackTerm::summarize(DifferentiableModel&, const 
   return {};
 }
 Preprocessor::~Preprocessor() = default;
+RandomizedPreprocessor::~RandomizedPreprocessor() = default;
 Trainer::~Trainer() = default;
 Wrapper::~Wrapper() = default;
 Detector::~Detector() = default;
+DetectorReadingTerm::~DetectorReadingTerm() = default;
 Dataset::~Dataset() = default;
 
 torch::Tensor Preprocessor::backward_approximation(const torch::Tensor& x) { return x; }

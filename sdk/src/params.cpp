@@ -162,6 +162,12 @@ const ParamSpec* ParamSchema::find(const std::string& name) const {
   return nullptr;
 }
 
+ParamSpec& ParamSchema::set_default(const std::string& name, Value value) {
+  for (auto& s : specs_)
+    if (s.name() == name) return s.default_value(std::move(value));
+  throw Error("ParamSchema::set_default: no parameter '" + name + "' is declared");
+}
+
 namespace {
 
 struct Checker {

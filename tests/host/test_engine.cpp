@@ -14,6 +14,7 @@
 #include "experiment/loaded_experiment.h"
 #include "experiment/plan.h"
 #include "host/run_command.h"
+#include "host/temp_workspace.h"
 #include "medadv/error.h"
 
 namespace fs = std::filesystem;
@@ -50,19 +51,8 @@ epsilon = "8/255"
 plugin = "kd"
 )";
 
-// A folder of its own per test, and a cache inside it (the engine reads MEDADV_CACHE).
-struct Workspace {
-  fs::path root;
-  explicit Workspace(const std::string& name) {
-    root = fs::path(::testing::TempDir()) / ("medadv_engine_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(root);
-    fs::create_directories(root);
-    ::setenv("MEDADV_CACHE", (root / "cache").c_str(), 1);
-  }
-  fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(root / name) << text;
-    return root / name;
-  }
+struct Workspace : TempWorkspace {
+  explicit Workspace(const std::string& name) : TempWorkspace("engine_" + name) {}
 };
 
 TEST(Engine, RunsAnExperimentInProcessAndResumesIt) {

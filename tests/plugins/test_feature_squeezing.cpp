@@ -1,5 +1,5 @@
-// The feature-squeezing detector (plugins/detectors/squeeze): the squeezers against hand
-// computations (bit depth on known values, scipy's "reflect" extension, 2 x 2 and 3 x 3
+// The feature-squeezing detector (plugins/detectors/squeeze): the squeezers (medadv/image_filters.h)
+// against hand computations (bit depth on known values, scipy's "reflect" extension, 2 x 2 and 3 x 3
 // medians with scipy.ndimage.median_filter's window and rank conventions), and the score
 // in closed form on a model whose softmax is known.
 #include <gtest/gtest.h>
@@ -11,11 +11,11 @@
 #include <vector>
 
 #include <medadv/capabilities.h>
+#include <medadv/image_filters.h>
 #include <medadv/params.h>
 #include <medadv/testing.h>
 
 #include "detectors/squeeze/feature_squeezing.h"
-#include "detectors/squeeze/squeezers.h"
 
 namespace {
 
@@ -56,23 +56,23 @@ TEST(FeatureSqueezing, BitDepthOnKnownValues) {
   // 4 bits: 15 levels. x * 15 = 0, 0.45, 0.6, 7.5 (a tie: to even, 8), 10.8, 15.
   const torch::Tensor x = torch::tensor({0.0, 0.03, 0.04, 0.5, 0.72, 1.0}, torch::kDouble);
   const torch::Tensor expected = torch::tensor({0.0, 0.0, 1.0 / 15, 8.0 / 15, 11.0 / 15, 1.0}, torch::kDouble);
-  EXPECT_TRUE(torch::allclose(sq::reduce_bit_depth(x, 4), expected, 0, 1e-15));
+  EXPECT_TRUE(torch::allclose(medadv::reduce_bit_depth(x, 4), expected, 0, 1e-15));
   // 5 bits: 31 levels; 0.5 * 31 = 15.5 -> 16 (tie to even); 0.25 * 31 = 7.75 -> 8.
-  EXPECT_TRUE(torch::allclose(sq::reduce_bit_depth(torch::tensor({0.5, 0.25}, torch::kDouble), 5),
+  EXPECT_TRUE(torch::allclose(medadv::reduce_bit_depth(torch::tensor({0.5, 0.25}, torch::kDouble), 5),
                               torch::tensor({16.0 / 31, 8.0 / 31}, torch::kDouble), 0, 1e-15));
   // 1 bit: black or white; 0.5 is a tie and goes to 0 (even), just above it to 1.
-  EXPECT_TRUE(torch::equal(sq::reduce_bit_depth(torch::tensor({0.2, 0.5, 0.500001, 0.9}, torch::kDouble), 1),
+  EXPECT_TRUE(torch::equal(medadv::reduce_bit_depth(torch::tensor({0.2, 0.5, 0.500001, 0.9}, torch::kDouble), 1),
                            torch::tensor({0.0, 0.0, 1.0, 1.0}, torch::kDouble)));
-  EXPECT_THROW(sq::reduce_bit_depth(x, 0), medadv::InvalidInput);
+  EXPECT_THROW(medadv::reduce_bit_depth(x, 0), medadv::InvalidInput);
 }
 
 TEST(FeatureSqueezing, ReflectExtensionIsScipys) {
   // scipy "reflect": d c b a | a b c d | d c b a, positions -2 .. 5 of a length-4 axis.
-  EXPECT_TRUE(torch::equal(sq::reflect_index(4, 2, 2, torch::kCPU), torch::tensor({1, 0, 0, 1, 2, 3, 3, 2}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(medadv::reflect_index(4, 2, 2, torch::kCPU), torch::tensor({1, 0, 0, 1, 2, 3, 3, 2}, torch::kLong)));
   // A one-pixel border repeats the edge pixel.
-  EXPECT_TRUE(torch::equal(sq::reflect_index(3, 1, 0, torch::kCPU), torch::tensor({0, 0, 1, 2}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(medadv::reflect_index(3, 1, 0, torch::kCPU), torch::tensor({0, 0, 1, 2}, torch::kLong)));
   // Past the mirrored copy it repeats with period 2 * length.
-  EXPECT_TRUE(torch::equal(sq::reflect_index(2, 3, 3, torch::kCPU), torch::tensor({1, 1, 0, 0, 1, 1, 0, 0}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(medadv::reflect_index(2, 3, 3, torch::kCPU), torch::tensor({1, 1, 0, 0, 1, 1, 0, 0}, torch::kLong)));
 }
 
 TEST(FeatureSqueezing, MedianSmoothingAgainstHandComputation) {
@@ -84,22 +84,22 @@ TEST(FeatureSqueezing, MedianSmoothingAgainstHandComputation) {
   // (1,1): {1,2,4,5} -> sorted 1 2 4 5 -> 3rd smallest 4 (scipy's rank 4 // 2 = 2, not
   // the mean 3 of the middle pair); (0,1): {1,2,1,2} -> 2; (2,2): {5,6,8,9} -> 8.
   const torch::Tensor m2 = image({1, 2, 3, 4, 4, 5, 7, 7, 8}, 3, 3);
-  EXPECT_TRUE(torch::equal(sq::median_smooth(x, 2), m2)) << sq::median_smooth(x, 2);
+  EXPECT_TRUE(torch::equal(medadv::median_smooth(x, 2), m2)) << medadv::median_smooth(x, 2);
   // 3 x 3, a one-pixel reflected border on every side. Padded:
   //   1 1 2 3 3 / 1 1 2 3 3 / 4 4 5 6 6 / 7 7 8 9 9 / 7 7 8 9 9
   // (0,0): {1,1,2,1,1,2,4,4,5} -> 5th smallest 2; (0,1): {1,2,3,1,2,3,4,5,6} -> 3;
   // (1,2): {2,3,3,5,6,6,8,9,9} -> 6; (2,0): {4,4,5,7,7,8,7,7,8} -> 7; centre 5.
   const torch::Tensor m3 = image({2, 3, 3, 4, 5, 6, 7, 7, 8}, 3, 3);
-  EXPECT_TRUE(torch::equal(sq::median_smooth(x, 3), m3)) << sq::median_smooth(x, 3);
+  EXPECT_TRUE(torch::equal(medadv::median_smooth(x, 3), m3)) << medadv::median_smooth(x, 3);
   // Channels and images are filtered separately; shapes are kept.
   const torch::Tensor batch = torch::stack({torch::cat({x[0], 10 * x[0]}), torch::cat({x[0], x[0]})});
-  const torch::Tensor smoothed = sq::median_smooth(batch, 2);
+  const torch::Tensor smoothed = medadv::median_smooth(batch, 2);
   ASSERT_EQ(smoothed.sizes(), batch.sizes());
   EXPECT_TRUE(torch::equal(smoothed[0][1], 10 * m2[0][0]));
   EXPECT_TRUE(torch::equal(smoothed[1][0], m2[0][0]));
   // A constant image is left as it is; a 1 x 1 image too.
-  EXPECT_TRUE(torch::equal(sq::median_smooth(torch::full({2, 3, 5, 4}, 0.25), 3), torch::full({2, 3, 5, 4}, 0.25)));
-  EXPECT_TRUE(torch::equal(sq::median_smooth(torch::full({1, 1, 1, 1}, 0.7), 2), torch::full({1, 1, 1, 1}, 0.7)));
+  EXPECT_TRUE(torch::equal(medadv::median_smooth(torch::full({2, 3, 5, 4}, 0.25), 3), torch::full({2, 3, 5, 4}, 0.25)));
+  EXPECT_TRUE(torch::equal(medadv::median_smooth(torch::full({1, 1, 1, 1}, 0.7), 2), torch::full({1, 1, 1, 1}, 0.7)));
 }
 
 TEST(FeatureSqueezing, ScoreInClosedFormAndBitsByChannels) {

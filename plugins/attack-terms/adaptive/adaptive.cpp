@@ -2,6 +2,7 @@
 // that tests can include it: plugin libraries export nothing but their entry symbol.
 #include <medadv/plugin.h>
 
+#include "detector_evasion.h"
 #include "feature_match.h"
 #include "hfc.h"
 #include "kde_evasion.h"
@@ -22,4 +23,8 @@ MEDADV_PLUGINS(medadv::attack_term<medadv::plugins::adaptive::Hfc>(
                medadv::attack_term<medadv::plugins::adaptive::LidEvasion>(
                    "lid-evasion", "1.0.0",
                    "LID evasion: lowers the local intrinsic dimensionality of the features against a clean "
-                   "reference batch"))
+                   "reference batch"),
+               medadv::attack_term<medadv::plugins::adaptive::DetectorEvasion>(
+                   "detector-evasion", "1.0.0",
+                   "Detector evasion: lowers the adversarial score of a [[detector]] of the experiment, fitted by "
+                   "the host on the attack that detectors_fit_on names"))

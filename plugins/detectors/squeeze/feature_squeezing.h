@@ -2,7 +2,8 @@
 // feature-squeezing: the detector of Xu, Evans and Qi (NDSS 2018). Squeezers: bit-depth
 // reduction to `bits` bits (0 = by the input's channels: 4 for grayscale, 5 for colour,
 // specs/DETECTORS.md) and median smoothing with each window of `median_sizes` (2 x 2 and
-// 3 x 3), conventions in squeezers.h. Score = the largest, over squeezers, L1 distance
+// 3 x 3), with the conventions of medadv/image_filters.h (numpy / scipy, as the authors'
+// code). Score = the largest, over squeezers, L1 distance
 // between the model's softmax on the input and on its squeezed version (in [0, 2]).
 // Unsupervised: nothing is fitted (Xu et al.'s threshold at a false-positive rate is the
 // ROC's job here). All squeezed versions go through the model in one forward pass.
@@ -15,9 +16,8 @@
 #include <medadv/context.h>
 #include <medadv/detector.h>
 #include <medadv/error.h>
+#include <medadv/image_filters.h>
 #include <medadv/params.h>
-
-#include "squeezers.h"
 
 namespace medadv::plugins::squeeze {
 

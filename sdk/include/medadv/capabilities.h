@@ -2,6 +2,7 @@
 // What an attack is handed, by threat model (ARCHITECTURE.md section 4). The host
 // builds a Capability that holds only what the attack's declared threat model grants;
 // asking for anything else throws CapabilityError.
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,6 +52,27 @@ class MEDADV_API ModuleModel : public DifferentiableModel {
   std::int64_t num_classes_;
   Task task_;
 };
+
+// A randomised model seen through Expectation over Transformation (Athalye et al. 2018):
+// the host wraps a randomised defense in one when the attack says `eot = N`. Its forward
+// is what the defended model predicts on average over N draws (expected_logits); the
+// white-box kit takes each step's gradient as the mean of N single draws' gradients
+// through one_draw(), the expectation of the gradient. The kit finds it by dynamic_cast.
+class MEDADV_API ExpectationOverDraws {
+ public:
+  virtual ~ExpectationOverDraws();
+  virtual std::int64_t draws() const = 0;
+  // The randomised model itself: each forward is one draw.
+  virtual DifferentiableModel& one_draw() = 0;
+};
+
+// The logits of the average prediction over draws: log of the mean softmax for
+// classification logits [B, K]; the mean of the logits otherwise (segmentation maps).
+inline torch::Tensor expected_logits(const std::vector<torch::Tensor>& draws) {
+  const torch::Tensor stacked = torch::stack(draws);
+  if (stacked.dim() != 3) return stacked.mean(0);
+  return (torch::logsumexp(torch::log_softmax(stacked, 2), {0}) - std::log(static_cast<double>(draws.size())));
+}
 
 // Black-box access: outputs without gradients, every query row counted against the
 // budget of the batch sample it is made for. A query that would take any sample past

@@ -24,6 +24,14 @@ class MEDADV_API Preprocessor {
   virtual torch::Tensor backward_approximation(const torch::Tensor& x);
 };
 
+// A preprocessor whose transform draws randomness (TVM's pixel dropping): derive from this
+// instead of Preprocessor, and the defended model is randomised (the host finds it by
+// dynamic_cast): attacked with EOT (`eot` of [[attack]]), refused without it.
+class MEDADV_API RandomizedPreprocessor : public Preprocessor {
+ public:
+  ~RandomizedPreprocessor() override;
+};
+
 // transform(x) in the forward pass, gradient of backward_approximation(x) backward.
 MEDADV_API torch::Tensor bpda(Preprocessor& p, const torch::Tensor& x);
 

@@ -149,6 +149,10 @@ class MEDADV_API ParamSchema {
   const std::vector<ParamSpec>& specs() const { return specs_; }
   const std::vector<ParamCheck>& checks() const { return checks_; }
   const ParamSpec* find(const std::string& name) const;
+  // A new default for a parameter declared before, e.g. by a shared schema such as
+  // train_options_schema() whose defaults a plugin's protocol overrides. Throws Error when
+  // `name` is not declared; the value is checked like a given one when the schema resolves.
+  ParamSpec& set_default(const std::string& name, Value value);
 
   // Validates `table` (a Value table) and fills defaults. Every problem is appended
   // to `out` with its location, `key_prefix` + key, and `plugin`; the returned Params

@@ -4,6 +4,7 @@
 // (model weights frozen: torch::autograd::grad targets the input, no parameter's .grad
 // is touched), success per sample, and restarts that keep the best result per sample.
 // No host synchronisation per step; tensors stay on the batch's device.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -73,20 +74,36 @@ struct Evaluation {
 using InputTransform = std::function<torch::Tensor(const torch::Tensor& x)>;
 
 // Objective and its gradient with respect to x only. The parameters' .grad are never
-// touched (autograd::grad computes only what reaching x needs).
+// touched (autograd::grad computes only what reaching x needs). On a randomised model the
+// host wrapped for EOT (ExpectationOverDraws, `eot = N`), value and gradient are the means
+// over N draws, each through the randomised model once, one after another (a draw's
+// forward holds the graph of one batch, not N), and the logits those of the average
+// prediction (expected_logits).
 inline Evaluation evaluate_with_grad(const Problem& p, const torch::Tensor& x_adv,
                                      const InputTransform& transform = {}) {
   torch::AutoGradMode grad_mode(true);  // the host may call under NoGradGuard
-  auto x = x_adv.detach().requires_grad_(true);
-  const auto input = transform ? transform(x) : x;
-  const auto out = p.model->forward(input, p.taps);
-  const auto value = p.objective->evaluate(out, x, p.labels, p.targets);
-  if (!value.requires_grad())
-    throw Error("the objective does not depend differentiably on the input (is the model detached from autograd?)");
-  auto grads = torch::autograd::grad({value.sum()}, {x}, /*grad_outputs=*/{}, /*retain_graph=*/false,
-                                     /*create_graph=*/false, /*allow_unused=*/true);
-  auto grad = grads[0].defined() ? grads[0].detach() : torch::zeros_like(x);
-  return {value.detach(), out.logits.detach(), grad};
+  auto* expectation = dynamic_cast<ExpectationOverDraws*>(p.model);
+  DifferentiableModel& model = expectation ? expectation->one_draw() : *p.model;
+  const std::int64_t draws = expectation ? std::max<std::int64_t>(1, expectation->draws()) : 1;
+  torch::Tensor value_sum, grad_sum;
+  std::vector<torch::Tensor> logits;
+  for (std::int64_t draw = 0; draw < draws; ++draw) {
+    auto x = x_adv.detach().requires_grad_(true);
+    const auto input = transform ? transform(x) : x;
+    const auto out = model.forward(input, p.taps);
+    const auto value = p.objective->evaluate(out, x, p.labels, p.targets);
+    if (!value.requires_grad())
+      throw Error("the objective does not depend differentiably on the input (is the model detached from autograd?)");
+    auto grads = torch::autograd::grad({value.sum()}, {x}, /*grad_outputs=*/{}, /*retain_graph=*/false,
+                                       /*create_graph=*/false, /*allow_unused=*/true);
+    auto grad = grads[0].defined() ? grads[0].detach() : torch::zeros_like(x);
+    value_sum = value_sum.defined() ? value_sum + value.detach() : value.detach();
+    grad_sum = grad_sum.defined() ? grad_sum + grad : grad;
+    logits.push_back(out.logits.detach());
+  }
+  if (draws == 1) return {value_sum, logits.front(), grad_sum};
+  const double n = static_cast<double>(draws);
+  return {value_sum / n, expected_logits(logits), grad_sum / n};
 }
 
 // Objective and logits without gradients.
