@@ -10,13 +10,19 @@
 //                       for the tests that only a GPU (or an explicit request) runs.
 // The small ones take a few seconds on 2 CPU cores; ctest runs every test in its own process, so
 // group strength checks that share a victim into few tests.
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
+#include <string>
 #include <utility>
 
+#include <medadv/atomic_file.h>
 #include <medadv/capabilities.h>
+#include <medadv/hash.h>
 #include <medadv/metrics.h>
 #include <medadv/splits.h>
 #include <medadv/testing.h>
+#include <medadv/torch_compat.h>
 #include <medadv/training.h>
 
 #include "datasets/phantom/phantom_fundus.h"
@@ -62,16 +68,53 @@ namespace detail {
 // only a GPU trains in reasonable time, train on the tests' device.
 enum class TrainOn { Cpu, TestDevice };
 
+// Where a CPU-trained victim's weights are kept between the test processes of one build
+// (ctest runs every test in its own process, and each would train the same victim again):
+// $MEDADV_CACHE/test-victims/<name>-<identity>.pt, the identity naming this test binary's
+// size and time (any rebuild, of the tests or of a library they link, relinks it), the
+// LibTorch version and the thread count (float sums differ with it). Empty without
+// MEDADV_CACHE: then every process trains.
+inline std::filesystem::path victim_cache_file(const std::string& name) {
+  const char* cache = std::getenv("MEDADV_CACHE");
+  std::error_code error;
+  const auto binary = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!cache || !*cache || error) return {};
+  const auto size = std::filesystem::file_size(binary, error);
+  const auto time = std::filesystem::last_write_time(binary, error).time_since_epoch().count();
+  if (error) return {};
+  const std::string identity = binary.string() + " " + std::to_string(size) + " " + std::to_string(time) + " torch " +
+                               std::to_string(compat::torch_major) + "." + std::to_string(compat::torch_minor) +
+                               " threads " + std::to_string(at::get_num_threads());
+  return std::filesystem::path(cache) / "test-victims" / (name + "-" + stable_hash(identity) + ".pt");
+}
+
 inline TrainedVictim train_victim(Dataset& dataset, std::shared_ptr<TappedModule> module, const ModelSpec& spec,
-                                  RunContext& ctx, const TrainOptions& training, TrainOn train_on) {
+                                  RunContext& ctx, const TrainOptions& training, TrainOn train_on,
+                                  const std::string& cache_name = "") {
   const auto source = dataset.open(ctx);
   const auto splits = make_splits(*source, SplitPlan{}, ctx.seed());
   TrainingSet set;
   set.spec = spec;
   set.train = SampleSet(source, splits.at(kTrainSplit));
   set.val = SampleSet(source, splits.at(kValSplit));
-  TestContext cpu(torch::kCPU, ctx.seed());
-  train_model(*module, set, training, train_on == TrainOn::Cpu ? static_cast<RunContext&>(cpu) : ctx);
+  // Training on the CPU is deterministic for a seed: a kept copy is the same weights.
+  const auto kept = train_on == TrainOn::Cpu && !cache_name.empty() ? victim_cache_file(cache_name)
+                                                                     : std::filesystem::path();
+  if (!kept.empty() && std::filesystem::is_regular_file(kept)) {
+    torch::serialize::InputArchive archive;
+    archive.load_from(kept.string());
+    module->load(archive);
+    module->eval();
+  } else {
+    TestContext cpu(torch::kCPU, ctx.seed());
+    train_model(*module, set, training, train_on == TrainOn::Cpu ? static_cast<RunContext&>(cpu) : ctx);
+    if (!kept.empty()) {
+      std::filesystem::create_directories(kept.parent_path());
+      torch::serialize::OutputArchive archive;
+      module->save(archive);
+      write_file_atomically(kept, [&](const std::filesystem::path& temporary) { archive.save_to(temporary.string()); });
+    }
+  }
   module->to(ctx.device());
 
   // The splits go with the module, to the tests' device.
@@ -112,7 +155,8 @@ inline const TrainedVictim& fundus_small_cnn() {
     ParamSchema model_schema;
     plugins::small_cnn::SmallCnnPlugin::schema(model_schema);
     plugins::small_cnn::SmallCnnPlugin model(model_schema.resolve_or_throw(Value(Value::Table{}), "small-cnn"), ctx);
-    return detail::train_victim(fundus, model.build(spec), spec, ctx, TrainOptions{}, detail::TrainOn::Cpu);
+    return detail::train_victim(fundus, model.build(spec), spec, ctx, TrainOptions{}, detail::TrainOn::Cpu,
+                                "fundus_small_cnn");
   }();
   return victim;
 }
@@ -137,7 +181,9 @@ inline TrainedVictim xray_unet(std::int64_t image_size, std::int64_t count, std:
   plugins::segmentation::UNetPlugin::schema(model_schema);
   plugins::segmentation::UNetPlugin model(
       model_schema.resolve_or_throw(Value(Value::Table{{"base_width", base_width}}), "unet"), ctx);
-  return train_victim(xray, model.build(spec), spec, ctx, training, train_on);
+  return train_victim(xray, model.build(spec), spec, ctx, training, train_on,
+                      "xray_unet_" + std::to_string(image_size) + "_" + std::to_string(count) + "_" +
+                          std::to_string(base_width) + "_" + std::to_string(training.epochs));
 }
 
 }  // namespace detail
