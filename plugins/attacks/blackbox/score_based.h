@@ -1,5 +1,5 @@
 #pragma once
-// What the score-based black-box attacks (square, simba) share: the checks before they
+// What the score-based black-box attacks (square, simba, nes, zoo) share: the checks before they
 // run, a per-sample ledger of the queries they may still make, and the class scores
 // they read from the oracle's probabilities.
 //
@@ -73,7 +73,7 @@ class QueryLedger {
   const torch::Tensor& spent() const { return spent_; }
 
   // Probabilities [R,K] of the rows `x` made for the batch samples `rows` (int64 [R] on
-  // the CPU, one row per sample at most), counted one query each.
+  // the CPU; a sample may own several rows, e.g. a set of probes), counted one query each.
   torch::Tensor probabilities(const torch::Tensor& x, const torch::Tensor& rows) {
     const auto one = torch::ones({rows.numel()}, torch::kLong);
     auto probs = oracle_.probabilities(x, rows);
@@ -98,7 +98,44 @@ inline torch::Tensor class_probability(const torch::Tensor& probs, const torch::
   return probs.gather(1, cls.view({-1, 1})).squeeze(1);
 }
 
+// The loss square and nes minimise, per row [R]: untargeted the margin
+// log p_y - max_{k!=y} log p_k (the logits' margin), targeted the cross-entropy -log p_t.
+inline torch::Tensor margin_or_target_ce(const torch::Tensor& probs, const torch::Tensor& labels,
+                                         const torch::Tensor& targets, bool targeted) {
+  const auto logp = log_probabilities(probs);
+  return targeted ? -class_probability(logp, targets) : margin_per_sample(logp, labels);
+}
+
+// The rows `rows` of `t` (on t's device), or undefined when `t` is (no targets).
+inline torch::Tensor pick_rows(const torch::Tensor& t, const torch::Tensor& rows) {
+  return t.defined() ? t.index_select(0, rows) : t;
+}
+
 // Host-side int64 indices of the true entries of a CPU bool mask.
 inline torch::Tensor rows_where(const torch::Tensor& mask) { return torch::nonzero(mask).flatten(); }
+
+// The first query of every sample that has one to spend: its clean image. nes, zoo and
+// simba start from it (square starts from its stripes instead).
+struct CleanQuery {
+  torch::Tensor started;        // [B] bool (CPU): the samples that made it
+  torch::Tensor rows;           // their indices, int64 (CPU)
+  torch::Tensor probabilities;  // [R,K] of those rows, on the batch's device
+  torch::Tensor success;        // [B] bool on the batch's device: the clean image already meets the goal
+};
+inline CleanQuery query_clean(QueryLedger& ledger, const torch::Tensor& clean, const torch::Tensor& labels,
+                              const torch::Tensor& targets, const Objective& objective) {
+  CleanQuery q;
+  q.started = ledger.left() > 0;
+  q.rows = rows_where(q.started);
+  q.success = torch::zeros({clean.size(0)}, torch::TensorOptions().dtype(torch::kBool).device(clean.device()));
+  if (q.rows.numel() == 0) return q;
+  const auto rows_d = q.rows.to(clean.device());
+  q.probabilities = ledger.probabilities(clean.index_select(0, rows_d), q.rows);
+  q.success.index_copy_(0, rows_d,
+                        objective.success(log_probabilities(q.probabilities), labels.index_select(0, rows_d),
+                                          pick_rows(targets, rows_d))
+                            .to(torch::kBool));
+  return q;
+}
 
 }  // namespace medadv::plugins::blackbox

@@ -130,9 +130,6 @@ inline AttackResult run_simba(Oracle& oracle, const AttackBatch& batch, const Ob
   const auto& labels = batch.labels;
   const torch::Tensor targets = targeted ? batch.targets : torch::Tensor();
   const torch::Tensor goal = targeted ? batch.targets : batch.labels;  // the class whose probability moves
-  const auto pick = [](const torch::Tensor& t, const torch::Tensor& rows) {
-    return t.defined() ? t.index_select(0, rows) : t;
-  };
   const auto better = [targeted](const torch::Tensor& p, const torch::Tensor& than) {
     return targeted ? p.gt(than) : p.lt(than);
   };
@@ -149,21 +146,15 @@ inline AttackResult run_simba(Oracle& oracle, const AttackBatch& batch, const Ob
 
   auto delta = torch::zeros_like(clean);
   auto probability = torch::zeros({b}, clean.options());
-  auto success = torch::zeros({b}, torch::TensorOptions().dtype(torch::kBool).device(device));
   auto iterations = torch::zeros({b}, torch::kLong);
 
   // The clean image's probabilities: one query each.
-  const auto started = ledger.left() > 0;
-  {
-    const auto rows = rows_where(started);
-    if (rows.numel() > 0) {
-      const auto rows_d = rows.to(device);
-      const auto probs = ledger.probabilities(clean.index_select(0, rows_d), rows);
-      probability.index_copy_(0, rows_d, class_probability(probs, goal.index_select(0, rows_d)));
-      success.index_copy_(0, rows_d,
-                          objective.success(log_probabilities(probs), labels.index_select(0, rows_d),
-                                            pick(targets, rows_d)).to(torch::kBool));
-    }
+  const CleanQuery first = query_clean(ledger, clean, labels, targets, objective);
+  const auto& started = first.started;
+  auto success = first.success;
+  if (first.rows.numel() > 0) {
+    const auto rows_d = first.rows.to(device);
+    probability.index_copy_(0, rows_d, class_probability(first.probabilities, goal.index_select(0, rows_d)));
   }
   auto solved = success.cpu();
   const auto image_of = [&](const torch::Tensor& x0, const torch::Tensor& d) { return (x0 + d).clamp(0.0, 1.0); };
@@ -177,7 +168,7 @@ inline AttackResult run_simba(Oracle& oracle, const AttackBatch& batch, const Ob
     const auto q = simba_direction(c.basis, order_data[k], clean, dct_h, dct_w) * c.step;
     const auto x0 = clean.index_select(0, rows_d), d = delta.index_select(0, rows_d);
     const auto p_old = probability.index_select(0, rows_d);
-    const auto labels_r = labels.index_select(0, rows_d), targets_r = pick(targets, rows_d);
+    const auto labels_r = labels.index_select(0, rows_d), targets_r = pick_rows(targets, rows_d);
     const auto goal_r = goal.index_select(0, rows_d);
 
     // +step first (the paper's order of alpha in {eps, -eps}).
@@ -203,7 +194,7 @@ inline AttackResult run_simba(Oracle& oracle, const AttackBatch& batch, const Ob
       reached.index_copy_(0, second_d,
                           took_minus.logical_and(objective.success(log_probabilities(probs_minus),
                                                                    labels_r.index_select(0, second_d),
-                                                                   pick(targets_r, second_d))));
+                                                                   pick_rows(targets_r, second_d))));
     }
     delta.index_copy_(0, rows_d, d + sign.view({-1, 1, 1, 1}) * q);
     probability.index_copy_(0, rows_d, p_new);

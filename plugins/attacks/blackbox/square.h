@@ -218,9 +218,6 @@ inline AttackResult run_square(Oracle& oracle, const AttackBatch& batch, const O
   const auto device = clean.device();
   const auto& labels = batch.labels;
   const torch::Tensor targets = objective.targeted() ? batch.targets : torch::Tensor();
-  const auto pick = [](const torch::Tensor& t, const torch::Tensor& rows) {
-    return t.defined() ? t.index_select(0, rows) : t;
-  };
 
   QueryLedger ledger(oracle, b, c.max_queries);
   auto gen = compat::cpu_generator(seed);
@@ -238,7 +235,7 @@ inline AttackResult run_square(Oracle& oracle, const AttackBatch& batch, const O
     if (rows.numel() > 0) {
       const auto rows_d = rows.to(device);
       const auto scores = square_scores(ledger.probabilities(x_best.index_select(0, rows_d), rows),
-                                        labels.index_select(0, rows_d), pick(targets, rows_d), objective);
+                                        labels.index_select(0, rows_d), pick_rows(targets, rows_d), objective);
       loss_best.index_copy_(0, rows_d, scores.loss);
       success.index_copy_(0, rows_d, scores.success);
     }
@@ -291,7 +288,7 @@ inline AttackResult run_square(Oracle& oracle, const AttackBatch& batch, const O
       candidate = square_l2_candidate(x0, best, c.epsilon, s, top, left, top2, left2, bump, signs);
     }
     const auto scores = square_scores(ledger.probabilities(candidate, rows), labels.index_select(0, rows_d),
-                                      pick(targets, rows_d), objective);
+                                      pick_rows(targets, rows_d), objective);
     // Kept when the loss goes down, or when it reaches the goal (then the sample is done).
     const auto keep = scores.loss.lt(loss_best.index_select(0, rows_d)).logical_or(scores.success);
     x_best.index_copy_(0, rows_d, torch::where(per_sample(keep, candidate), candidate, best));
