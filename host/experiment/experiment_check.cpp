@@ -212,10 +212,11 @@ struct Checker {
     problems.insert(problems.end(), local.begin(), local.end());
     if (!local.empty()) return;
     const Value resolved = p.to_value();  // named: a range-for over a temporary's member dangles
-    for (const auto& [k, v] : resolved.as_table()) {
-      auto at = std::find_if(host.begin(), host.end(), [&](const auto& entry) { return entry.first == k; });
-      if (at != host.end()) at->second = v;
-      else host.emplace_back(k, v);
+    for (const auto& entry : resolved.as_table()) {
+      const std::string& name = entry.first;  // not a structured binding: the lambda captures it
+      auto at = std::find_if(host.begin(), host.end(), [&](const auto& kept) { return kept.first == name; });
+      if (at != host.end()) at->second = entry.second;
+      else host.push_back(entry);
     }
   }
 
