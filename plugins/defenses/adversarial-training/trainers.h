@@ -122,9 +122,50 @@ class FastAt : public PgdAt {
 inline constexpr InnerAttackPreset kTradesPreset{"trades", 10, StepRule::Survey, AttackMode::Eval};
 inline constexpr InnerAttackPreset kMartPreset{"mart", 10, StepRule::Survey, AttackMode::Eval};
 
+// TRADES and MART: a loss of the clean and the adversarial logits weighted by beta, the
+// adversarial batch from an inner attack on an objective of the method's own. Classifiers
+// only.
+class CleanAndAdversarialTrainer : public AdversarialTrainer {
+ public:
+  void check_task(const ModelSpec& spec) const override { require_classification(spec, inner_options_.trainer.c_str()); }
+  void prepare(AttackFactory& attacks, const ModelSpec& spec, const torch::Tensor& class_weights,
+               RunContext& ctx) override {
+    weights_ = class_weights;
+    objective_.emplace(make_objective_());
+    inner_ = std::make_unique<InnerAttack>(inner_options_, attacks, spec, ctx);
+  }
+  torch::Tensor batch_loss(TappedModule& model, const torch::Tensor& x, const torch::Tensor& y) override {
+    if (!inner_) throw Error(inner_options_.trainer + ": batch_loss() before prepare()");
+    const torch::Tensor x_adv = inner_->run(model, x, y, *objective_);
+    return loss_(model.forward(x), model.forward(x_adv), y, beta_, weights_);
+  }
+  void release() override { inner_.reset(); }
+
+ protected:
+  using PairLoss = torch::Tensor (*)(const torch::Tensor& clean_logits, const torch::Tensor& adversarial_logits,
+                                     const torch::Tensor& y, double beta, const torch::Tensor& class_weights);
+  // `make_objective` builds the inner attack's objective afresh at each prepare().
+  CleanAndAdversarialTrainer(const Params& p, const InnerAttackPreset& preset, Objective (*make_objective)(),
+                             PairLoss loss)
+      : AdversarialTrainer(p),
+        inner_options_(read_inner_attack_options(p, preset)),
+        beta_(p.get_float("beta")),
+        make_objective_(make_objective),
+        loss_(loss) {}
+
+ private:
+  InnerAttackOptions inner_options_;
+  double beta_;
+  Objective (*make_objective_)();
+  PairLoss loss_;
+  torch::Tensor weights_;
+  std::optional<Objective> objective_;
+  std::unique_ptr<InnerAttack> inner_;
+};
+
 // TRADES: CE(f(x), y) + beta KL(p(x) || p(x_adv)), x_adv maximising the KL (the inner
 // objective is TradesKlTerm alone).
-class Trades : public AdversarialTrainer {
+class Trades : public CleanAndAdversarialTrainer {
  public:
   static void schema(ParamSchema& s) {
     add_survey_training_options(s);
@@ -135,63 +176,28 @@ class Trades : public AdversarialTrainer {
         .min(0.0)
         .max(1000.0);
   }
-  Trades(const Params& p, RunContext&)
-      : AdversarialTrainer(p), inner_options_(read_inner_attack_options(p, kTradesPreset)), beta_(p.get_float("beta")) {}
-
-  void check_task(const ModelSpec& spec) const override { require_classification(spec, "trades"); }
-  void prepare(AttackFactory& attacks, const ModelSpec& spec, const torch::Tensor& class_weights,
-               RunContext& ctx) override {
-    weights_ = class_weights;
-    objective_.emplace(BaseLoss::None, false);
-    objective_->add_term(std::make_shared<TradesKlTerm>(), 1.0, "trades-kl");
-    inner_ = std::make_unique<InnerAttack>(inner_options_, attacks, spec, ctx);
-  }
-  torch::Tensor batch_loss(TappedModule& model, const torch::Tensor& x, const torch::Tensor& y) override {
-    if (!inner_) throw Error("trades: batch_loss() before prepare()");
-    const torch::Tensor x_adv = inner_->run(model, x, y, *objective_);
-    return trades_loss(model.forward(x), model.forward(x_adv), y, beta_, weights_);
-  }
-  void release() override { inner_.reset(); }
+  Trades(const Params& p, RunContext&) : CleanAndAdversarialTrainer(p, kTradesPreset, &kl_objective, &trades_loss) {}
 
  private:
-  InnerAttackOptions inner_options_;
-  double beta_;
-  torch::Tensor weights_;
-  std::optional<Objective> objective_;
-  std::unique_ptr<InnerAttack> inner_;
+  static Objective kl_objective() {
+    Objective objective(BaseLoss::None, false);
+    objective.add_term(std::make_shared<TradesKlTerm>(), 1.0, "trades-kl");
+    return objective;
+  }
 };
 
 // MART: boosted CE on x_adv + beta KL(p(x) || p(x_adv)) (1 - p_y(x)), x_adv maximising CE.
-class Mart : public AdversarialTrainer {
+class Mart : public CleanAndAdversarialTrainer {
  public:
   static void schema(ParamSchema& s) {
     add_survey_training_options(s);
     add_inner_attack_options(s, kMartPreset);
     s.add_float("beta", 6.0, "Weight of the misclassification-aware KL term (the survey's 6)").min(0.0).max(1000.0);
   }
-  Mart(const Params& p, RunContext&)
-      : AdversarialTrainer(p), inner_options_(read_inner_attack_options(p, kMartPreset)), beta_(p.get_float("beta")) {}
-
-  void check_task(const ModelSpec& spec) const override { require_classification(spec, "mart"); }
-  void prepare(AttackFactory& attacks, const ModelSpec& spec, const torch::Tensor& class_weights,
-               RunContext& ctx) override {
-    weights_ = class_weights;
-    objective_.emplace(BaseLoss::CrossEntropy, false);
-    inner_ = std::make_unique<InnerAttack>(inner_options_, attacks, spec, ctx);
-  }
-  torch::Tensor batch_loss(TappedModule& model, const torch::Tensor& x, const torch::Tensor& y) override {
-    if (!inner_) throw Error("mart: batch_loss() before prepare()");
-    const torch::Tensor x_adv = inner_->run(model, x, y, *objective_);
-    return mart_loss(model.forward(x), model.forward(x_adv), y, beta_, weights_);
-  }
-  void release() override { inner_.reset(); }
+  Mart(const Params& p, RunContext&) : CleanAndAdversarialTrainer(p, kMartPreset, &ce_objective, &mart_loss) {}
 
  private:
-  InnerAttackOptions inner_options_;
-  double beta_;
-  torch::Tensor weights_;
-  std::optional<Objective> objective_;
-  std::unique_ptr<InnerAttack> inner_;
+  static Objective ce_objective() { return Objective(BaseLoss::CrossEntropy, false); }
 };
 
 // ---- mpadvt: random replacement of whole batches -----------------------------------
