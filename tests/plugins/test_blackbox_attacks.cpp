@@ -532,26 +532,36 @@ AttackResult blackbox_on_victim(const medadv::testing::TrainedVictim& v, const B
   return attack.run(AttackBatch{data.images, data.labels, {}}, cap, Objective(BaseLoss::CrossEntropy, false), ctx);
 }
 
-TEST(SquareOnFundus, BreaksMostCorrectlyClassifiedImagesAt8Over255Within1000Queries) {
+// Untargeted L-inf attack `T` at 8/255 with 1000 queries on 32 correctly classified images
+// of the CI victim: success is the victim's own verdict, every image stays in the ball, no
+// sample passes the budget, the attack's query counts are the oracle's; returns the
+// success rate.
+template <class T>
+double blackbox_linf_strength_on_fundus(const char* name) {
   const auto& v = medadv::testing::fundus_small_cnn();
   const auto data = blackbox_victim_batch(v, 32);
-  ASSERT_GE(data.images.size(0), 24);
+  EXPECT_GE(data.images.size(0), 24);
   const std::int64_t n = data.images.size(0), budget = 1000;
   RecordingOracle oracle(v.module, 2, n, budget);
-  const auto r = blackbox_on_victim<bb::Square>(v, data, {{"epsilon", "8/255"}, {"max_queries", budget}}, "square", oracle);
+  const AttackResult r = blackbox_on_victim<T>(v, data, {{"epsilon", "8/255"}, {"max_queries", budget}}, name, oracle);
   const double rate = static_cast<double>(blackbox_count(r.success)) / static_cast<double>(n);
   const auto preds = v.model->logits(r.adversarial).argmax(1);
   EXPECT_TRUE(torch::equal(r.success.cpu(), preds.ne(data.labels).cpu()));
   EXPECT_LE(medadv::metrics::linf_norm(data.images, r.adversarial).max().item<double>(), 8.0 / 255 + 1e-6);
   EXPECT_LE(oracle.queries().max().item<std::int64_t>(), budget);
+  EXPECT_TRUE(torch::equal(r.queries, oracle.queries()));
   const auto solved = r.success.cpu();
-  const double mean_queries = r.queries.index({solved}).to(torch::kDouble).mean().item<double>();
-  std::cout << "[square] linf 8/255, " << budget << " queries: success " << rate * 100 << "% of " << n
-            << " correctly classified images, mean queries over the successful " << mean_queries << "\n";
+  std::cout << "[" << name << "] linf 8/255, " << budget << " queries: success " << rate * 100 << "% of " << n
+            << " correctly classified images, mean queries over the successful "
+            << r.queries.index({solved}).to(torch::kDouble).mean().item<double>() << "\n";
+  return rate;
+}
+
+TEST(SquareOnFundus, BreaksMostCorrectlyClassifiedImagesAt8Over255Within1000Queries) {
   // Measured on the CPU (seed 0): 96.9% of these 32 (92.2% of the first 64) within 1000
   // queries, 75% of 64 within 300 (docs/decisions.md, "Black-box attacks"); issue 30 asks
   // for 80% within 1000.
-  EXPECT_GE(rate, 0.8);
+  EXPECT_GE(blackbox_linf_strength_on_fundus<bb::Square>("square"), 0.8);
 }
 
 TEST(SimbaOnFundus, BreaksMostCorrectlyClassifiedImagesAtItsDefaultStep) {
@@ -801,25 +811,9 @@ TEST(ZooLinf, StaysInTheBallWithinBudgetAndMovesOnlyItsCoordinates) {
 }
 
 TEST(NesOnFundus, BreaksMostCorrectlyClassifiedImagesAt8Over255Within1000Queries) {
-  const auto& v = medadv::testing::fundus_small_cnn();
-  const auto data = blackbox_victim_batch(v, 32);
-  ASSERT_GE(data.images.size(0), 24);
-  const std::int64_t n = data.images.size(0), budget = 1000;
-  RecordingOracle oracle(v.module, 2, n, budget);
-  const auto r = blackbox_on_victim<bb::Nes>(v, data, {{"epsilon", "8/255"}, {"max_queries", budget}}, "nes", oracle);
-  const double rate = static_cast<double>(blackbox_count(r.success)) / static_cast<double>(n);
-  const auto preds = v.model->logits(r.adversarial).argmax(1);
-  EXPECT_TRUE(torch::equal(r.success.cpu(), preds.ne(data.labels).cpu()));
-  EXPECT_LE(medadv::metrics::linf_norm(data.images, r.adversarial).max().item<double>(), 8.0 / 255 + 1e-6);
-  EXPECT_LE(oracle.queries().max().item<std::int64_t>(), budget);
-  EXPECT_TRUE(torch::equal(r.queries, oracle.queries()));
-  const auto solved = r.success.cpu();
-  std::cout << "[nes] linf 8/255, " << budget << " queries: success " << rate * 100 << "% of " << n
-            << ", mean queries over the successful " << r.queries.index({solved}).to(torch::kDouble).mean().item<double>()
-            << "\n";
   // Measured on the CPU (seed 0, step 2/255, 50 pairs): 87.5% of these 32 within 1000
   // queries (9 steps), 62.5% within 500; step 1/255: 75% and 31% (docs/decisions.md).
-  EXPECT_GE(rate, 0.7);
+  EXPECT_GE(blackbox_linf_strength_on_fundus<bb::Nes>("nes"), 0.7);
 }
 
 TEST(ZooOnFundus, LowersEveryMarginAt8Over255Within1000Queries) {
